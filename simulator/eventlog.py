@@ -1,0 +1,52 @@
+"""What the engine did: one record per task run, per handoff and per emitted token. Metrics read only this."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class OpEvent:
+    """One task (op, layer or model node) or handoff, as it ran."""
+
+    pass_label: str     # e.g. "target.prefill", "target.decode.5"
+    name: str           # node name, e.g. "L3.q_proj"
+    kind: str
+    pu: str
+    cores: tuple[int, ...]
+    start_s: float
+    end_s: float
+    flops: float
+    bytes: float
+    alone_s: float      # what it would have taken alone on the SoC
+    compute_bound: bool
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    @property
+    def contention_s(self) -> float:
+        """Time lost to sharing DRAM with other PUs (zero when it ran alone)."""
+        return max(0.0, self.duration_s - self.alone_s)
+
+
+@dataclass
+class EventLog:
+    ops: list[OpEvent] = field(default_factory=list)
+    tokens_s: list[float] = field(default_factory=list)   # time each output token became available to the host
+
+    def busy_s(self, pu: str) -> float:
+        """Wall time during which at least one op ran on the PU (the union of its op intervals)."""
+        intervals = sorted((e.start_s, e.end_s) for e in self.ops if e.pu == pu and e.kind != "handoff")
+        busy, cur_start, cur_end = 0.0, None, None
+        for start, end in intervals:
+            if cur_end is None or start > cur_end:
+                if cur_end is not None:
+                    busy += cur_end - cur_start
+                cur_start, cur_end = start, end
+            else:
+                cur_end = max(cur_end, end)
+        if cur_end is not None:
+            busy += cur_end - cur_start
+        return busy

@@ -1,0 +1,127 @@
+"""DRAM as one shared fluid resource.
+
+Every op in flight is a flow of bytes. Its rate is capped by the op itself (its PU's bandwidth cap for its
+cores, and bytes / compute time: it never pulls bytes faster than it can use them), by its PU's group cap
+(all ops on one CPU cluster or GPU together) and by the DRAM's usable bandwidth (all flows together). Rates
+are shared max-min fairly by water-filling, and recomputed whenever a flow starts or ends; between two such
+instants every rate is constant, so each flow's finish time follows exactly. With one flow alone the rate is
+min(its caps, DRAM), and the op takes exactly its roofline time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import simpy
+
+_EPS_S = 1e-12  # a flow with less than this many seconds of bytes left is done
+
+
+def max_min_share(caps: list[float], groups: list[str], group_caps: dict[str, float], total: float) -> list[float]:
+    """Max-min fair rates by progressive filling.
+
+    All unfrozen flows rise together; a flow freezes when it reaches its own cap, or when its group or the
+    total runs out. Each round freezes at least one flow, so it ends in at most len(caps) rounds.
+    """
+    n = len(caps)
+    rates = [0.0] * n
+    active = list(range(n))
+    left_total = total
+    left_group = {g: group_caps.get(g, math.inf) for g in set(groups)}
+    tol = 1e-12 * total
+    while active:
+        counts: dict[str, int] = {}
+        for i in active:
+            counts[groups[i]] = counts.get(groups[i], 0) + 1
+        inc = left_total / len(active)
+        for g, k in counts.items():
+            inc = min(inc, left_group[g] / k)
+        for i in active:
+            inc = min(inc, caps[i] - rates[i])
+        inc = max(inc, 0.0)
+        for i in active:
+            rates[i] += inc
+        left_total -= inc * len(active)
+        for g, k in counts.items():
+            left_group[g] -= inc * k
+        active = [i for i in active
+                  if caps[i] - rates[i] > tol and left_group[groups[i]] > tol and left_total > tol]
+    return rates
+
+
+@dataclass(eq=False, slots=True)
+class Flow:
+    nbytes: float
+    cap: float
+    group: str
+    done: simpy.Event
+    remaining: float = 0.0
+    rate: float = 0.0
+
+
+@dataclass
+class BandwidthSample:
+    """From `time_s` on (until the next sample), flows in each group stream at these rates."""
+
+    time_s: float
+    rates_Bps: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_Bps(self) -> float:
+        return sum(self.rates_Bps.values())
+
+
+class FluidDram:
+    def __init__(self, env: simpy.Environment, usable_Bps: float, group_caps: dict[str, float]):
+        self.env = env
+        self.usable_Bps = usable_Bps
+        self.group_caps = dict(group_caps)
+        self.flows: list[Flow] = []
+        self.samples: list[BandwidthSample] = [BandwidthSample(0.0, {})]
+        self._settled_at = 0.0
+        self._generation = 0
+
+    def stream(self, nbytes: float, cap: float, group: str) -> simpy.Event:
+        """Move `nbytes` for one op of `group`, at most `cap` bytes/s; the event fires when the last byte is in."""
+        self._settle()
+        flow = Flow(nbytes, cap, group, self.env.event(), remaining=nbytes)
+        self.flows.append(flow)
+        self._reshare()
+        return flow.done
+
+    def _settle(self) -> None:
+        dt = self.env.now - self._settled_at
+        if dt > 0:
+            for f in self.flows:
+                f.remaining -= f.rate * dt
+        self._settled_at = self.env.now
+
+    def _reshare(self) -> None:
+        rates = max_min_share([f.cap for f in self.flows], [f.group for f in self.flows],
+                              self.group_caps, self.usable_Bps)
+        by_group: dict[str, float] = {}
+        for f, r in zip(self.flows, rates):
+            f.rate = r
+            by_group[f.group] = by_group.get(f.group, 0.0) + r
+        sample = BandwidthSample(self.env.now, by_group)
+        if self.samples[-1].time_s == self.env.now:
+            self.samples[-1] = sample
+        else:
+            self.samples.append(sample)
+        self._generation += 1
+        if self.flows:
+            delay = min(f.remaining / f.rate for f in self.flows)
+            timer = self.env.timeout(max(delay, 0.0))
+            generation = self._generation
+            timer.callbacks.append(lambda _ev: self._on_timer(generation))
+
+    def _on_timer(self, generation: int) -> None:
+        if generation != self._generation:
+            return  # rates changed since this timer was set
+        self._settle()
+        finished = [f for f in self.flows if f.remaining <= f.rate * _EPS_S]
+        self.flows = [f for f in self.flows if f.remaining > f.rate * _EPS_S]
+        self._reshare()
+        for f in finished:
+            f.done.succeed()
