@@ -27,8 +27,9 @@ class OpEvent:
 
     @property
     def contention_s(self) -> float:
-        """Time lost to sharing DRAM with other PUs (zero when it ran alone)."""
-        return max(0.0, self.duration_s - self.alone_s)
+        """Time lost to sharing DRAM or waiting on nothing else (zero, not float noise, when it ran alone)."""
+        lost = self.duration_s - self.alone_s
+        return lost if lost > 1e-9 * self.alone_s + 1e-12 else 0.0
 
 
 @dataclass

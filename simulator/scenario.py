@@ -50,6 +50,8 @@ class Scenario:
         return Placement(self.soc.pu(self.soc.host), (0,))
 
     def describe(self) -> dict:
-        return {"soc": self.soc.describe(), "target": self.target.describe(), "draft": "none",
+        placement = self.target_placement()
+        target = {**self.target.describe(), "placement": placement.label, "cores": list(placement.cores)}
+        return {"soc": self.soc.describe(), "target": target, "draft": "none",
                 "prompt_tokens": self.prompt_tokens, "new_tokens": self.new_tokens, "kv_cache": self.kv_cache,
                 "granularity": self.granularity}

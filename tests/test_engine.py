@@ -1,0 +1,133 @@
+"""The engine against hand arithmetic: one op is its roofline; shared DRAM follows the fluid model."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from simulator.costs import PassPlan, _task
+from simulator.engine import Engine
+from simulator.fluid import max_min_share
+from simulator.graph import Op, PassShape
+from tests.conftest import cpu, gpu, hand_soc
+
+SHAPE = PassShape(1, 0, True)  # unused by the engine; a PassPlan carries it for reporting
+
+
+def op(name="x", flops=0.0, nbytes=0.0, op_class="matmul", dtype="fp16"):
+    return Op(name, name, op_class, dtype, flops, weights=nbytes)
+
+
+def plan(soc, placement, *ops):
+    return PassPlan(placement, tuple(_task(o.name, o.kind, (o,), placement, soc) for o in ops), SHAPE)
+
+
+def run_together(soc, *plans):
+    """Start every plan at t=0 on one engine; return the events by op name."""
+    engine = Engine(soc)
+    for i, p in enumerate(plans):
+        engine.env.process(engine.run_pass(p, f"p{i}"))
+    engine.env.run()
+    return {e.name: e for e in engine.log.ops}, engine
+
+
+@settings(max_examples=60, deadline=None)
+@given(flops=st.floats(0, 5e9), nbytes=st.floats(0, 5e10), cores=st.integers(1, 2),
+       overhead_us=st.sampled_from([0, 7, 250]))
+def test_one_op_alone_takes_its_roofline(flops, nbytes, cores, overhead_us):
+    soc = hand_soc(cpu={"dispatch_overhead_us": overhead_us})
+    place = cpu(soc, cores)
+    # by hand: cores x 1 GFLOP/s; bandwidth min(cores x 4, 8 cluster, 10 DRAM) GB/s
+    expected = overhead_us * 1e-6 + max(flops / (cores * 1e9), nbytes / (min(4 * cores, 8) * 1e9))
+    events, _ = run_together(soc, plan(soc, place, op(flops=flops, nbytes=nbytes)))
+    assert events["x"].duration_s == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert events["x"].contention_s == 0.0
+
+
+def test_two_memory_bound_ops_share_dram_fairly():
+    # a on c:2 (cap 8 GB/s) moves 8 GB; b on the GPU (cap 6) moves 3 GB; DRAM 10 GB/s.
+    # Both at 5 GB/s: b ends at 3/5 = 0.6 s, a has 5 GB left, then runs alone at 8 GB/s: 0.6 + 5/8 = 1.225 s.
+    soc = hand_soc()
+    events, _ = run_together(soc, plan(soc, cpu(soc, 2), op("a", nbytes=8e9)), plan(soc, gpu(soc), op("b", nbytes=3e9)))
+    assert events["b"].end_s == pytest.approx(0.6, rel=1e-12)
+    assert events["a"].end_s == pytest.approx(1.225, rel=1e-12)
+    assert events["a"].contention_s == pytest.approx(1.225 - 1.0, rel=1e-9)   # alone: 8 GB at 8 GB/s = 1 s
+    assert events["b"].contention_s == pytest.approx(0.6 - 0.5, rel=1e-9)     # alone: 3 GB at 6 GB/s
+
+
+def test_an_op_capped_below_its_fair_share_leaves_the_rest_to_the_other():
+    # The GPU's cap is 3 GB/s, below the fair 5: b streams at 3, a takes min(8, 10 - 3) = 7 GB/s.
+    # b: 3 GB / 3 = 1.0 s. a: 7 GB in the first second, then 1 GB alone at 8 GB/s: 1.125 s.
+    soc = hand_soc(gpu={"bandwidth_gb_s": 3.0})
+    events, engine = run_together(soc, plan(soc, cpu(soc, 2), op("a", nbytes=8e9)),
+                                  plan(soc, gpu(soc), op("b", nbytes=3e9)))
+    assert events["b"].end_s == pytest.approx(1.0, rel=1e-12)
+    assert events["a"].end_s == pytest.approx(1.125, rel=1e-12)
+    assert [s.total_Bps for s in engine.dram.samples] == pytest.approx([10e9, 8e9, 0.0])
+
+
+def test_a_compute_bound_op_never_pulls_faster_than_it_computes():
+    # a on c:1: 2 GFLOP at 1 GFLOP/s = 2 s for 4 GB, so it asks only 2 GB/s; b on the GPU gets min(6, 10 - 2) = 6.
+    soc = hand_soc()
+    events, engine = run_together(soc, plan(soc, cpu(soc, 1), op("a", flops=2e9, nbytes=4e9)),
+                                  plan(soc, gpu(soc), op("b", nbytes=6e9)))
+    assert events["b"].end_s == pytest.approx(1.0, rel=1e-12)
+    assert events["a"].end_s == pytest.approx(2.0, rel=1e-12)
+    assert engine.dram.samples[0].rates_Bps == pytest.approx({"c": 2e9, "g": 6e9})
+
+
+def test_ops_on_one_cluster_share_its_cap():
+    # Two single-core ops on disjoint cores of c (4 GB/s each, 8 GB/s cluster) with the cluster cap lowered to 5:
+    # each gets 2.5 GB/s; 5 GB each takes 2 s.
+    soc = hand_soc(cpu={"bandwidth_cluster_gb_s": 5.0})
+    events, _ = run_together(soc, plan(soc, cpu(soc, 1), op("a", nbytes=5e9)),
+                             plan(soc, type(cpu(soc))(soc.pu("c"), (1,)), op("b", nbytes=5e9)))
+    assert events["a"].end_s == pytest.approx(2.0, rel=1e-12)
+    assert events["b"].end_s == pytest.approx(2.0, rel=1e-12)
+
+
+def test_overlapping_placements_queue_for_their_cores():
+    # Both want core 0: the second waits for the first (1 s of compute), then runs its own 1 s.
+    soc = hand_soc()
+    events, _ = run_together(soc, plan(soc, cpu(soc, 1), op("a", flops=1e9)), plan(soc, cpu(soc, 2), op("b", flops=2e9)))
+    assert (events["a"].start_s, events["a"].end_s) == (0.0, 1.0)
+    assert events["b"].start_s == 1.0
+    assert events["b"].end_s == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("side", [0.99, 1.01])
+def test_crossover_sits_where_intensity_equals_flop_rate_over_bandwidth(side):
+    # c:1 computes 1 GFLOP/s and streams 4 GB/s: the ridge is at 0.25 FLOP/byte.
+    soc = hand_soc()
+    nbytes = 4e9
+    flops = 0.25 * side * nbytes
+    task = _task("x", "x", (op(flops=flops, nbytes=nbytes),), cpu(soc, 1), soc)
+    assert task.compute_bound == (side > 1)
+    assert task.alone_s == pytest.approx(max(flops / 1e9, nbytes / 4e9))
+    assert task.alone_s == pytest.approx(1.01 if side > 1 else 1.0)
+
+
+def test_water_filling_by_hand():
+    assert max_min_share([10, 10], ["a", "b"], {}, 12) == [6, 6]
+    assert max_min_share([2, 10], ["a", "b"], {}, 12) == [2, 10]
+    assert max_min_share([10, 10, 10], ["a", "a", "b"], {"a": 4}, 12) == [2, 2, 8]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.1, 50), st.sampled_from("abc")), min_size=1, max_size=8),
+       st.floats(1, 100), st.floats(1, 100))
+def test_water_filling_is_feasible_and_max_min_fair(flows, total, cap_a):
+    caps = [c for c, _ in flows]
+    groups = [g for _, g in flows]
+    rates = max_min_share(caps, groups, {"a": cap_a}, total)
+    tol = 1e-9 * total
+    assert sum(rates) <= total + tol
+    assert sum(r for r, g in zip(rates, groups) if g == "a") <= cap_a + tol
+    for r, c, g in zip(rates, caps, groups):
+        assert -tol <= r <= c + tol
+        # max-min: a flow below its cap has a saturated bottleneck where no flow gets more than it
+        if r < c - tol:
+            in_a = [x for x, h in zip(rates, groups) if h == "a"]
+            held_by_group = g == "a" and sum(in_a) >= cap_a - tol and max(in_a) <= r + tol
+            held_by_total = sum(rates) >= total - tol and max(rates) <= r + tol
+            assert held_by_group or held_by_total
