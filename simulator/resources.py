@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-import importlib.resources
 from pathlib import Path
 
 from .errors import InputError
 
-_SOURCE_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE = Path(__file__).resolve().parent
+_SOURCE_ROOT = _PACKAGE.parent
 
 
 def bundled_dir(kind: str) -> Path:
-    """The directory of bundled files of one kind: "socs", "graphs" or "traces"."""
+    """The directory of bundled files of one kind: "socs", "graphs" or "traces".
+
+    In a checkout (and an editable install) that is the top-level directory; an installed wheel carries a copy
+    inside the package as simulator/bundled_<kind> (see pyproject.toml).
+    """
     local = _SOURCE_ROOT / kind
     if local.is_dir() and (_SOURCE_ROOT / "pyproject.toml").is_file():
         return local
-    return Path(str(importlib.resources.files(f"simulator.bundled_{kind}")))
+    return _PACKAGE / f"bundled_{kind}"
 
 
 def bundled_names(kind: str, suffix: str) -> list[str]:
