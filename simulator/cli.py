@@ -15,7 +15,7 @@ from .dtypes import COMPUTE_DTYPES, WEIGHT_DTYPES
 from .graph import GRANULARITIES
 from .mapping import parse_device
 from .model import Precision, load_model
-from .report import render_run, write_json
+from .report import check_output_path, render_run, write_json
 from .resources import bundled_names
 from .scenario import ModelRun, Scenario
 from .simulate import simulate
@@ -30,11 +30,18 @@ EXAMPLES = """examples:
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the full usage stays behind --help) and exits with 2."""
+
+    def error(self, message: str):
+        raise InputError(self.prog, message)
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="specsoc", description="Simulate LLM decoding on heterogeneous edge SoCs.",
+    parser = _Parser(prog="specsoc", description="Simulate LLM decoding on heterogeneous edge SoCs.",
                                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"specsoc {__version__}")
-    sub = parser.add_subparsers(dest="command")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     run = sub.add_parser("run", help="simulate decoding of one scenario", epilog=EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -71,6 +78,8 @@ def _scenario(args: argparse.Namespace) -> Scenario:
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> None:
+    if args.json:
+        check_output_path(args.json)
     scenario = _scenario(args)
     started = time.perf_counter()
     with console.status("simulating...", spinner="dots"):
@@ -107,15 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version"):
         argv = ["run", *argv]
-    args = _build_parser().parse_args(argv)
     console = Console()
     try:
+        args = _build_parser().parse_args(argv)
         if args.command == "list":
             _cmd_list(console)
         else:
             _cmd_run(args, console)
     except InputError as err:
-        Console(stderr=True).print(f"[red]error:[/] {err}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
         return 2
     return 0
 

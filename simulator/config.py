@@ -6,6 +6,7 @@ the first problem raises an InputError naming the file, the dotted key path and 
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from pathlib import Path
@@ -63,7 +64,8 @@ class Section:
         self._taken.add(key)
         if key not in self._data:
             if default is ...:
-                raise self.fail(key, "missing")
+                near = difflib.get_close_matches(key, [str(k) for k in self._data if k not in self._taken], 1)
+                raise self.fail(key, f"missing (found unknown key {near[0]!r}: a typo?)" if near else "missing")
             return default
         return self._data[key]
 
@@ -74,7 +76,7 @@ class Section:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(key, f"must be a number, got {value!r}")
-        if not math.isfinite(value):
+        if isinstance(value, int) and abs(value) > 1e300 or not math.isfinite(value):
             raise self.fail(key, f"must be finite, got {value!r}")
         if integer and int(value) != value:
             raise self.fail(key, f"must be a whole number, got {value!r}")

@@ -11,4 +11,4 @@ class InputError(Exception):
         self.key = key
         self.problem = problem
         where = f"{source}: {key}" if key else source
-        super().__init__(f"{where}: {problem}")
+        super().__init__(" ".join(f"{where}: {problem}".split()))  # one line, whatever the input held

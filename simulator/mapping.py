@@ -38,7 +38,9 @@ class DeviceRequest:
 
 
 def parse_device(soc: SoC, text: str, flag: str = "--target-device") -> DeviceRequest:
-    name, _, count = text.partition(":")
+    name, colon, count = text.partition(":")
+    if colon and not count:
+        raise InputError(flag, f"{text!r}: give a core count after ':' or drop the ':'")
     if name == "cpu":
         pu = soc.first("cpu")
     elif name == "gpu":

@@ -60,14 +60,15 @@ class Precision:
     kv_cache: str
 
     @classmethod
-    def resolve(cls, weights: str, activations: str | None = None, kv_cache: str | None = None) -> "Precision":
+    def resolve(cls, weights: str, activations: str | None = None, kv_cache: str | None = None,
+                flag: str = "--target-dtype") -> "Precision":
         if weights not in DTYPES:
-            raise InputError("--dtype", f"unknown weight dtype {weights!r} (known: {', '.join(DTYPES)})")
+            raise InputError(flag, f"unknown weight dtype {weights!r} (known: {', '.join(DTYPES)})")
         act = activations or default_activation_dtype(weights)
         kv = kv_cache or act
         for label, value in (("activations", act), ("kv cache", kv)):
             if value not in COMPUTE_DTYPES:
-                raise InputError("--dtype", f"unknown {label} dtype {value!r} (known: {', '.join(COMPUTE_DTYPES)})")
+                raise InputError(flag, f"unknown {label} dtype {value!r} (known: {', '.join(COMPUTE_DTYPES)})")
         return cls(weights, act, kv)
 
 
@@ -123,8 +124,8 @@ def parse_hf_config(data: dict, source: str, default_name: str) -> ModelSpec:
         sizes[ours] = sec.number(theirs, positive=True, integer=True)
     model_type = sec.raw("model_type", "")
     spec = ModelSpec(name=default_name, source=source, head_dim=_head_dim(sec, sizes),
-                     tie_word_embeddings=bool(sec.raw("tie_word_embeddings", False)),
-                     qkv_bias=bool(sec.raw("attention_bias", model_type in ("qwen2",))), **sizes)
+                     tie_word_embeddings=sec.boolean("tie_word_embeddings", False),
+                     qkv_bias=sec.boolean("attention_bias", model_type == "qwen2"), **sizes)
     return _check(spec, source)
 
 

@@ -15,13 +15,23 @@ from .errors import InputError
 GB = 1e9
 
 
+def check_output_path(path: str) -> None:
+    """Fail before any simulation if an output file could not be written there."""
+    target = Path(path)
+    if target.is_dir():
+        raise InputError(path, "is a directory; give a file name")
+    if not target.parent.is_dir():
+        raise InputError(path, f"directory {target.parent} does not exist")
+    if not os.access(target.parent, os.W_OK):
+        raise InputError(path, f"directory {target.parent} is not writable")
+
+
 def write_json(path: str, document: dict) -> None:
     """Write sorted, indented JSON; the file appears whole or not at all."""
+    check_output_path(path)
     target = Path(path)
     text = json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise InputError(path, f"directory {directory} does not exist")
+    directory = target.parent
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

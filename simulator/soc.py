@@ -131,6 +131,8 @@ def _compute_section(sec: Section, units_key: str, overhead_key: str, kind: str)
     if not isinstance(promote_raw, dict):
         raise sec.fail("promote", "must be a mapping dtype -> dtype")
     for src, dst in promote_raw.items():
+        if not isinstance(dst, str):
+            raise sec.fail(f"promote.{src}", f"must name one dtype, got {dst!r}")
         if src in fpc:
             raise sec.fail(f"promote.{src}", f"{src} has its own flop_per_cycle; a PU either runs a dtype or promotes it")
         if src not in COMPUTE_DTYPES or dst not in fpc:
