@@ -100,7 +100,7 @@ def _cmd_list(console: Console) -> None:
         soc = load_soc(name)
         units = ", ".join(f"{pu.name} ({pu.units} {'cores' if pu.kind == 'cpu' else 'shader core(s)'}, "
                           f"{pu.clock_hz / 1e9:g} GHz)" for pu in soc.pus)
-        socs.add_row(name, units, f"{soc.dram.kind} {soc.dram.peak_bandwidth_Bps / 1e9:g} GB/s peak")
+        socs.add_row(name, units, f"{soc.dram.kind} {soc.dram.peak_bandwidth_B_s / 1e9:g} GB/s peak")
     console.print(socs)
     models = Table(title="Bundled models (--target)", title_justify="left")
     for col in ("name", "parameters", "layers", "hidden", "heads / KV heads", "vocab"):

@@ -17,7 +17,6 @@ and computed in the promoted format.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import networkx as nx
 
@@ -38,12 +37,16 @@ class Task:
     bytes: float
     compute_s: float          # the floor set by compute; an op never streams faster than bytes / compute_s
     overhead_s: float         # dispatch or launch, spent before the op streams
-    bandwidth_cap_Bps: float  # the most this op may pull from DRAM (its PU's cap for its cores)
+    bandwidth_cap_B_s: float  # the most this op may pull from DRAM (its PU's cap for its cores)
     alone_s: float            # duration alone on the SoC: overhead + max(compute_s, bytes / min(cap, DRAM))
+    compute_bound: bool       # alone, compute takes longer than moving the bytes (summed over members)
 
     @property
-    def compute_bound(self) -> bool:
-        return self.alone_s - self.overhead_s <= self.compute_s * (1 + 1e-12)
+    def stream_cap_B_s(self) -> float:
+        """The fastest this task streams: its PU's cap, and never faster than it computes. 0 means no streaming."""
+        if self.bytes <= 0:
+            return 0.0
+        return min(self.bandwidth_cap_B_s, self.bytes / self.compute_s) if self.compute_s > 0 else self.bandwidth_cap_B_s
 
 
 @dataclass(frozen=True)
@@ -80,22 +83,24 @@ def op_compute_s(op: Op, placement: Placement) -> float:
     return op.flops / placement.pu.flop_rate(op.dtype, op.op_class, placement.units)
 
 
-def _task(name: str, kind: str, ops: tuple[Op, ...], placement: Placement, soc: SoC) -> Task:
+def make_task(name: str, kind: str, ops: tuple[Op, ...], placement: Placement, soc: SoC) -> Task:
+    """Cost one DAG node (one op, or the member ops of a coarse node) on a placement."""
     pu = placement.pu
     cap = pu.op_bandwidth_cap(placement.units)
-    alone_bw = min(cap, soc.dram.usable_Bps)
+    alone_bw = min(cap, soc.dram.usable_B_s)
     computes = [op_compute_s(op, placement) for op in ops]
+    memories = [op.bytes / alone_bw for op in ops]
     if len(ops) == 1:
         compute = computes[0]
-        stream = max(compute, ops[0].bytes / alone_bw)
+        stream = max(compute, memories[0])
     else:
-        compute = stream = sum(max(c, op.bytes / alone_bw) for c, op in zip(computes, ops))
+        compute = stream = sum(max(c, m) for c, m in zip(computes, memories))
     overhead = pu.overhead_s * len(ops)
     return Task(name=name, kind=kind, flops=sum(o.flops for o in ops), bytes=sum(o.bytes for o in ops),
-                compute_s=compute, overhead_s=overhead, bandwidth_cap_Bps=cap, alone_s=overhead + stream)
+                compute_s=compute, overhead_s=overhead, bandwidth_cap_B_s=cap, alone_s=overhead + stream,
+                compute_bound=sum(computes) >= sum(memories))
 
 
-@lru_cache(maxsize=4096)
 def plan_pass(model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement, soc: SoC,
               granularity: str) -> PassPlan:
     """Cost every node of the pass DAG on the placement, in a deterministic topological order."""
@@ -104,8 +109,24 @@ def plan_pass(model: ModelSpec, precision: Precision, shape: PassShape, placemen
     for name in nx.lexicographical_topological_sort(graph, key=_node_order(graph)):
         ops = graph.nodes[name]["ops"]
         kind = ops[0].kind if len(ops) == 1 else ("layer" if name.startswith("L") else name)
-        tasks.append(_task(name, kind, ops, placement, soc))
+        tasks.append(make_task(name, kind, ops, placement, soc))
     return PassPlan(placement=placement, tasks=tuple(tasks), shape=shape)
+
+
+class Planner:
+    """Pass plans for one simulation, memoised by shape: the same pass is costed once per run."""
+
+    def __init__(self, soc: SoC, granularity: str):
+        self.soc = soc
+        self.granularity = granularity
+        self._plans: dict[tuple, PassPlan] = {}
+
+    def plan(self, model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement) -> PassPlan:
+        key = (model, precision, shape, placement)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = plan_pass(model, precision, shape, placement, self.soc, self.granularity)
+        return plan
 
 
 def _node_order(graph: nx.DiGraph):

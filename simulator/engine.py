@@ -21,7 +21,11 @@ from .soc import SoC
 
 
 class CoreLock:
-    """Hands out sets of cores of one PU; a waiter is served when all its cores are free, in arrival order."""
+    """Hands out sets of cores of one PU.
+
+    A request is served as soon as all its cores are free and no earlier waiter wants any of them: requests
+    on disjoint cores never hold each other up, and overlapping ones are served in arrival order.
+    """
 
     def __init__(self, env: simpy.Environment):
         self.env = env
@@ -29,7 +33,7 @@ class CoreLock:
         self.waiting: deque[tuple[frozenset[int], simpy.Event]] = deque()
 
     def try_acquire(self, cores: tuple[int, ...]) -> bool:
-        if self.waiting or self.busy.intersection(cores):
+        if self.busy.intersection(cores) or any(not wanted.isdisjoint(cores) for wanted, _ in self.waiting):
             return False
         self.busy.update(cores)
         return True
@@ -41,20 +45,26 @@ class CoreLock:
 
     def release(self, cores: tuple[int, ...]) -> None:
         self.busy.difference_update(cores)
-        while self.waiting and not self.busy & self.waiting[0][0]:
-            wanted, event = self.waiting.popleft()
-            self.busy.update(wanted)
-            event.succeed()
+        blocked: set[int] = set()      # cores wanted by earlier waiters that are still waiting
+        still = deque()
+        for wanted, event in self.waiting:
+            if self.busy.isdisjoint(wanted) and blocked.isdisjoint(wanted):
+                self.busy.update(wanted)
+                event.succeed()
+            else:
+                blocked.update(wanted)
+                still.append((wanted, event))
+        self.waiting = still
 
 
 class Engine:
     def __init__(self, soc: SoC):
         self.soc = soc
         self.env = simpy.Environment()
-        caps = {pu.name: pu.bandwidth_cap_Bps for pu in soc.pus}
-        if soc.interconnect.copy_bandwidth_Bps is not None:
-            caps["copy"] = soc.interconnect.copy_bandwidth_Bps
-        self.dram = FluidDram(self.env, soc.dram.usable_Bps, caps)
+        caps = {pu.name: pu.bandwidth_cap_B_s for pu in soc.pus}
+        if soc.interconnect.copy_bandwidth_B_s is not None:
+            caps["copy"] = soc.interconnect.copy_bandwidth_B_s
+        self.dram = FluidDram(self.env, soc.dram.usable_B_s, caps)
         self.locks = {pu.name: CoreLock(self.env) for pu in soc.pus}
         self.log = EventLog()
 
@@ -70,10 +80,8 @@ class Engine:
             start = env.now
             if task.overhead_s > 0:
                 yield env.timeout(task.overhead_s)
-            if task.bytes > 0:
-                cap = task.bandwidth_cap_Bps
-                if task.compute_s > 0:
-                    cap = min(cap, task.bytes / task.compute_s)
+            cap = task.stream_cap_B_s
+            if cap > 0:
                 yield dram.stream(task.bytes, cap, pu)
             elif task.compute_s > 0:
                 yield env.timeout(task.compute_s)
@@ -89,9 +97,9 @@ class Engine:
         start = self.env.now
         yield self.env.timeout(inter.handoff_latency_s)
         if not inter.shared_memory and nbytes > 0:
-            yield self.dram.stream(nbytes, inter.copy_bandwidth_Bps, "copy")
+            yield self.dram.stream(nbytes, inter.copy_bandwidth_B_s, "copy")
         self.log.ops.append(OpEvent(label, "handoff", "handoff", dst.pu.name, (), start, self.env.now, 0.0,
-                                    nbytes, inter.handoff_s(nbytes), False))
+                                    nbytes, inter.handoff_s(nbytes, self.soc.dram.usable_B_s), False))
 
     def run(self, process) -> float:
         """Run one top-level process to the end; returns the simulated time."""

@@ -35,7 +35,7 @@ class OpEvent:
 @dataclass
 class EventLog:
     ops: list[OpEvent] = field(default_factory=list)
-    tokens_s: list[float] = field(default_factory=list)   # time each output token became available to the host
+    token_times_s: list[float] = field(default_factory=list)   # time each output token became available to the host
 
     def busy_s(self, pu: str) -> float:
         """Wall time during which at least one op ran on the PU (the union of its op intervals)."""

@@ -4,8 +4,9 @@ Every op in flight is a flow of bytes. Its rate is capped by the op itself (its 
 cores, and bytes / compute time: it never pulls bytes faster than it can use them), by its PU's group cap
 (all ops on one CPU cluster or GPU together) and by the DRAM's usable bandwidth (all flows together). Rates
 are shared max-min fairly by water-filling, and recomputed whenever a flow starts or ends; between two such
-instants every rate is constant, so each flow's finish time follows exactly. With one flow alone the rate is
-min(its caps, DRAM), and the op takes exactly its roofline time.
+instants every rate is constant, so each flow's finish time follows exactly: it is stored when rates are
+set, and the flows whose finish time has come end together. With one flow alone the rate is min(its caps,
+DRAM), and the op takes exactly its roofline time.
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ import math
 from dataclasses import dataclass, field
 
 import simpy
-
-_EPS_S = 1e-12  # a flow with less than this many seconds of bytes left is done
-
 
 def max_min_share(caps: list[float], groups: list[str], group_caps: dict[str, float], total: float) -> list[float]:
     """Max-min fair rates by progressive filling.
@@ -58,6 +56,7 @@ class Flow:
     done: simpy.Event
     remaining: float = 0.0
     rate: float = 0.0
+    end_s: float = math.inf    # when it finishes if rates stay as they are
 
 
 @dataclass
@@ -65,17 +64,17 @@ class BandwidthSample:
     """From `time_s` on (until the next sample), flows in each group stream at these rates."""
 
     time_s: float
-    rates_Bps: dict[str, float] = field(default_factory=dict)
+    rates_B_s: dict[str, float] = field(default_factory=dict)
 
     @property
-    def total_Bps(self) -> float:
-        return sum(self.rates_Bps.values())
+    def total_B_s(self) -> float:
+        return sum(self.rates_B_s.values())
 
 
 class FluidDram:
-    def __init__(self, env: simpy.Environment, usable_Bps: float, group_caps: dict[str, float]):
+    def __init__(self, env: simpy.Environment, usable_B_s: float, group_caps: dict[str, float]):
         self.env = env
-        self.usable_Bps = usable_Bps
+        self.usable_B_s = usable_B_s
         self.group_caps = dict(group_caps)
         self.flows: list[Flow] = []
         self.samples: list[BandwidthSample] = [BandwidthSample(0.0, {})]
@@ -84,6 +83,8 @@ class FluidDram:
 
     def stream(self, nbytes: float, cap: float, group: str) -> simpy.Event:
         """Move `nbytes` for one op of `group`, at most `cap` bytes/s; the event fires when the last byte is in."""
+        if not (nbytes > 0 and cap > 0):
+            raise ValueError(f"a flow needs bytes > 0 and a cap > 0, got {nbytes} bytes at {cap} B/s")
         self._settle()
         flow = Flow(nbytes, cap, group, self.env.event(), remaining=nbytes)
         self.flows.append(flow)
@@ -99,10 +100,12 @@ class FluidDram:
 
     def _reshare(self) -> None:
         rates = max_min_share([f.cap for f in self.flows], [f.group for f in self.flows],
-                              self.group_caps, self.usable_Bps)
+                              self.group_caps, self.usable_B_s)
+        now = self.env.now
         by_group: dict[str, float] = {}
         for f, r in zip(self.flows, rates):
             f.rate = r
+            f.end_s = now + f.remaining / r if r > 0 else math.inf
             by_group[f.group] = by_group.get(f.group, 0.0) + r
         sample = BandwidthSample(self.env.now, by_group)
         if self.samples[-1].time_s == self.env.now:
@@ -111,8 +114,8 @@ class FluidDram:
             self.samples.append(sample)
         self._generation += 1
         if self.flows:
-            delay = min(f.remaining / f.rate for f in self.flows)
-            timer = self.env.timeout(max(delay, 0.0))
+            first = min(f.end_s for f in self.flows)
+            timer = self.env.timeout(max(first - now, 0.0))
             generation = self._generation
             timer.callbacks.append(lambda _ev: self._on_timer(generation))
 
@@ -120,8 +123,9 @@ class FluidDram:
         if generation != self._generation:
             return  # rates changed since this timer was set
         self._settle()
-        finished = [f for f in self.flows if f.remaining <= f.rate * _EPS_S]
-        self.flows = [f for f in self.flows if f.remaining > f.rate * _EPS_S]
+        now = self.env.now
+        finished = [f for f in self.flows if f.end_s <= now]
+        self.flows = [f for f in self.flows if f.end_s > now]
         self._reshare()
         for f in finished:
             f.done.succeed()

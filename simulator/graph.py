@@ -10,7 +10,8 @@ Per-op costs (T = tokens computed, S = positions attended, d = hidden, F = inter
 dim, kd = KV heads x head dim, V = vocab, L = logit positions; a, w, c = bytes per activation, weight,
 KV-cache element):
     norm            4 T d FLOP        weights 4 d (fp32 gains)   act in/out T d a
-    q / k / v proj  2 T d qd|kd       weights d qd|kd w          act in T d a, out T qd|kd a   (+bias if any)
+    q / k / v proj  2 T d qd|kd       weights d qd|kd w          act in T d a, out T qd|kd a   (+bias if any);
+                                      with a cache V goes there instead (T kd c)
     rotary          3 T (qd + kd)     act in T (qd + kd) a       out T qd a; K goes to the cache (T kd c) or out
     attn scores     2 T S qd          Q in T qd a; K of S positions (cache read, or activations)  out H T S a
     softmax         5 H T S           in/out H T S a
@@ -32,7 +33,6 @@ its FLOPs and bytes are the members' sums and costing can still see every member
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import networkx as nx
 
@@ -97,11 +97,13 @@ def _layer_ops(m: ModelSpec, p: Precision, s: PassShape) -> list[tuple[Op, tuple
     ew = "fp32" if att == "int8" else att      # elementwise math on int8 activations runs dequantized
     bias = m.qkv_bias
 
-    def proj(kind, n_in, n_out, kv_write=0.0, bias_on=False):
+    def proj(kind, n_in, n_out, to_cache=False, bias_on=False):
+        """A projection; with to_cache its output is written to the KV cache instead of the activations."""
         extra_f = T * n_out if bias_on else 0.0
         extra_w = n_out * NORM_WEIGHT_BYTES if bias_on else 0.0
         return Op(kind, kind, "matmul", mm, 2.0 * T * n_in * n_out + extra_f, weights=n_in * n_out * w + extra_w,
-                  act_in=T * n_in * a, act_out=T * n_out * a, kv_write=kv_write)
+                  act_in=T * n_in * a, act_out=0.0 if to_cache else T * n_out * a,
+                  kv_write=T * n_out * c if to_cache else 0.0)
 
     def norm(kind):
         return Op(kind, kind, "elementwise", ew, 4.0 * T * d, weights=d * NORM_WEIGHT_BYTES, act_in=T * d * a, act_out=T * d * a)
@@ -120,7 +122,7 @@ def _layer_ops(m: ModelSpec, p: Precision, s: PassShape) -> list[tuple[Op, tuple
         (norm("attn_norm"), ("in",)),
         (proj("q_proj", d, qd, bias_on=bias), ("attn_norm",)),
         (proj("k_proj", d, kd, bias_on=bias), ("attn_norm",)),
-        (proj("v_proj", d, kd, kv_write=T * kd * c if kv else 0.0, bias_on=bias), ("attn_norm",)),
+        (proj("v_proj", d, kd, to_cache=kv, bias_on=bias), ("attn_norm",)),
         (Op("rotary", "rotary", "elementwise", ew, 3.0 * T * (qd + kd), act_in=T * (qd + kd) * a,
             act_out=T * qd * a + (0.0 if kv else T * kd * a), kv_write=T * kd * c if kv else 0.0), ("q_proj", "k_proj")),
         (attn("attn_scores", 2.0 * T * S * qd, T * qd * a, H * T * S * a), ("rotary",)),
@@ -187,12 +189,8 @@ def _contract(g: nx.DiGraph, group_of) -> nx.DiGraph:
     return out
 
 
-@lru_cache(maxsize=512)
 def pass_graph(model: ModelSpec, precision: Precision, shape: PassShape, granularity: str = "op") -> nx.DiGraph:
-    """The DAG of one forward pass. Every node has `ops` (its member Op tuple); see node_totals for sums.
-
-    Cached by its (immutable) arguments: treat the returned graph as read-only.
-    """
+    """The DAG of one forward pass. Every node has `ops` (its member Op tuple); see node_totals for sums."""
     g = _op_graph(model, precision, shape)
     if granularity == "op":
         return g

@@ -24,14 +24,14 @@ def decoding_results(engine: Engine, weight_bytes_per_token: float) -> dict:
     """
     log, soc = engine.log, engine.soc
     total = engine.env.now
-    tokens = log.tokens_s
+    tokens = log.token_times_s
     gaps = [b - a for a, b in zip(tokens, tokens[1:])]
     decode_span = tokens[-1] - tokens[0] if len(tokens) > 1 else 0.0
     bytes_total = sum(e.bytes for e in log.ops)
     samples = engine.dram.samples
-    peak = max((s.total_Bps for s in samples), default=0.0)
+    peak = max((s.total_B_s for s in samples), default=0.0)
     busy = {pu.name: log.busy_s(pu.name) for pu in soc.pus}
-    floor = weight_bytes_per_token / soc.dram.peak_bandwidth_Bps
+    floor = weight_bytes_per_token / soc.dram.peak_bandwidth_B_s
     return {
         "ttft_s": tokens[0],
         "time_per_output_token_s": _percentiles(gaps),

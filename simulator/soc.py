@@ -37,8 +37,8 @@ class ProcessingUnit:
     flop_per_cycle: dict[str, float]    # per core (CPU) or per shader core (GPU), by compute dtype
     efficiency: dict[str, float]        # achieved fraction of peak FLOP rate, by op class
     overhead_s: float                   # CPU per-op dispatch, or GPU kernel launch
-    bandwidth_cap_Bps: float            # the whole PU's cap on DRAM traffic
-    bandwidth_per_unit_Bps: float | None = None   # CPU per-core cap; None for a GPU
+    bandwidth_cap_B_s: float            # the whole PU's cap on DRAM traffic
+    bandwidth_per_unit_B_s: float | None = None   # CPU per-core cap; None for a GPU
     parallel_efficiency: float = 1.0    # CPU: each core beyond the first adds this fraction of a core
     promote: dict[str, str] = field(default_factory=dict)
 
@@ -55,20 +55,20 @@ class ProcessingUnit:
 
     def op_bandwidth_cap(self, units: int) -> float:
         """The most DRAM bytes/s one op on `units` cores can pull, before sharing with anyone."""
-        if self.bandwidth_per_unit_Bps is None:
-            return self.bandwidth_cap_Bps
-        return min(units * self.bandwidth_per_unit_Bps, self.bandwidth_cap_Bps)
+        if self.bandwidth_per_unit_B_s is None:
+            return self.bandwidth_cap_B_s
+        return min(units * self.bandwidth_per_unit_B_s, self.bandwidth_cap_B_s)
 
 
 @dataclass(frozen=True)
 class Dram:
-    peak_bandwidth_Bps: float
+    peak_bandwidth_B_s: float
     achievable_fraction: float
     kind: str = ""
 
     @property
-    def usable_Bps(self) -> float:
-        return self.peak_bandwidth_Bps * self.achievable_fraction
+    def usable_B_s(self) -> float:
+        return self.peak_bandwidth_B_s * self.achievable_fraction
 
 
 @dataclass(frozen=True)
@@ -77,12 +77,13 @@ class Interconnect:
 
     handoff_latency_s: float
     shared_memory: bool
-    copy_bandwidth_Bps: float | None
+    copy_bandwidth_B_s: float | None
 
-    def handoff_s(self, nbytes: float) -> float:
+    def handoff_s(self, nbytes: float, dram_B_s: float) -> float:
+        """Alone on the SoC: the latency, plus the copy at the copy engine's or the DRAM's rate, the lower."""
         if self.shared_memory or nbytes <= 0:
             return self.handoff_latency_s
-        return self.handoff_latency_s + nbytes / self.copy_bandwidth_Bps
+        return self.handoff_latency_s + nbytes / min(self.copy_bandwidth_B_s, dram_B_s)
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,16 +111,16 @@ class SoC:
             "name": self.name,
             "source": self.source,
             "host": self.host,
-            "dram": {"peak_bandwidth_B_s": self.dram.peak_bandwidth_Bps,
+            "dram": {"peak_bandwidth_B_s": self.dram.peak_bandwidth_B_s,
                      "achievable_fraction": self.dram.achievable_fraction,
-                     "usable_bandwidth_B_s": self.dram.usable_Bps},
+                     "usable_bandwidth_B_s": self.dram.usable_B_s},
             "interconnect": {"handoff_latency_s": self.interconnect.handoff_latency_s,
                              "shared_memory": self.interconnect.shared_memory,
-                             "copy_bandwidth_B_s": self.interconnect.copy_bandwidth_Bps},
+                             "copy_bandwidth_B_s": self.interconnect.copy_bandwidth_B_s},
             "pus": [{"name": pu.name, "kind": pu.kind, "units": pu.units, "clock_hz": pu.clock_hz,
                      "flop_per_cycle": dict(pu.flop_per_cycle), "efficiency": dict(pu.efficiency),
-                     "overhead_s": pu.overhead_s, "bandwidth_cap_B_s": pu.bandwidth_cap_Bps,
-                     "bandwidth_per_unit_B_s": pu.bandwidth_per_unit_Bps,
+                     "overhead_s": pu.overhead_s, "bandwidth_cap_B_s": pu.bandwidth_cap_B_s,
+                     "bandwidth_per_unit_B_s": pu.bandwidth_per_unit_B_s,
                      "parallel_efficiency": pu.parallel_efficiency, "promote": dict(pu.promote)}
                     for pu in self.pus],
         }
@@ -156,8 +157,8 @@ def _cpu(sec: Section) -> ProcessingUnit:
     args = _compute_section(sec, "cores", "dispatch_overhead_us", "cpu")
     pu = ProcessingUnit(
         **args,
-        bandwidth_per_unit_Bps=sec.number("bandwidth_per_core_gb_s", positive=True) * GB,
-        bandwidth_cap_Bps=sec.number("bandwidth_cluster_gb_s", positive=True) * GB,
+        bandwidth_per_unit_B_s=sec.number("bandwidth_per_core_gb_s", positive=True) * GB,
+        bandwidth_cap_B_s=sec.number("bandwidth_cluster_gb_s", positive=True) * GB,
         parallel_efficiency=sec.number("parallel_efficiency", min=0.0, max=1.0),
     )
     sec.done()
@@ -166,7 +167,7 @@ def _cpu(sec: Section) -> ProcessingUnit:
 
 def _gpu(sec: Section) -> ProcessingUnit:
     args = _compute_section(sec, "shader_cores", "launch_overhead_us", "gpu")
-    pu = ProcessingUnit(**args, bandwidth_cap_Bps=sec.number("bandwidth_gb_s", positive=True) * GB)
+    pu = ProcessingUnit(**args, bandwidth_cap_B_s=sec.number("bandwidth_gb_s", positive=True) * GB)
     sec.done()
     return pu
 
@@ -183,7 +184,7 @@ def parse_soc(data: dict, source: str) -> SoC:
         if names.count(n) > 1:
             raise top.fail("name", f"two processing units are called {n!r}")
     d = top.section("dram")
-    dram = Dram(peak_bandwidth_Bps=d.number("peak_bandwidth_gb_s", positive=True) * GB,
+    dram = Dram(peak_bandwidth_B_s=d.number("peak_bandwidth_gb_s", positive=True) * GB,
                 achievable_fraction=d.number("achievable_fraction", positive=True, max=1.0),
                 kind=d.string("type", ""))
     d.done()
@@ -193,7 +194,7 @@ def parse_soc(data: dict, source: str) -> SoC:
     if not shared and copy is None:
         raise i.fail("copy_bandwidth_gb_s", "required when shared_memory is false")
     inter = Interconnect(handoff_latency_s=i.number("handoff_latency_us", min=0.0) * US, shared_memory=shared,
-                         copy_bandwidth_Bps=copy * GB if copy is not None else None)
+                         copy_bandwidth_B_s=copy * GB if copy is not None else None)
     i.done()
     host = top.string("host", next(pu.name for pu in pus if pu.kind == "cpu"))
     if host not in names or next(pu for pu in pus if pu.name == host).kind != "cpu":

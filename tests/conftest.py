@@ -8,9 +8,10 @@ from simulator.mapping import Placement
 from simulator.model import ModelSpec
 from simulator.soc import parse_soc
 
-# hidden 8, intermediate 16, 2 layers, 2 heads of 4, 1 KV head, vocab 32: qd = 8, kd = 4.
-TINY = ModelSpec(name="tiny", source="test", hidden_size=8, intermediate_size=16, num_layers=2, num_heads=2,
-                 num_kv_heads=1, head_dim=4, vocab_size=32, tie_word_embeddings=True)
+# hidden 12, intermediate 20, 2 layers, 3 heads of 2, 1 KV head, vocab 40: qd = 6, kd = 2. Every dimension
+# differs from the others (and from the token counts the tests use), so a swapped factor cannot go unseen.
+TINY = ModelSpec(name="tiny", source="test", hidden_size=12, intermediate_size=20, num_layers=2, num_heads=3,
+                 num_kv_heads=1, head_dim=2, vocab_size=40, tie_word_embeddings=True)
 
 # One CPU cluster "c" of 2 cores at 1 GFLOP/s each for every dtype and op class, 4 GB/s per core, 8 GB/s per
 # cluster; one GPU "g" at 1 GFLOP/s with a 6 GB/s cap; DRAM 10 GB/s usable; no overheads unless asked.

@@ -143,7 +143,7 @@ def test_parameter_count_matches_public_figure(name):
 
 def test_imx95_derived_facts():
     soc = load_soc("imx95")
-    assert soc.dram.usable_Bps == pytest.approx(25.6e9 * 0.7, rel=1e-9)
+    assert soc.dram.usable_B_s == pytest.approx(25.6e9 * 0.7, rel=1e-9)
     assert soc.pu("mali-g310").compute_dtype("int8") == "fp32"
     assert soc.pu("mali-g310").kind == "gpu"
     assert soc.host == "a55" and soc.pu("a55").units == 6

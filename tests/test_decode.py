@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from simulator.costs import plan_pass
+from simulator.decode import Job, autoregressive
+from simulator.simulate import runtime_for
 from simulator.graph import PassShape
 from simulator.mapping import Placement, parse_device
 from simulator.model import Precision, load_model
 from simulator.scenario import ModelRun, Scenario
 from simulator.simulate import simulate
 from simulator.soc import load_soc
-from simulator.decode import autoregressive
-from simulator.engine import Engine
 
 
 def scenario(soc="imx95", model="qwen2.5-0.5b", dtype="fp16", device="cpu:2", prompt=16, new=6, kv=True, gran="op"):
@@ -21,12 +21,18 @@ def scenario(soc="imx95", model="qwen2.5-0.5b", dtype="fp16", device="cpu:2", pr
     return Scenario(s, run, prompt, new, kv, gran)
 
 
+def run_log(sc: Scenario):
+    """Simulate the scenario's autoregressive decoding and return the engine's event log."""
+    rt = runtime_for(sc)
+    rt.engine.run(autoregressive(rt, Job(sc.target, sc.target_placement(), "target"), sc.prompt_tokens,
+                                 sc.new_tokens, sc.kv_cache))
+    return rt.engine.log
+
+
 def pass_durations(sc: Scenario) -> list[float]:
-    engine = Engine(sc.soc)
-    engine.run(autoregressive(engine, sc.target, sc.target_placement(), sc.host_placement(), sc.prompt_tokens,
-                              sc.new_tokens, sc.kv_cache, sc.granularity))
+    log = run_log(sc)
     spans: dict[str, list[float]] = {}
-    for e in engine.log.ops:
+    for e in log.ops:
         if e.kind != "handoff":
             spans.setdefault(e.pass_label, []).append(e.duration_s)
     return [sum(v) for k, v in spans.items() if ".decode." in k]
@@ -67,14 +73,13 @@ def test_paper_c_ratio_on_one_a55_core_from_spec_parameters():
 
 def test_issue_scenario_llama_3b_int8_on_six_a55_cores_respects_the_dram_floor():
     sc = scenario(model="llama-3.2-3b", dtype="int8", device="cpu:6", prompt=63, new=32, kv=True)
-    engine = Engine(sc.soc)
-    engine.run(autoregressive(engine, sc.target, sc.target_placement(), sc.host_placement(), 63, 32, True, "op"))
     results = simulate(sc)
+    times = run_log(sc).token_times_s
     assert 0.5 <= results["decode_tokens_per_s"] <= 8.0
     floor = results["roofline_floor_s_per_token"]
     # 3.21e9 int8 weights (the tied table read once by the LM head) over 25.6 GB/s
     assert floor == pytest.approx(3.21e9 / 25.6e9, rel=0.01)
-    gaps = [b - a for a, b in zip(engine.log.tokens_s, engine.log.tokens_s[1:])]
+    gaps = [b - a for a, b in zip(times, times[1:])]
     assert len(gaps) == 31 and min(gaps) >= floor
 
 
@@ -87,7 +92,7 @@ def test_int8_on_the_mali_is_promoted_to_fp32_storage_and_math():
 def test_dram_never_exceeds_its_usable_bandwidth_and_mean_is_bytes_over_time():
     sc = scenario(new=4)
     results = simulate(sc)
-    usable = sc.soc.dram.usable_Bps
+    usable = sc.soc.dram.usable_B_s
     assert results["dram_bandwidth_B_s"]["peak"] <= usable * (1 + 1e-12)
     assert results["dram_bandwidth_B_s"]["mean"] == pytest.approx(results["dram_bytes_B"] / results["total_time_s"])
 
@@ -95,8 +100,6 @@ def test_dram_never_exceeds_its_usable_bandwidth_and_mean_is_bytes_over_time():
 def test_gpu_model_pays_handoffs_to_the_host():
     # one handoff for the prompt, one per token; the i.MX 95 shares memory so each costs the latency only
     sc = scenario(device="gpu", new=3, gran="model")
-    engine = Engine(sc.soc)
-    engine.run(autoregressive(engine, sc.target, sc.target_placement(), sc.host_placement(), 16, 3, True, "model"))
-    handoffs = [e for e in engine.log.ops if e.kind == "handoff"]
+    handoffs = [e for e in run_log(sc).ops if e.kind == "handoff"]
     assert len(handoffs) == 1 + 3
     assert all(e.duration_s == pytest.approx(sc.soc.interconnect.handoff_latency_s) for e in handoffs)
