@@ -9,7 +9,7 @@ from simulator.costs import PassPlan, make_task
 from simulator.engine import Engine
 from simulator.fluid import max_min_share
 from simulator.graph import Op, PassShape
-from tests.conftest import cpu, gpu, hand_soc
+from tests.support import cpu, gpu, hand_soc
 
 SHAPE = PassShape(1, 0, True)  # unused by the engine; a PassPlan carries it for reporting
 

@@ -7,7 +7,7 @@ import pytest
 
 from simulator.graph import BYTE_KINDS, GRANULARITIES, PassShape, node_totals, pass_graph, weight_bytes
 from simulator.model import Precision
-from tests.conftest import TINY
+from tests.support import TINY
 
 FP16 = Precision("fp16", "fp16", "fp16")  # every element 2 bytes
 d, F, qd, kd, H, V = 12, 20, 6, 2, 3, 40

@@ -1,8 +1,6 @@
-"""Shared fixtures: a tiny model and a hand-sized SoC whose numbers make every expected value easy to derive."""
+"""Shared test helpers: a tiny model and a hand-sized SoC whose numbers make every expected value easy to derive."""
 
 from __future__ import annotations
-
-import pytest
 
 from simulator.mapping import Placement
 from simulator.model import ModelSpec
@@ -36,11 +34,6 @@ def hand_soc(**changes):
     data["gpus"][0].update(changes.pop("gpu", {}))
     data.update(changes)
     return parse_soc(data, "hand.yaml")
-
-
-@pytest.fixture
-def soc():
-    return hand_soc()
 
 
 def cpu(soc, cores=1):
