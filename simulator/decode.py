@@ -14,7 +14,7 @@ from .costs import Planner
 from .engine import Engine
 from .graph import PassShape
 from .mapping import Placement
-from .scenario import ModelRun
+from .scenario import Effects, ModelRun
 
 TOKEN_BYTES = 4  # a token id crossing PUs (int32)
 
@@ -29,21 +29,34 @@ class Job:
 
 
 class Runtime:
-    """What the decoding loops drive: the engine, a planner that costs passes, and the host CPU."""
+    """What the decoding loops drive: the engine, a planner that costs passes, the host CPU, and how passes
+    are shaped (KV cache or not, and which effects are on)."""
 
-    def __init__(self, engine: Engine, planner: Planner, host: Placement):
+    def __init__(self, engine: Engine, planner: Planner, host: Placement, kv_cache: bool, effects: Effects = Effects()):
         self.engine = engine
         self.planner = planner
         self.host = host
+        self.kv_cache = kv_cache
+        self.effects = effects
+
+    def shape(self, new: int, past: int, prompt: int, drafts: int = 0) -> PassShape:
+        """The pass that feeds `new` tokens after `past` positions, plus `drafts` drafts to verify (it then
+        keeps logits for drafts + 1 positions). Effects switched off simplify it: without verify growth the
+        drafts are not costed; without sequence growth every pass is one token after the prompt."""
+        if not self.effects.verify_grows:
+            drafts = 0
+        if not self.effects.sequence_growth:
+            new, past = 1, prompt - 1
+        return PassShape(new + drafts, past, self.kv_cache, logits=drafts + 1)
 
     @property
     def now(self) -> float:
         return self.engine.env.now
 
-    def forward(self, job: Job, shape: PassShape, label: str):
-        """Process body: one forward pass of the job's model."""
+    def forward(self, job: Job, shape: PassShape, label: str, stop=None):
+        """Process body: one forward pass of the job's model; False if `stop` made it abandon the pass."""
         plan = self.planner.plan(job.run.spec, job.run.precision, shape, job.placement)
-        yield from self.engine.run_pass(plan, label)
+        return (yield from self.engine.run_pass(plan, label, stop))
 
     def to_host(self, job: Job, label: str, tokens: int = 1):
         yield from self.engine.handoff(label, job.placement, self.host, tokens * TOKEN_BYTES)
@@ -52,14 +65,17 @@ class Runtime:
         yield from self.engine.handoff(label, self.host, job.placement, tokens * TOKEN_BYTES)
 
 
-def autoregressive(rt: Runtime, job: Job, prompt_tokens: int, new_tokens: int, kv_cache: bool):
+def autoregressive(rt: Runtime, job: Job, prompt_tokens: int, new_tokens: int, sample: int = 0):
     """Process body: generate `new_tokens` tokens one pass each; records when each reaches the host."""
-    yield from rt.from_host(job, f"{job.label}.prompt", prompt_tokens)
+    tag = f"{job.label}.s{sample}"
+    yield from rt.from_host(job, f"{tag}.prompt", prompt_tokens)
+    times = []
     for i in range(new_tokens):
         if i == 0:
-            shape, label = PassShape(prompt_tokens, 0, kv_cache), f"{job.label}.prefill"
+            shape, label = rt.shape(prompt_tokens, 0, prompt_tokens), f"{tag}.prefill"
         else:
-            shape, label = PassShape(1, prompt_tokens + i - 1, kv_cache), f"{job.label}.decode.{i}"
+            shape, label = rt.shape(1, prompt_tokens + i - 1, prompt_tokens), f"{tag}.decode.{i}"
         yield from rt.forward(job, shape, label)
         yield from rt.to_host(job, f"{label}.token")
-        rt.engine.log.token_times_s.append(rt.now)
+        times.append(rt.now)
+    rt.engine.log.samples.append(times)

@@ -58,23 +58,29 @@ class CoreLock:
 
 
 class Engine:
-    def __init__(self, soc: SoC):
+    def __init__(self, soc: SoC, contention: bool = True):
         self.soc = soc
         self.env = simpy.Environment()
         caps = {pu.name: pu.bandwidth_cap_B_s for pu in soc.pus}
         if soc.interconnect.copy_bandwidth_B_s is not None:
             caps["copy"] = soc.interconnect.copy_bandwidth_B_s
-        self.dram = FluidDram(self.env, soc.dram.usable_B_s, caps)
+        self.dram = FluidDram(self.env, soc.dram.usable_B_s, caps, sharing=contention)
         self.locks = {pu.name: CoreLock(self.env) for pu in soc.pus}
         self.log = EventLog()
 
-    def run_pass(self, plan: PassPlan, label: str):
-        """Process body (use with `yield from`): run the plan's tasks in order on its placement."""
+    def run_pass(self, plan: PassPlan, label: str, stop=None):
+        """Process body (use with `yield from`): run the plan's tasks in order on its placement.
+
+        `stop`, if given, is asked before each task; when it answers True the pass is abandoned there (the
+        work is being thrown away) and run_pass returns False. A pass run to its end returns True.
+        """
         env, dram, log = self.env, self.dram, self.log
         placement = plan.placement
         pu, cores = placement.pu.name, placement.cores
         lock = self.locks[pu]
         for task in plan.tasks:
+            if stop is not None and stop():
+                return False
             if not lock.try_acquire(cores):
                 yield lock.wait(cores)
             start = env.now
@@ -88,6 +94,7 @@ class Engine:
             lock.release(cores)
             log.ops.append(OpEvent(label, task.name, task.kind, pu, cores, start, env.now, task.flops,
                                    task.bytes, task.alone_s, task.compute_bound))
+        return True
 
     def handoff(self, label: str, src: Placement, dst: Placement, nbytes: float):
         """Process body: hand data across PUs (fence, cache maintenance, runtime call; a copy if not shared)."""

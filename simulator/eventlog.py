@@ -35,19 +35,24 @@ class OpEvent:
 @dataclass
 class EventLog:
     ops: list[OpEvent] = field(default_factory=list)
-    token_times_s: list[float] = field(default_factory=list)   # time each output token became available to the host
+    samples: list[list[float]] = field(default_factory=list)   # per sample: when each output token reached the host
+    sample_starts_s: list[float] = field(default_factory=list)
 
     def busy_s(self, pu: str) -> float:
         """Wall time during which at least one op ran on the PU (the union of its op intervals)."""
-        intervals = sorted((e.start_s, e.end_s) for e in self.ops if e.pu == pu and e.kind != "handoff")
-        busy, cur_start, cur_end = 0.0, None, None
-        for start, end in intervals:
-            if cur_end is None or start > cur_end:
-                if cur_end is not None:
-                    busy += cur_end - cur_start
-                cur_start, cur_end = start, end
-            else:
-                cur_end = max(cur_end, end)
-        if cur_end is not None:
-            busy += cur_end - cur_start
-        return busy
+        return union_s([e for e in self.ops if e.pu == pu and e.kind != "handoff"])
+
+
+def union_s(events) -> float:
+    """Length of the union of the events' [start, end] intervals."""
+    total, cur_start, cur_end = 0.0, None, None
+    for start, end in sorted((e.start_s, e.end_s) for e in events):
+        if cur_end is None or start > cur_end:
+            if cur_end is not None:
+                total += cur_end - cur_start
+            cur_start, cur_end = start, end
+        else:
+            cur_end = max(cur_end, end)
+    if cur_end is not None:
+        total += cur_end - cur_start
+    return total

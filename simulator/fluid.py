@@ -23,6 +23,8 @@ def max_min_share(caps: list[float], groups: list[str], group_caps: dict[str, fl
     total runs out. Each round freezes at least one flow, so it ends in at most len(caps) rounds.
     """
     n = len(caps)
+    if n == 1:  # the common case, in closed form: what progressive filling gives for one flow
+        return [min(caps[0], group_caps.get(groups[0], math.inf), total)]
     rates = [0.0] * n
     active = list(range(n))
     left_total = total
@@ -72,10 +74,12 @@ class BandwidthSample:
 
 
 class FluidDram:
-    def __init__(self, env: simpy.Environment, usable_B_s: float, group_caps: dict[str, float]):
+    def __init__(self, env: simpy.Environment, usable_B_s: float, group_caps: dict[str, float], sharing: bool = True):
+        """With sharing off (contention switched off), every flow streams at min(its cap, DRAM) as if alone."""
         self.env = env
         self.usable_B_s = usable_B_s
         self.group_caps = dict(group_caps)
+        self.sharing = sharing
         self.flows: list[Flow] = []
         self.samples: list[BandwidthSample] = [BandwidthSample(0.0, {})]
         self._settled_at = 0.0
@@ -99,8 +103,11 @@ class FluidDram:
         self._settled_at = self.env.now
 
     def _reshare(self) -> None:
-        rates = max_min_share([f.cap for f in self.flows], [f.group for f in self.flows],
-                              self.group_caps, self.usable_B_s)
+        if self.sharing:
+            rates = max_min_share([f.cap for f in self.flows], [f.group for f in self.flows],
+                                  self.group_caps, self.usable_B_s)
+        else:
+            rates = [min(f.cap, self.usable_B_s) for f in self.flows]
         now = self.env.now
         by_group: dict[str, float] = {}
         for f, r in zip(self.flows, rates):

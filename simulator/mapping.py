@@ -1,8 +1,10 @@
 """Placements: which processing unit, and which of its cores, run a model.
 
 Device strings: `cpu:K` (K cores of the SoC's first CPU cluster), `cpu` (all of them), `NAME:K` or `NAME`
-for a named cluster (`a76:4` on big.LITTLE SoCs), `gpu` or the GPU's name. An op takes every core of its
-placement; a GPU op takes the whole GPU, whose kernels run in order.
+for a named cluster (`a76:4` on big.LITTLE SoCs), `gpu` or the GPU's name. K cores are cores 0..K-1 unless
+`@FIRST` says where they start: `cpu:2@4` is cores 4 and 5. So a drafter and a target both on `cpu:1` share
+core 0 (the paper's homogeneous mapping), while `cpu:1` and `cpu:1@1` run side by side. An op takes every
+core of its placement; a GPU op takes the whole GPU, whose kernels run in order.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ class Placement:
 
     @property
     def label(self) -> str:
-        return f"{self.pu.name}:{len(self.cores)}" if self.pu.kind == "cpu" else self.pu.name
+        if self.pu.kind != "cpu":
+            return self.pu.name
+        return f"{self.pu.name}:{len(self.cores)}" + (f"@{self.cores[0]}" if self.cores[0] else "")
 
     def overlaps(self, other: "Placement") -> bool:
         return self.pu.name == other.pu.name and bool(set(self.cores) & set(other.cores))
@@ -35,10 +39,12 @@ class Placement:
 class DeviceRequest:
     pu: ProcessingUnit
     cores: int
+    first_core: int = 0
 
 
 def parse_device(soc: SoC, text: str, flag: str = "--target-device") -> DeviceRequest:
-    name, colon, count = text.partition(":")
+    text_cores, at, first_text = text.partition("@")
+    name, colon, count = text_cores.partition(":")
     if colon and not count:
         raise InputError(flag, f"{text!r}: give a core count after ':' or drop the ':'")
     if name == "cpu":
@@ -54,28 +60,24 @@ def parse_device(soc: SoC, text: str, flag: str = "--target-device") -> DeviceRe
             names = ", ".join(["cpu", "gpu"] + [p.name for p in soc.pus])
             raise InputError(flag, f"SoC {soc.name} has no processing unit {name!r} (known: {names})") from None
     if pu.kind == "gpu":
-        if count:
-            raise InputError(flag, f"{text!r}: a GPU is placed whole; write {name!r} without a core count")
+        if count or at:
+            raise InputError(flag, f"{text!r}: a GPU is placed whole; write {name!r} without cores")
         return DeviceRequest(pu, 1)
     if not count:
-        return DeviceRequest(pu, pu.units)
-    if not count.isdigit() or not 1 <= int(count) <= pu.units:
+        cores = pu.units
+    elif not count.isdigit() or not 1 <= int(count) <= pu.units:
         raise InputError(flag, f"{text!r}: core count must be 1..{pu.units} on cluster {pu.name}")
-    return DeviceRequest(pu, int(count))
+    else:
+        cores = int(count)
+    first = 0
+    if at:
+        if not first_text.isdigit() or int(first_text) + cores > pu.units:
+            raise InputError(flag, f"{text!r}: cores {first_text}..+{cores} do not fit the {pu.units} cores of {pu.name}")
+        first = int(first_text)
+    return DeviceRequest(pu, cores, first)
 
 
 def place(requests: list[DeviceRequest]) -> list[Placement]:
-    """Give each request its cores: in order, from the lowest free core of its cluster; when a cluster has too
-    few free cores, the request starts again from core 0 and shares cores with the earlier ones."""
-    used: dict[str, int] = {}
-    out = []
-    for req in requests:
-        if req.pu.kind == "gpu":
-            out.append(Placement(req.pu, (0,)))
-            continue
-        start = used.get(req.pu.name, 0)
-        if start + req.cores > req.pu.units:
-            start = 0
-        out.append(Placement(req.pu, tuple(range(start, start + req.cores))))
-        used[req.pu.name] = start + req.cores
-    return out
+    """Each request's cores: `cores` of them from `first_core`; a GPU request gets the GPU's one queue."""
+    return [Placement(r.pu, (0,)) if r.pu.kind == "gpu" else Placement(r.pu, tuple(range(r.first_core, r.first_core + r.cores)))
+            for r in requests]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .engine import Engine
+from .eventlog import EventLog, union_s
+from .speculative import SpecLog
 
 
 def _percentiles(values: list[float]) -> dict[str, float | None]:
@@ -15,29 +17,31 @@ def _percentiles(values: list[float]) -> dict[str, float | None]:
 
 
 def decoding_results(engine: Engine, weight_bytes_per_token: float) -> dict:
-    """Latency, throughput, PU busy time and DRAM traffic of an autoregressive run.
+    """Latency, throughput, PU busy time and DRAM traffic of a run of one or more samples.
 
-    Time to first token is when the prefill's token reaches the host; time per output token is the gap between
-    consecutive tokens after that; decode tokens/s counts the tokens after the first over the time they took.
-    The roofline floor is the weight bytes one decode pass reads over the DRAM's peak bandwidth: no decoder
-    that streams its weights once per token can beat it.
+    Time to first token is, per sample, from its start until its first token reaches the host (averaged over
+    samples); time per output token is the gap between consecutive tokens of a sample after the first (tokens
+    emitted together by one speculative round have gaps of zero); decode tokens/s counts every token after
+    each sample's first over the time they took. The roofline floor is the weight bytes one decode pass reads
+    over the DRAM's peak bandwidth: no decoder that streams its weights once per token can beat it.
     """
     log, soc = engine.log, engine.soc
     total = engine.env.now
-    tokens = log.token_times_s
-    gaps = [b - a for a, b in zip(tokens, tokens[1:])]
-    decode_span = tokens[-1] - tokens[0] if len(tokens) > 1 else 0.0
+    gaps = [b - a for times in log.samples for a, b in zip(times, times[1:])]
+    ttfts = [times[0] - start for times, start in zip(log.samples, log.sample_starts_s)]
+    decode_span = sum(times[-1] - times[0] for times in log.samples)
     bytes_total = sum(e.bytes for e in log.ops)
-    samples = engine.dram.samples
-    peak = max((s.total_B_s for s in samples), default=0.0)
+    peak = max((s.total_B_s for s in engine.dram.samples), default=0.0)
     busy = {pu.name: log.busy_s(pu.name) for pu in soc.pus}
     floor = weight_bytes_per_token / soc.dram.peak_bandwidth_B_s
     return {
-        "ttft_s": tokens[0],
+        "ttft_s": float(np.mean(ttfts)),
         "time_per_output_token_s": _percentiles(gaps),
         "decode_tokens_per_s": (len(gaps) / decode_span) if decode_span > 0 else None,
+        "tokens_per_s": sum(len(t) for t in log.samples) / total if total > 0 else None,
         "total_time_s": total,
-        "tokens_generated": len(tokens),
+        "samples": len(log.samples),
+        "tokens_generated": sum(len(t) for t in log.samples),
         "roofline_floor_s_per_token": floor,
         "roofline_ceiling_tokens_per_s": 1.0 / floor,
         "weight_bytes_per_token_B": weight_bytes_per_token,
@@ -47,4 +51,37 @@ def decoding_results(engine: Engine, weight_bytes_per_token: float) -> dict:
         "dram_bytes_B": bytes_total,
         "dram_contention_s": sum(e.contention_s for e in log.ops),
         "ops_simulated": sum(1 for e in log.ops if e.kind != "handoff"),
+    }
+
+
+def time_split(log: EventLog, pu_names: list[str], total_s: float) -> dict[str, dict[str, float]]:
+    """Per PU, wall time spent drafting, verifying, handing off, and idle (no op of any kind running)."""
+    out = {}
+    for pu in pu_names:
+        ops = [e for e in log.ops if e.pu == pu]
+        parts = {
+            "draft_s": union_s([e for e in ops if e.kind != "handoff" and e.pass_label.startswith("draft")]),
+            "verify_s": union_s([e for e in ops if e.kind != "handoff" and e.pass_label.startswith("target")]),
+            "handoff_s": union_s([e for e in ops if e.kind == "handoff"]),
+        }
+        parts["idle_s"] = max(0.0, total_s - union_s(ops))
+        out[pu] = parts
+    return out
+
+
+def speculative_results(engine: Engine, spec: SpecLog, baseline: dict) -> dict:
+    """What speculation adds: speedup against the baseline, acceptance, and where the time went."""
+    rounds = spec.rounds
+    total = engine.env.now
+    return {
+        "speedup": baseline["total_time_s"] / total if total > 0 else None,
+        "rounds": len(rounds),
+        "mean_accepted_per_round": float(np.mean([r.accepted for r in rounds])) if rounds else 0.0,
+        "tokens_per_round": float(np.mean([r.tokens for r in rounds])) if rounds else 0.0,
+        "drafts_proposed": sum(r.drafts for r in rounds),
+        "drafts_accepted": sum(r.accepted for r in rounds),
+        "wasted_draft_s": spec.wasted_draft_s,
+        "drawn_agreement_positions": spec.drawn_positions,
+        "time_split_s": time_split(engine.log, [pu.name for pu in engine.soc.pus], total),
+        "baseline": baseline,
     }

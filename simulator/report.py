@@ -28,9 +28,13 @@ def check_output_path(path: str) -> None:
 
 def write_json(path: str, document: dict) -> None:
     """Write sorted, indented JSON; the file appears whole or not at all."""
+    write_text(path, json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def write_text(path: str, text: str) -> None:
+    """Write a text file atomically: through a temporary file in the same directory, then renamed."""
     check_output_path(path)
     target = Path(path)
-    text = json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"
     directory = target.parent
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
     try:
@@ -46,36 +50,113 @@ def _ms(seconds: float | None) -> str:
     return "n/a" if seconds is None else f"{seconds * 1e3:,.1f} ms"
 
 
-def render_run(console: Console, scenario: dict, results: dict) -> None:
-    target = scenario["target"]
-    kv = "KV cache on" if scenario["kv_cache"] else "no KV cache"
-    console.print(f"[bold]{scenario['soc']['name']}[/] · {target['model']['name']} {target['weights_dtype']} on "
-                  f"{target['placement']} · prompt {scenario['prompt_tokens']} tokens · {scenario['new_tokens']} new tokens"
-                  f" · {kv} · {scenario['granularity']} granularity · autoregressive (--draft none)")
+def _s(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds:,.3f} s"
 
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.2f} tokens/s"
+
+
+def _model_line(role: dict) -> str:
+    return f"{role['model']['name']} {role['weights_dtype']} on {role['placement']}"
+
+
+def _workload_line(scenario: dict) -> str:
+    w = scenario["workload"]
+    trace = w["trace"]
+    if trace.get("synthetic") and trace.get("generator", {}).get("name") == "iid" and "alpha" in trace["generator"]:
+        kind = f"synthetic i.i.d. alpha {trace['generator']['alpha']}"
+    else:
+        kind = f"trace {trace.get('imitates') or trace.get('source') or trace['record']}"
+    n = w["samples"]
+    return (f"{n} sample{'s' if n > 1 else ''} ({kind}, seed {w['seed']}) · prompts {w['prompt_tokens_total'] / n:.0f} "
+            f"tokens · outputs {w['output_tokens_total'] / n:.0f} tokens on average")
+
+
+def render_run(console: Console, scenario: dict, results: dict) -> None:
+    kv = "KV cache on" if scenario["kv_cache"] else "no KV cache"
+    spec = isinstance(scenario["draft"], dict)
+    head = f"[bold]{scenario['soc']['name']}[/] · target {_model_line(scenario['target'])}"
+    if spec:
+        head += f" · draft {_model_line(scenario['draft'])} · gamma {scenario['gamma']}, {scenario['mode']}"
+    else:
+        head += " · autoregressive (--draft none)"
+    console.print(f"{head} · {kv} · {scenario['granularity']} granularity")
+    console.print(f"[dim]{_workload_line(scenario)}[/]")
+    if spec:
+        _render_speculative(console, scenario, results)
+    else:
+        _render_latency(console, scenario, results)
+    _render_units(console, results)
+
+
+def _render_latency(console: Console, scenario: dict, results: dict) -> None:
     tpot = results["time_per_output_token_s"]
     lat = Table(title="Latency and throughput (simulated)", title_justify="left")
     lat.add_column("metric")
     lat.add_column("value", justify="right")
-    lat.add_row("time to first token", f"{results['ttft_s']:,.3f} s")
+    lat.add_row("time to first token", _s(results["ttft_s"]))
     lat.add_row("time per output token: mean / p50 / p90",
                 f"{_ms(tpot['mean'])} / {_ms(tpot['p50'])} / {_ms(tpot['p90'])}")
-    tps = results["decode_tokens_per_s"]
-    lat.add_row("decode throughput", "n/a" if tps is None else f"{tps:,.2f} tokens/s")
+    lat.add_row("decode throughput", _rate(results["decode_tokens_per_s"]))
     lat.add_row("roofline floor (weight bytes / peak DRAM)",
                 f"{_ms(results['roofline_floor_s_per_token'])}/token = "
                 f"{results['roofline_ceiling_tokens_per_s']:,.2f} tokens/s "
                 f"({results['weight_bytes_per_token_B'] / GB:,.2f} GB / "
                 f"{scenario['soc']['dram']['peak_bandwidth_B_s'] / GB:,.1f} GB/s)")
-    lat.add_row("total simulated time", f"{results['total_time_s']:,.3f} s")
+    lat.add_row("total simulated time", _s(results["total_time_s"]))
     console.print(lat)
 
+
+def _render_speculative(console: Console, scenario: dict, results: dict) -> None:
+    from .paper import validated_reference
+    base = results["baseline"]
+    table = Table(title="Speculative decoding against its baseline (simulated)", title_justify="left")
+    table.add_column("metric")
+    table.add_column("speculative", justify="right")
+    table.add_column(f"baseline: target alone on {scenario['target']['placement']}", justify="right")
+    table.add_row("total time, all samples", _s(results["total_time_s"]), _s(base["total_time_s"]))
+    table.add_row("tokens/s", _rate(results["tokens_per_s"]), _rate(base["tokens_per_s"]))
+    table.add_row("time to first token (mean)", _s(results["ttft_s"]), _s(base["ttft_s"]))
+    table.add_row("time per output token (mean)", _ms(results["time_per_output_token_s"]["mean"]),
+                  _ms(base["time_per_output_token_s"]["mean"]))
+    console.print(table)
+    console.print(f"[bold]speedup {results['speedup']:.2f}x[/] against the target alone, not speculating, on the same "
+                  f"PU and cores, same samples and output lengths")
+    reference = validated_reference(scenario)
+    if reference:
+        console.print(f"  {reference}")
+
+    acc = Table(title="Acceptance", title_justify="left")
+    acc.add_column("metric")
+    acc.add_column("value", justify="right")
+    acc.add_row("rounds", f"{results['rounds']:,}")
+    acc.add_row("mean drafts accepted per round", f"{results['mean_accepted_per_round']:.3f}")
+    acc.add_row("tokens per round (accepted + 1)", f"{results['tokens_per_round']:.3f}")
+    proposed = results["drafts_proposed"]
+    acc.add_row("drafts accepted / proposed",
+                f"{results['drafts_accepted']:,} / {proposed:,}" + (f" ({results['drafts_accepted'] / proposed:.1%})" if proposed else ""))
+    if results["drawn_agreement_positions"]:
+        acc.add_row("agreements drawn (unknown in the trace)", f"{results['drawn_agreement_positions']:,}")
+    console.print(acc)
+
+    split = Table(title="Where the time went, per processing unit", title_justify="left")
+    for col in ("unit", "draft", "verify", "handoff", "idle"):
+        split.add_column(col, justify="right" if col != "unit" else "left")
+    for name, parts in results["time_split_s"].items():
+        split.add_row(name, _s(parts["draft_s"]), _s(parts["verify_s"]), _s(parts["handoff_s"]), _s(parts["idle_s"]))
+    console.print(split)
+    console.print(f"[dim]drafter time thrown away (overlap pre-drafts): {results['wasted_draft_s']:.3f} s[/]")
+
+
+def _render_units(console: Console, results: dict) -> None:
     pus = Table(title="Processing units and DRAM", title_justify="left")
     pus.add_column("unit")
     pus.add_column("busy", justify="right")
     pus.add_column("utilisation", justify="right")
     for name, busy in results["busy_s"].items():
-        pus.add_row(name, f"{busy:,.3f} s", f"{results['utilisation'][name]:.1%}")
+        pus.add_row(name, _s(busy), f"{results['utilisation'][name]:.1%}")
     bw = results["dram_bandwidth_B_s"]
     pus.add_row("DRAM", f"{results['dram_bytes_B'] / GB:,.2f} GB moved",
                 f"mean {bw['mean'] / GB:,.2f} GB/s, peak {bw['peak'] / GB:,.2f} GB/s")

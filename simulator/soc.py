@@ -96,6 +96,12 @@ class SoC:
     interconnect: Interconnect
     host: str                 # the CPU cluster that runs the runtime and talks to the GPU
 
+    def without_overheads(self) -> "SoC":
+        """The same SoC with no dispatch, launch or handoff latency (copies still cost bandwidth)."""
+        from dataclasses import replace
+        return replace(self, pus=tuple(replace(pu, overhead_s=0.0) for pu in self.pus),
+                       interconnect=replace(self.interconnect, handoff_latency_s=0.0))
+
     def pu(self, name: str) -> ProcessingUnit:
         for pu in self.pus:
             if pu.name == name:

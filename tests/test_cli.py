@@ -30,8 +30,8 @@ HF_LLAMA_1B = FIXTURES / "hf_llama_3.2_1b" / "config.json"
 IMX95 = ROOT / "socs" / "imx95.yaml"
 LLAMA_1B = ROOT / "graphs" / "llama-3.2-1b.yaml"
 
-# A fast run: the smallest bundled model, two tokens, the whole model as one task.
-FAST = ["--target", "qwen2.5-0.5b", "--new-tokens", "2", "--granularity", "model"]
+# A fast run: the smallest bundled model decoding alone, two tokens, the whole model as one task.
+FAST = ["--target", "qwen2.5-0.5b", "--draft", "none", "--new-tokens", "2", "--granularity", "model"]
 
 
 # --------------------------------------------------------------------------------------------------- helpers
@@ -238,14 +238,19 @@ BAD_FLAGS = {
     "target_nonexistent": (["--target", "llama-9000"], "llama-9000", []),
     "prompt_tokens_zero": (["--prompt-tokens", "0"], "--prompt-tokens", ["0"]),
     "new_tokens_negative": (["--new-tokens", "-1"], "--new-tokens", ["-1"]),
-    "draft_not_available": (["--draft", "llama-3.2-1b"], "--draft", []),
+    "draft_device_npu": (["--draft", "qwen2.5-0.5b", "--draft-device", "npu"], "--draft-device", ["npu"]),
+    "draft_nonexistent": (["--draft", "llama-9000"], "llama-9000", []),
+    "gamma_zero": (["--draft", "qwen2.5-0.5b", "--gamma", "0"], "--gamma", ["0"]),
+    "alpha_above_one": (["--draft", "qwen2.5-0.5b", "--alpha", "1.5"], "--alpha", ["1.5"]),
+    "samples_zero": (["--samples", "0"], "--samples", ["0"]),
+    "trace_missing": (["--draft", "qwen2.5-0.5b", "--trace", "no/such/trace.jsonl"], "no/such/trace.jsonl", []),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD_FLAGS), ids=list(BAD_FLAGS))
 def test_bad_cli_value(case, capsys):
     argv, flag, needles = BAD_FLAGS[case]
-    base = ["--target", "qwen2.5-0.5b", "--new-tokens", "2", "--granularity", "model"]
+    base = ["--target", "qwen2.5-0.5b", "--draft", "none", "--new-tokens", "2", "--granularity", "model"]
     code, out, err = run_cli(["run", *base, *argv], capsys)  # later flags override the base ones
     assert_input_error(code, out, err, flag, needles)
 
@@ -312,7 +317,7 @@ BAD_RUNS = {
     "bad_hf_json": _bad_json_model,
     "bad_device": lambda tmp_path: ["--target-device", "cpu:9"],
     "bad_new_tokens": lambda tmp_path: ["--new-tokens", "-1"],
-    "draft": lambda tmp_path: ["--draft", "llama-3.2-1b"],
+    "draft": lambda tmp_path: ["--draft", "llama-9000"],
 }
 
 
@@ -417,7 +422,7 @@ def test_json_output_is_deterministic(argv, tmp_path, capsys):
 def test_json_schema_and_values(tmp_path, capsys):
     out = tmp_path / "s.json"
     argv = ["run", "--soc", "rk3588", "--target", "qwen2.5-0.5b", "--target-dtype", "q4_0",
-            "--target-device", "a76:2", "--prompt-tokens", "17", "--new-tokens", "4", "--no-kv-cache",
+            "--target-device", "a76:2", "--draft", "none", "--prompt-tokens", "17", "--new-tokens", "4", "--no-kv-cache",
             "--granularity", "layer", "--json", str(out)]
     code, stdout, err = run_cli(argv, capsys)
     assert code == 0, err
@@ -460,14 +465,15 @@ def test_json_schema_and_values(tmp_path, capsys):
 def test_json_scenario_defaults_are_resolved(tmp_path, capsys):
     """Unset flags appear in the scenario as the values actually used, not as null."""
     out = tmp_path / "d.json"
-    code, _, err = run_cli(["run", "--target", "qwen2.5-0.5b", "--new-tokens", "2", "--json", str(out)], capsys)
+    code, _, err = run_cli(["run", "--target", "qwen2.5-0.5b", "--draft", "none", "--new-tokens", "2",
+                            "--json", str(out)], capsys)
     assert code == 0, err
     sc = json.loads(out.read_text())["scenario"]
-    assert sc["soc"]["name"] == "imx95" and sc["prompt_tokens"] == 63 and sc["kv_cache"] is True
+    assert sc["soc"]["name"] == "imx95" and sc["prompt_tokens"] == 63 and sc["kv_cache"] is False
     assert sc["granularity"] == "op" and sc["draft"] == "none"
     t = sc["target"]
-    assert (t["weights_dtype"], t["activations_dtype"], t["kv_cache_dtype"], t["device"]) == \
-        ("int8", "int8", "int8", "cpu:6")
+    assert (t["weights_dtype"], t["activations_dtype"], t["kv_cache_dtype"], t["device"], t["placement"]) == \
+        ("int8", "int8", "int8", "cpu:1", "a55:1")
 
 
 # --------------------------------------------------------------------------------- 8. list and help
@@ -511,7 +517,8 @@ def test_no_arguments_runs_default_scenario(capsys):
     code, out, err = run_cli([], capsys)
     assert code == 0, err
     assert err == ""
-    for word in ("imx95", "llama-3.2-3b", "int8", "a55:6", "32 new tokens", "tokens/s"):
+    for word in ("imx95", "llama-3.2-3b", "int8", "a55:1", "llama-3.2-1b", "mali-g310", "gamma 5", "sequential",
+                 "no KV cache", "alpha 0.94", "speedup", "1.68x"):
         assert word in out, word
 
 

@@ -6,11 +6,18 @@ import pytest
 
 from simulator.costs import plan_pass
 from simulator.decode import Job, autoregressive
-from simulator.simulate import runtime_for
+from simulator.costs import Planner
+from simulator.decode import Runtime
+from simulator.engine import Engine
+
+
+def runtime_for(sc: Scenario) -> Runtime:
+    return Runtime(Engine(sc.soc), Planner(sc.soc, sc.granularity), sc.host_placement(), sc.kv_cache)
 from simulator.graph import PassShape
 from simulator.mapping import Placement, parse_device
 from simulator.model import Precision, load_model
-from simulator.scenario import ModelRun, Scenario
+from simulator.scenario import ModelRun, Scenario, Workload
+from simulator.synth import Iid, Lengths, generate
 from simulator.simulate import simulate
 from simulator.soc import load_soc
 
@@ -18,14 +25,16 @@ from simulator.soc import load_soc
 def scenario(soc="imx95", model="qwen2.5-0.5b", dtype="fp16", device="cpu:2", prompt=16, new=6, kv=True, gran="op"):
     s = load_soc(soc)
     run = ModelRun(load_model(model), Precision.resolve(dtype), parse_device(s, device), device)
-    return Scenario(s, run, prompt, new, kv, gran)
+    trace = generate(Iid(alpha=0.5), 1, Lengths(prompt, 0, new, 0), seed=0)
+    return Scenario(s, run, Workload(trace, trace.samples, 0), kv, gran)
 
 
 def run_log(sc: Scenario):
     """Simulate the scenario's autoregressive decoding and return the engine's event log."""
     rt = runtime_for(sc)
-    rt.engine.run(autoregressive(rt, Job(sc.target, sc.target_placement(), "target"), sc.prompt_tokens,
-                                 sc.new_tokens, sc.kv_cache))
+    sample = sc.workload.samples[0]
+    rt.engine.run(autoregressive(rt, Job(sc.target, sc.placements()[0], "target"), sample.prompt_tokens,
+                                 sample.output_tokens))
     return rt.engine.log
 
 
@@ -74,7 +83,7 @@ def test_paper_c_ratio_on_one_a55_core_from_spec_parameters():
 def test_issue_scenario_llama_3b_int8_on_six_a55_cores_respects_the_dram_floor():
     sc = scenario(model="llama-3.2-3b", dtype="int8", device="cpu:6", prompt=63, new=32, kv=True)
     results = simulate(sc)
-    times = run_log(sc).token_times_s
+    (times,) = run_log(sc).samples
     assert 0.5 <= results["decode_tokens_per_s"] <= 8.0
     floor = results["roofline_floor_s_per_token"]
     # 3.21e9 int8 weights (the tied table read once by the LM head) over 25.6 GB/s
