@@ -1,0 +1,132 @@
+"""Speculative decoding: pass shapes by hand, the closed form where its assumptions hold, overlap physics."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator.costs import Planner
+from simulator.graph import PassShape
+from simulator.mapping import parse_device
+from simulator.model import Precision, load_model
+from simulator.scenario import Effects, ModelRun, Scenario, Speculation, Workload
+from simulator.simulate import simulate
+from simulator.soc import load_soc
+from simulator.synth import Iid, Lengths, generate
+from simulator.traces import Trace, TraceSample
+from tests.support import TINY, hand_soc
+
+EQ1_WORLD = Effects(dram_contention=False, overheads=False, verify_grows=False, sequence_growth=False)
+
+
+def eq1(alpha: float, gamma: int, c: float) -> float:
+    """Leviathan et al.'s Eq. 1, as in reference/paper.md."""
+    return (1 - alpha ** (gamma + 1)) / ((1 - alpha) * (gamma * c + 1))
+
+
+def run(soc, target, draft, trace, *, t_dev, d_dev, gamma, mode="sequential", kv=True, gran="model",
+        effects=Effects(), t_dtype="int8", d_dtype="fp16"):
+    t = ModelRun(target, Precision.resolve(t_dtype), parse_device(soc, t_dev), t_dev)
+    d = ModelRun(draft, Precision.resolve(d_dtype), parse_device(soc, d_dev, "--draft-device"), d_dev)
+    sc = Scenario(soc, t, Workload(trace, trace.samples, 0), kv, gran, Speculation(d, gamma, mode), effects)
+    return sc, simulate(sc)
+
+
+def iid(alpha, samples, prompt, output, seed=1):
+    return generate(Iid(alpha=alpha), samples, Lengths(prompt, 0, output, 0), seed)
+
+
+def test_pass_shapes_and_accepted_lengths_by_hand(monkeypatch):
+    # prompt 5, output 7, agreement 1011011, gamma 2, KV cache, sequential. Worked out by hand:
+    #  round 0: drafter feeds the prompt (5 new, 0 past), then draft 0 (1, 5); the target verifies the prompt and
+    #           2 drafts (7 new, 0 past, 3 logits); positions 0,1 = 1,0: n = 1, 2 tokens emitted.
+    #  round 1: drafter rolled back to 6 fed: feeds the correction (1, 6), then a draft (1, 7); verify (3, 6, 3);
+    #           positions 2,3 = 1,1: n = 2 (gamma), 3 tokens.
+    #  round 2: one token left after this round's drafts: g = 1; the drafter feeds its unfed last draft and the
+    #           bonus token (2, 8); verify (2, 9, 2); position 5 = 1: n = 1, 2 tokens; 7 emitted in all.
+    shapes = []
+    real_plan = Planner.plan
+
+    def spy(self, model, precision, shape, placement):
+        shapes.append(("draft" if placement.pu.name == "g" else "target", shape))
+        return real_plan(self, model, precision, shape, placement)
+
+    monkeypatch.setattr(Planner, "plan", spy)
+    soc = hand_soc()
+    trace = Trace({"specsoc_trace": 1, "record": "agreement"}, (TraceSample(5, 7, agreement=(1, 0, 1, 1, 0, 1, 1)),))
+    _, res = run(soc, TINY, TINY, trace, t_dev="c:1", d_dev="g", gamma=2, t_dtype="fp16")
+    spec = [s for s in shapes[len(shapes) - 8:]]  # the baseline ran first: its 7 passes precede these
+    assert spec == [
+        ("draft", PassShape(5, 0, True)), ("draft", PassShape(1, 5, True)), ("target", PassShape(7, 0, True, 3)),
+        ("draft", PassShape(1, 6, True)), ("draft", PassShape(1, 7, True)), ("target", PassShape(3, 6, True, 3)),
+        ("draft", PassShape(2, 8, True)), ("target", PassShape(2, 9, True, 2)),
+    ]
+    assert (res["rounds"], res["drafts_proposed"], res["drafts_accepted"]) == (3, 5, 4)
+    assert res["tokens_generated"] == 7 and res["baseline"]["tokens_generated"] == 7
+
+
+@pytest.mark.parametrize("alpha,gamma", [(0.6, 3), (0.9, 5)])
+def test_sequential_speedup_equals_eq1_when_its_assumptions_hold(alpha, gamma):
+    """No contention, no overheads, the verify pass costed as one plain target pass, every pass at S_L."""
+    soc = load_soc("imx95")
+    target, draft = load_model("qwen2.5-1.5b"), load_model("qwen2.5-0.5b")
+    # ~20,000 rounds: tokens per round has sd ~1.7 at alpha 0.9, so its standard error is ~0.25%, 1% is 4 sigma
+    trace = iid(alpha, 16, 63, 6000)
+    sc, res = run(soc, target, draft, trace, t_dev="cpu:4", d_dev="gpu", gamma=gamma, effects=EQ1_WORLD)
+    planner = Planner(soc.without_overheads(), "model")
+    t_place, d_place = sc.placements()
+    reference = PassShape(1, 62, True)  # the one-token pass after a 63-token prompt: what c is profiled on
+    c = (planner.plan(draft, sc.speculation.draft.precision, reference, d_place).alone_s
+         / planner.plan(target, sc.target.precision, reference, t_place).alone_s)
+    assert res["rounds"] >= 19000
+    assert res["speedup"] == pytest.approx(eq1(alpha, gamma, c), rel=0.01)
+    # and exactly, with the realised rounds: N target passes against sum over rounds of (g c + 1)
+    rounds_cost = res["drafts_proposed"] * c + res["rounds"]
+    assert res["speedup"] == pytest.approx(res["tokens_generated"] / rounds_cost, rel=1e-9)
+
+
+@pytest.mark.parametrize("alpha", [0.3, 0.6, 0.9])
+@pytest.mark.parametrize("gamma", [1, 3, 5])
+def test_mean_tokens_per_round_matches_the_iid_closed_form(alpha, gamma):
+    soc = hand_soc()
+    expected = (1 - alpha ** (gamma + 1)) / (1 - alpha)
+    trace = iid(alpha, 2, 4, int(2100 * expected), seed=7)
+    _, res = run(soc, TINY, TINY, trace, t_dev="c:1", d_dev="g", gamma=gamma, t_dtype="fp16", effects=EQ1_WORLD)
+    assert res["rounds"] >= 2000
+    assert res["tokens_per_round"] == pytest.approx(expected, rel=0.02)
+
+
+def _overlap_pair(t_dev, d_dev, alpha, gamma, kv=True):
+    soc = load_soc("imx95")
+    target, draft = load_model("qwen2.5-1.5b"), load_model("qwen2.5-0.5b")
+    trace = iid(alpha, 2, 32, 48, seed=3)
+    kw = dict(t_dev=t_dev, d_dev=d_dev, gamma=gamma, kv=kv, gran="layer")
+    return (run(soc, target, draft, trace, mode="sequential", **kw)[1],
+            run(soc, target, draft, trace, mode="overlap", **kw)[1])
+
+
+def test_overlap_on_separate_pus_is_faster_and_contends_for_dram():
+    # The target's verify on four A55 cores (compute-bound at 5 int8 tokens: ~10.6 GB/s) and the drafter on the
+    # Mali (memory-bound: its 12 GB/s cap) ask for more than DRAM's usable 17.92 GB/s. (On two cores the verify
+    # asks only ~5.5 GB/s and the two fit: no contention, which is right.)
+    seq, ovl = _overlap_pair("cpu:4", "gpu", alpha=0.9, gamma=4)
+    assert ovl["total_time_s"] < seq["total_time_s"]
+    assert ovl["speedup"] > seq["speedup"]
+    assert ovl["dram_contention_s"] > 0
+    assert seq["dram_contention_s"] == 0   # sequential: never two passes at once
+    assert (ovl["rounds"], ovl["drafts_accepted"]) == (seq["rounds"], seq["drafts_accepted"])
+
+
+@pytest.mark.parametrize("t_dev,d_dev", [("cpu:2", "cpu:2"), ("cpu:1", "cpu:2"), ("gpu", "gpu")])
+@pytest.mark.parametrize("alpha,gamma", [(0.5, 2), (0.9, 5)])
+def test_overlap_on_shared_cores_or_gpu_is_never_faster(t_dev, d_dev, alpha, gamma):
+    seq, ovl = _overlap_pair(t_dev, d_dev, alpha, gamma, kv=(t_dev != "gpu"))
+    assert ovl["total_time_s"] >= seq["total_time_s"] * (1 - 1e-9)
+
+
+def test_default_scenario_predicts_a_speedup_between_1_3_and_2_0():
+    """`specsoc run` with no arguments: the paper's validated mapping (measured there: 1.68x at alpha 0.94).
+    With nothing in parallel, model granularity gives the op-level total (tests/test_decode.py)."""
+    from simulator.cli import _build_parser, scenario_from_args
+    args = _build_parser().parse_args(["run", "--granularity", "model"])
+    result = simulate(scenario_from_args(args))
+    assert 1.3 <= result["speedup"] <= 2.0, result["speedup"]
