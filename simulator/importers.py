@@ -15,6 +15,7 @@ the header says so ("synthetic": true, "source": the file, "generator": what was
   acceptance rate: ..." lines: a per-position curve. Several lines (one per request, one per logging interval,
   each counting only its own drafts) are averaged position by position, weighted by the drafted tokens each
   line reports (plainly, if a line does not report them).
+A llama.cpp log is read at its richest: per-round lines if any, else server curve lines, else the summary.
 """
 
 from __future__ import annotations
@@ -173,6 +174,8 @@ def expected_accepted_fraction(alpha: float, gamma: int) -> float:
 
 def solve_alpha(fraction: float, gamma: int) -> float:
     """The alpha whose expected accepted fraction at draft length gamma is `fraction` (bisection; it increases)."""
+    if fraction <= 0 or fraction >= 1:
+        return 0.0 if fraction <= 0 else 1.0
     lo, hi = 0.0, 1.0
     for _ in range(200):
         mid = (lo + hi) / 2

@@ -40,6 +40,9 @@ def write_text(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; an output file gets the usual permissions
         os.replace(tmp, target)
     except BaseException:
         os.unlink(tmp)
@@ -68,7 +71,7 @@ def _workload_line(scenario: dict) -> str:
     if trace.get("synthetic") and trace.get("generator", {}).get("name") == "iid" and "alpha" in trace["generator"]:
         kind = f"synthetic i.i.d. alpha {trace['generator']['alpha']}"
     else:
-        kind = f"trace {trace.get('imitates') or trace.get('source') or trace['record']}"
+        kind = f"trace {trace.get('file') or trace.get('source') or trace['record']}"
     n = w["samples"]
     return (f"{n} sample{'s' if n > 1 else ''} ({kind}, seed {w['seed']}) · prompts {w['prompt_tokens_total'] / n:.0f} "
             f"tokens · outputs {w['output_tokens_total'] / n:.0f} tokens on average")

@@ -57,16 +57,16 @@ def _formatter(prog):
 
 
 def _common_synth(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--samples", type=int, default=80, help="samples to generate (default: 80)")
-    parser.add_argument("--prompt-tokens", type=float, default=63, help="mean prompt length (default: 63)")
-    parser.add_argument("--prompt-sd-tokens", type=float, default=0,
+    parser.add_argument("--samples", type=int, metavar="N", default=80, help="samples to generate (default: 80)")
+    parser.add_argument("--prompt-tokens", type=float, metavar="N", default=63, help="mean prompt length (default: 63)")
+    parser.add_argument("--prompt-sd-tokens", type=float, metavar="N", default=0,
                         help="standard deviation of the prompt length; 0 = fixed (default: 0)")
-    parser.add_argument("--output-tokens", type=float, default=63, help="mean output length (default: 63)")
-    parser.add_argument("--output-sd-tokens", type=float, default=0,
+    parser.add_argument("--output-tokens", type=float, metavar="N", default=63, help="mean output length (default: 63)")
+    parser.add_argument("--output-sd-tokens", type=float, metavar="N", default=0,
                         help="standard deviation of the output length; 0 = fixed (default: 0)")
-    parser.add_argument("--seed", type=int, default=0, help="generator seed (default: 0)")
-    parser.add_argument("--imitates", help="what the trace stands in for (kept in the header)")
-    parser.add_argument("--notes", help="free text for the header, e.g. which parameters are assumptions")
+    parser.add_argument("--seed", type=int, metavar="S", default=0, help="generator seed (default: 0)")
+    parser.add_argument("--imitates", metavar="TEXT", help="what the trace stands in for (kept in the header)")
+    parser.add_argument("--notes", metavar="TEXT", help="free text for the header, e.g. which parameters are assumptions")
     parser.add_argument("--out", metavar="FILE", required=True, help="write the trace (JSONL) here")
 
 
@@ -88,7 +88,7 @@ def add_trace_commands(sub, parser_class) -> None:
                                             "alpha is fixed, or drawn per sample from a piecewise-linear quantile "
                                             "function.", epilog=SYNTH_EXAMPLES, formatter_class=_formatter)
     which = iid.add_mutually_exclusive_group(required=True)
-    which.add_argument("--alpha", type=float, help="acceptance rate of every sample, in [0, 1]")
+    which.add_argument("--alpha", type=float, metavar="A", help="acceptance rate of every sample, in [0, 1]")
     which.add_argument("--alpha-quantiles", metavar="P:A,...",
                        help="per-sample alpha quantile points probability:alpha, e.g. 0:0,0.5:0.17,0.9:0.9,1:1 "
                             "(monotone, from probability 0 to 1)")
@@ -105,8 +105,8 @@ def add_trace_commands(sub, parser_class) -> None:
                                                "and lag-1 correlation rho: P(1|1) = alpha + rho(1 - alpha), "
                                                "P(1|0) = alpha(1 - rho).",
                                    epilog=SYNTH_EXAMPLES, formatter_class=_formatter)
-    markov.add_argument("--alpha", type=float, required=True, help="stationary acceptance rate, in [0, 1]")
-    markov.add_argument("--rho", type=float, required=True, help="lag-1 correlation of the agreement bits, in [0, 1)")
+    markov.add_argument("--alpha", type=float, metavar="A", required=True, help="stationary acceptance rate, in [0, 1]")
+    markov.add_argument("--rho", type=float, metavar="R", required=True, help="lag-1 correlation of the agreement bits, in [0, 1)")
     _common_synth(markov)
 
     imp = commands.add_parser("import", help="convert a real tool's log or answer file into a trace",
@@ -114,26 +114,26 @@ def add_trace_commands(sub, parser_class) -> None:
                               epilog=IMPORT_EXAMPLES, formatter_class=_formatter)
     imp.add_argument("file", metavar="FILE", help="the log or answer file")
     imp.add_argument("--format", required=True, metavar="FORMAT", help=f"one of: {', '.join(FORMATS)}")
-    imp.add_argument("--gamma", type=int, help="spec-bench: the draft length the run used (required)")
-    imp.add_argument("--category", help="spec-bench: keep only this category, e.g. translation")
-    imp.add_argument("--prompt-tokens", type=int, default=63,
+    imp.add_argument("--gamma", type=int, metavar="G", help="spec-bench: the draft length the run used (required)")
+    imp.add_argument("--category", metavar="NAME", help="spec-bench: keep only this category, e.g. translation")
+    imp.add_argument("--prompt-tokens", type=int, metavar="N", default=63,
                      help="prompt length of every sample; no format records it (default: 63)")
-    imp.add_argument("--samples", type=int, default=80,
+    imp.add_argument("--samples", type=int, metavar="N", default=80,
                      help="aggregate-only sources: samples to generate (default: 80)")
-    imp.add_argument("--output-tokens", type=int,
+    imp.add_argument("--output-tokens", type=int, metavar="N",
                      help="aggregate-only sources: output length per sample (default: n_predict for a llama.cpp "
                           "summary, else 63)")
-    imp.add_argument("--seed", type=int, default=0, help="aggregate-only sources: generator seed (default: 0)")
+    imp.add_argument("--seed", type=int, metavar="S", default=0, help="aggregate-only sources: generator seed (default: 0)")
     imp.add_argument("--out", metavar="FILE", required=True, help="write the trace (JSONL) here")
 
     stats = commands.add_parser("stats", help="acceptance statistics of a trace and tests of the i.i.d. assumption",
                                 description="Acceptance statistics of a trace, beside Eq. 1's i.i.d. predictions.",
                                 epilog=STATS_EXAMPLES, formatter_class=_formatter)
     stats.add_argument("trace", metavar="FILE", help="a trace file, or a bundled trace name")
-    stats.add_argument("--gamma", type=int,
+    stats.add_argument("--gamma", type=int, metavar="G",
                        help="draft length of the histogram and per-position table (default: the recorded gamma, "
                             "else 5)")
-    stats.add_argument("--seed", type=int, default=0,
+    stats.add_argument("--seed", type=int, metavar="S", default=0,
                        help="seed for agreements the record does not know (default: 0)")
     stats.add_argument("--json", metavar="FILE", help="also write the statistics as JSON")
 

@@ -73,7 +73,7 @@ class Trace:
         return self.header.get("gamma")
 
     def describe(self) -> dict:
-        return {**self.header, "samples": len(self.samples)}
+        return {**self.header, "samples": len(self.samples), **({"file": self.label} if self.label else {})}
 
     def write(self, path: str) -> None:
         from .report import write_text

@@ -585,3 +585,63 @@ def test_hf_tie_word_embeddings_must_be_boolean(tmp_path, capsys):
     path.write_text(json.dumps({**hf_llama_1b(), "tie_word_embeddings": "false"}), encoding="utf-8")
     code, out, err = run_cli(["run", "--target", str(path), "--new-tokens", "2", "--granularity", "model"], capsys)
     assert_input_error(code, out, err, path, ["tie_word_embeddings"])
+
+
+# ------------------------------------------------------------------------------------------ bad traces
+
+HEADER = '{"specsoc_trace": 1, "record": "accepted", "gamma": 3}'
+BAD_TRACES = {
+    "accepted_exceeds_gamma": (HEADER + '\n{"prompt_tokens": 8, "accepted": [1, 4, 0]}\n', ["exceeds", "gamma"]),
+    "negative_prompt": (HEADER + '\n{"prompt_tokens": -3, "accepted": [1, 2]}\n', ["prompt_tokens"]),
+    "negative_accepted": (HEADER + '\n{"prompt_tokens": 8, "accepted": [1, -2]}\n', ["accepted"]),
+    "empty_file": ("", ["empty"]),
+    "header_only": (HEADER + "\n", ["no samples"]),
+    "missing_header": ('{"prompt_tokens": 8, "accepted": [1, 2]}\n', ["header"]),
+    "unknown_record": ('{"specsoc_trace": 1, "record": "logits"}\n{"prompt_tokens": 8}\n', ["record"]),
+    "malformed_json": (HEADER + '\n{"prompt_tokens": 8, "accepted": [1, 2\n', ["line 2", "JSON"]),
+    "bad_agreement_bits": ('{"specsoc_trace": 1, "record": "agreement"}\n{"prompt_tokens": 8, "agreement": "10x1"}\n',
+                           ["agreement"]),
+}
+
+
+@pytest.mark.parametrize("command", ["run", "stats"])
+@pytest.mark.parametrize("case", list(BAD_TRACES), ids=list(BAD_TRACES))
+def test_bad_trace_is_one_line_and_exit_2(case, command, tmp_path, capsys):
+    text, needles = BAD_TRACES[case]
+    path = tmp_path / "bad.jsonl"
+    path.write_text(text, encoding="utf-8")
+    out_json = tmp_path / "out.json"
+    if command == "run":
+        argv = ["run", "--target", "qwen2.5-0.5b", "--draft", "qwen2.5-0.5b", "--granularity", "model",
+                "--trace", str(path), "--json", str(out_json)]
+    else:
+        argv = ["trace", "stats", str(path), "--json", str(out_json)]
+    code, out, err = run_cli(argv, capsys)
+    assert_input_error(code, out, err, str(path), needles)
+    assert not out_json.exists()
+
+
+def test_unknown_import_format_is_one_line_and_exit_2(tmp_path, capsys):
+    log = tmp_path / "run.log"
+    log.write_text("accepted 3/5 draft tokens, the last target token is: (42)\n", encoding="utf-8")
+    code, out, err = run_cli(["trace", "import", "--format", "bogus", str(log), "--out", str(tmp_path / "t.jsonl")],
+                             capsys)
+    assert_input_error(code, out, err, "bogus")
+    assert not (tmp_path / "t.jsonl").exists()
+
+
+def test_trace_synth_then_run_round_trip(tmp_path, capsys):
+    path = tmp_path / "t.jsonl"
+    code, _, err = run_cli(["trace", "synth", "iid", "--alpha", "0.7", "--samples", "3", "--prompt-tokens", "20",
+                            "--output-tokens", "12", "--seed", "5", "--out", str(path)], capsys)
+    assert code == 0, err
+    out_json = tmp_path / "r.json"
+    code, _, err = run_cli(["run", "--target", "qwen2.5-1.5b", "--draft", "qwen2.5-0.5b", "--granularity", "model",
+                            "--kv-cache", "--trace", str(path), "--json", str(out_json)], capsys)
+    assert code == 0, err
+    res = json.loads(out_json.read_text())["results"]
+    assert res["samples"] == 3 and res["tokens_generated"] == 36 and res["baseline"]["tokens_generated"] == 36
+    assert res["tokens_per_round"] == pytest.approx(36 / res["rounds"])
+    for key in ("speedup", "mean_accepted_per_round", "tokens_per_round", "baseline", "time_split_s",
+                "dram_contention_s"):
+        assert key in res
