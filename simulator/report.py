@@ -68,13 +68,16 @@ def _model_line(role: dict) -> str:
 def _workload_line(scenario: dict) -> str:
     w = scenario["workload"]
     trace = w["trace"]
+    n = w["samples"]
+    lengths = (f"prompts {w['prompt_tokens_total'] / n:.0f} tokens · outputs {w['output_tokens_total'] / n:.0f} tokens"
+               + (" on average" if n > 1 else ""))
+    if not isinstance(scenario["draft"], dict):
+        return f"{n} sample{'s' if n > 1 else ''} · {lengths}"
     if trace.get("synthetic") and trace.get("generator", {}).get("name") == "iid" and "alpha" in trace["generator"]:
         kind = f"synthetic i.i.d. alpha {trace['generator']['alpha']}"
     else:
         kind = f"trace {trace.get('file') or trace.get('source') or trace['record']}"
-    n = w["samples"]
-    return (f"{n} sample{'s' if n > 1 else ''} ({kind}, seed {w['seed']}) · prompts {w['prompt_tokens_total'] / n:.0f} "
-            f"tokens · outputs {w['output_tokens_total'] / n:.0f} tokens on average")
+    return f"{n} sample{'s' if n > 1 else ''} ({kind}, seed {w['seed']}) · {lengths}"
 
 
 def render_run(console: Console, scenario: dict, results: dict) -> None:
