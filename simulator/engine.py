@@ -83,6 +83,9 @@ class Engine:
                 return False
             if not lock.try_acquire(cores):
                 yield lock.wait(cores)
+                if stop is not None and stop():   # the verdict came while it queued: give the cores back
+                    lock.release(cores)
+                    return False
             start = env.now
             if task.overhead_s > 0:
                 yield env.timeout(task.overhead_s)

@@ -94,7 +94,7 @@ class Scenario:
             raise InputError("--granularity", f"must be one of {', '.join(GRANULARITIES)}")
 
     def placements(self) -> tuple[Placement, Placement | None]:
-        """Target and drafter placements: the drafter takes the next free cores of a shared cluster."""
+        """Target and drafter placements; each takes the cores its device string names (cpu:K = cores 0..K-1)."""
         if self.speculation is None:
             return place([self.target.device])[0], None
         target, draft = place([self.target.device, self.speculation.draft.device])

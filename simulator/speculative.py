@@ -11,11 +11,17 @@ produce position q feeds every position from `fed` to q - 1: one token in steady
 first (the prefill), two after a fully accepted round (its last draft was never fed, then the bonus token).
 Without a KV cache the same shapes recompute the whole sequence (graph.PassShape).
 
+The first round verifies the prompt together with the first drafts, as Hugging Face assisted generation
+(and so Spec-Bench) does and as the trace format assumes (every output token comes from a round): the
+first token therefore arrives after the drafter's prefill and first drafts, later than the baseline's.
+
 Sequential mode (the paper) drafts, then verifies. Overlap mode lets the drafter go on while the target
 verifies, assuming every draft is accepted and guessing the target's bonus token itself: it pre-drafts up to
-g + 1 positions. The work is kept when all g drafts are accepted and the guess agrees with the trace at the
-bonus position; otherwise it is thrown away, and a pre-draft pass in flight is abandoned at its next op
-boundary once the verify has finished.
+g + 1 positions, never the sample's last token (always the target's). The work is kept when all g drafts are
+accepted and the guess agrees with the trace at the bonus position; otherwise it is thrown away: a pre-draft
+pass still running, or still queued for cores, is abandoned at its next op boundary once the verify ends (at
+model granularity a pass is one op, so it runs to its end). Tokens reach the host as soon as the verify ends.
+On cores or a GPU shared by both models the two interleave op by op, first come first served.
 
 Drafts cross to the target, and the verdict back to the drafter, through engine handoffs when the two models
 sit on different PUs; emitted tokens go to the host CPU.
@@ -51,7 +57,7 @@ class SpecLog:
     """What the speculative loop adds to the engine's event log."""
 
     rounds: list[Round] = field(default_factory=list)
-    wasted_draft_s: float = 0.0      # drafter time spent on pre-drafts that were thrown away
+    discarded_passes: set[str] = field(default_factory=set)   # labels of pre-draft passes thrown away
     drawn_positions: int = 0         # unknown agreements drawn from the seeded generator
 
 
@@ -66,6 +72,7 @@ def speculative(rt: Runtime, draft: Job, target: Job, replay: Replay, prompt_tok
     committed = prompt_tokens       # L: prompt + emitted tokens
     emitted = 0
     target_fed = 0
+    last_draftable = prompt_tokens + output_tokens - 1   # the last output token is always the target's
     state = {"fed": 0, "have": prompt_tokens}
 
     def draft_step(label, stop=None):
@@ -75,6 +82,15 @@ def speculative(rt: Runtime, draft: Job, target: Job, replay: Replay, prompt_tok
         if done:
             state["fed"], state["have"] = q, q + 1
         return done
+
+    def predraft(index, budget, verify, keep, labels):
+        """Process body (overlap): draft on while the verify runs; stop at its end unless the work is kept."""
+        for i in range(budget):
+            if verify.triggered:
+                return
+            labels.append(f"draft.{tag}.r{index}.pre{i}")
+            if not (yield from draft_step(labels[-1], stop=lambda: verify.triggered and not keep)):
+                return
 
     index = 0
     while emitted < output_tokens:
@@ -90,29 +106,26 @@ def speculative(rt: Runtime, draft: Job, target: Job, replay: Replay, prompt_tok
         keep = overlap and n == g and replay.agrees(emitted + g)
         verify_shape = rt.shape(committed - target_fed, target_fed, prompt_tokens, drafts=g)
         verify = env.process(rt.forward(target, verify_shape, f"target.{tag}.r{index}.verify"))
-        predrafted, predraft_s = 0, 0.0
-        budget = min(g + 1, prompt_tokens + output_tokens - state["have"]) if overlap else 0
-        while predrafted < budget and not verify.triggered:
-            t0 = env.now
-            done = yield from draft_step(f"draft.{tag}.r{index}.pre{predrafted}",
-                                         stop=lambda: verify.triggered and not keep)
-            predraft_s += env.now - t0
-            if not done:
-                break
-            predrafted += 1
+        budget = min(g + 1, last_draftable - state["have"]) if overlap else 0
+        labels: list[str] = []
+        drafting = env.process(predraft(index, budget, verify, keep, labels)) if budget > 0 else None
         yield verify
         previous = committed
         committed += n + 1
         emitted += n + 1
         target_fed = committed - 1
+        yield from rt.to_host(target, f"target.{tag}.r{index}.tokens", n + 1)
+        times.extend([env.now] * (n + 1))
+        end = env.now
+        if emitted < output_tokens:
+            yield from rt.engine.handoff(f"target.{tag}.r{index}.verdict", target.placement, draft.placement, 4)
+        if drafting is not None:
+            yield drafting
         if not keep:
-            spec.wasted_draft_s += predraft_s
+            spec.discarded_passes.update(labels)
             state["fed"] = min(state["fed"], previous + n)
             state["have"] = committed
-        yield from rt.to_host(target, f"target.{tag}.r{index}.tokens", n + 1)
-        yield from rt.engine.handoff(f"target.{tag}.r{index}.verdict", target.placement, draft.placement, 4)
-        times.extend([env.now] * (n + 1))
-        spec.rounds.append(Round(sample, index, start, env.now, g, n, max(0, state["have"] - committed)))
+        spec.rounds.append(Round(sample, index, start, end, g, n, max(0, state["have"] - committed)))
         index += 1
     spec.drawn_positions += replay.drawn
     rt.engine.log.samples.append(times)

@@ -130,3 +130,65 @@ def test_default_scenario_predicts_a_speedup_between_1_3_and_2_0():
     args = _build_parser().parse_args(["run", "--granularity", "model"])
     result = simulate(scenario_from_args(args))
     assert 1.3 <= result["speedup"] <= 2.0, result["speedup"]
+
+
+def _spec_run(soc, trace, *, t_dev, d_dev, gamma, mode, gran="model", effects=Effects()):
+    """Run only the speculative loop; return (engine, SpecLog)."""
+    import numpy as np
+    from simulator.decode import Job, Runtime
+    from simulator.engine import Engine
+    from simulator.speculative import SpecLog, speculative
+    from simulator.traces import Replay
+    sc, _ = run(soc, TINY, TINY, trace, t_dev=t_dev, d_dev=d_dev, gamma=gamma, mode=mode, gran=gran,
+                effects=effects, t_dtype="fp16")
+    t_place, d_place = sc.placements()
+    rt = Runtime(Engine(soc, effects.dram_contention), Planner(soc, gran), sc.host_placement(), True, effects)
+    log = SpecLog()
+
+    def body():
+        for i, s in enumerate(trace.samples):
+            replay = Replay.of(s, trace.gamma, 0.5, np.random.default_rng(i))
+            yield from speculative(rt, Job(sc.speculation.draft, d_place, "draft"), Job(sc.target, t_place, "target"),
+                                   replay, s.prompt_tokens, s.output_tokens, gamma, mode == "overlap", log, i)
+    rt.engine.run(body())
+    return rt.engine, log
+
+
+@pytest.mark.parametrize("gamma", [2, 6])
+@pytest.mark.parametrize("mode", ["sequential", "overlap"])
+def test_decoding_loop_accepts_what_the_trace_replay_says(gamma, mode):
+    # 1101111100111 (tests/test_traces.py works these out by hand: 2,2,2,0,2 at gamma 2 and 2,5,0,2 at gamma 6)
+    bits = tuple(int(b) for b in "1101111100111")
+    trace = Trace({"specsoc_trace": 1, "record": "agreement"}, (TraceSample(4, len(bits), agreement=bits),))
+    from simulator.traces import Replay
+    expected = Replay.of(trace.samples[0], None, 0.5, None).rounds(gamma)
+    assert expected == {2: [2, 2, 2, 0, 2], 6: [2, 5, 0, 2]}[gamma]
+    _, log = _spec_run(hand_soc(), trace, t_dev="c:1", d_dev="g", gamma=gamma, mode=mode)
+    assert [r.accepted for r in log.rounds] == expected
+
+
+def test_overlap_is_never_slower_when_every_draft_is_accepted():
+    # alpha = 1 on separate PUs without contention: every pre-draft is kept, so overlap can only gain.
+    soc = hand_soc(gpu={"clock_ghz": 0.2})
+    bits = (1,) * 8
+    trace = Trace({"specsoc_trace": 1, "record": "agreement"}, (TraceSample(5, 8, agreement=bits),) * 3)
+    totals = {}
+    for mode in ("sequential", "overlap"):
+        engine, log = _spec_run(soc, trace, t_dev="c:2", d_dev="g", gamma=2, mode=mode,
+                                effects=Effects(dram_contention=False))
+        totals[mode] = engine.env.now
+        assert not log.discarded_passes
+    assert totals["overlap"] < totals["sequential"]
+
+
+def test_a_rejected_predraft_never_starts_after_the_verdict():
+    # Both on one core: a pre-draft queued behind the verify must give up once the verify rejects.
+    soc = hand_soc()
+    bits = tuple(int(b) for b in "1101100111011010011101")
+    trace = Trace({"specsoc_trace": 1, "record": "agreement"}, (TraceSample(5, len(bits), agreement=bits),))
+    engine, log = _spec_run(soc, trace, t_dev="c:1", d_dev="c:1", gamma=3, mode="overlap")
+    assert log.discarded_passes
+    verify_end = {e.pass_label.split(".")[2]: e.end_s for e in engine.log.ops if e.pass_label.endswith(".verify")}
+    for e in engine.log.ops:
+        if e.pass_label in log.discarded_passes:
+            assert e.start_s < verify_end[e.pass_label.split(".")[2]], e.pass_label
