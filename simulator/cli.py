@@ -61,6 +61,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="simulate one scenario (speculative, or --draft none)", epilog=EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("--soc", default="imx95", help="bundled SoC name or YAML path (default: imx95)")
+    run.add_argument("--uncalibrated", action="store_true",
+                     help="ignore the SoC file's calibration section: spec-derived values and assumptions only")
     run.add_argument("--target", default="llama-3.2-3b", help="bundled model, graphs YAML or HF config.json path")
     _model_flags(run, "target", "llama-3.2-3b", "int8", "cpu:1")
     run.add_argument("--draft", default="llama-3.2-1b",
@@ -118,7 +120,7 @@ def _workload(args) -> Workload:
 
 
 def scenario_from_args(args: argparse.Namespace) -> Scenario:
-    soc = load_soc(args.soc)
+    soc = load_soc(args.soc, calibrated=not args.uncalibrated)
     target = _model_run(args, soc, "target", args.target)
     speculation = None
     if args.draft != "none":

@@ -89,6 +89,8 @@ def render_run(console: Console, scenario: dict, results: dict) -> None:
     else:
         head += " · autoregressive (--draft none)"
     console.print(f"{head} · {kv} · {scenario['granularity']} granularity")
+    calibration = scenario["soc"]["calibration"]
+    console.print(f"[dim]calibration: {'none (spec-derived values only)' if calibration.startswith('none') else calibration}[/]")
     console.print(f"[dim]{_workload_line(scenario)}[/]")
     if spec:
         _render_speculative(console, scenario, results)

@@ -40,31 +40,48 @@ def _run_samples(rt: Runtime, scenario: Scenario, body, phase: str, progress: Pr
     rt.engine.run(driver())
 
 
-def simulate(scenario: Scenario, progress: Progress = _no_progress) -> dict:
-    """Returns the "results" block: the speculative run's (with "speedup" and "baseline"), or the baseline's."""
-    effects = scenario.effects
-    soc = scenario.soc if effects.overheads else scenario.soc.without_overheads()
-    planner = Planner(soc, scenario.granularity)
-    host = scenario.host_placement()
+def planner_for(scenario: Scenario) -> Planner:
+    """A planner on the SoC as the scenario's effects see it (without overheads if they are switched off).
+    Runs that share one (same SoC, granularity and effects) cost each pass shape once."""
+    soc = scenario.soc if scenario.effects.overheads else scenario.soc.without_overheads()
+    return Planner(soc, scenario.granularity)
+
+
+def _setup(scenario: Scenario, planner: Planner | None):
+    planner = planner or planner_for(scenario)
+    return planner.soc, planner
+
+
+def _weight_bytes(scenario: Scenario, target_place) -> float:
+    shape = PassShape(1, scenario.workload.samples[0].prompt_tokens, scenario.kv_cache)
+    return weight_bytes(scenario.target.spec, precision_on(scenario.target.precision, target_place), shape)
+
+
+def run_baseline(scenario: Scenario, planner: Planner | None = None, progress: Progress = _no_progress) -> dict:
+    """The target alone, not speculating, on its placement, over the workload's samples."""
+    soc, planner = _setup(scenario, planner)
+    target_place, _ = scenario.placements()
+    target = Job(scenario.target, target_place, "target")
+    rt = Runtime(Engine(soc, scenario.effects.dram_contention), planner, scenario.host_placement(),
+                 scenario.kv_cache, scenario.effects)
+    _run_samples(rt, scenario, lambda i, s: autoregressive(rt, target, s.prompt_tokens, s.output_tokens, i),
+                 "baseline", progress)
+    return decoding_results(rt.engine, _weight_bytes(scenario, target_place))
+
+
+def run_speculative(scenario: Scenario, baseline: dict, planner: Planner | None = None,
+                    progress: Progress = _no_progress) -> dict:
+    """The speculative run; its speedup is against `baseline` (a results block of the same samples)."""
+    soc, planner = _setup(scenario, planner)
+    spec_cfg = scenario.speculation
     target_place, draft_place = scenario.placements()
     target = Job(scenario.target, target_place, "target")
-    kv = scenario.kv_cache
-    decode_shape = PassShape(1, scenario.workload.samples[0].prompt_tokens, kv)
-    wbytes = weight_bytes(scenario.target.spec, precision_on(scenario.target.precision, target_place), decode_shape)
-
-    base = Runtime(Engine(soc, effects.dram_contention), planner, host, kv, effects)
-    _run_samples(base, scenario, lambda i, s: autoregressive(base, target, s.prompt_tokens, s.output_tokens, i),
-                 "baseline", progress)
-    baseline = decoding_results(base.engine, wbytes)
-    spec_cfg = scenario.speculation
-    if spec_cfg is None:
-        return baseline
-
     draft = Job(spec_cfg.draft, draft_place, "draft")
     trace = scenario.workload.trace
     alpha = estimate_alpha(trace)
     spec_log = SpecLog()
-    rt = Runtime(Engine(soc, effects.dram_contention), planner, host, kv, effects)
+    rt = Runtime(Engine(soc, scenario.effects.dram_contention), planner, scenario.host_placement(),
+                 scenario.kv_cache, scenario.effects)
 
     def one(i, sample):
         replay = Replay.of(sample, trace.gamma, alpha, np.random.default_rng([scenario.workload.seed, i]))
@@ -72,4 +89,16 @@ def simulate(scenario: Scenario, progress: Progress = _no_progress) -> dict:
                            spec_cfg.mode == "overlap", spec_log, i)
 
     _run_samples(rt, scenario, one, "speculative", progress)
-    return {**decoding_results(rt.engine, wbytes), **speculative_results(rt.engine, spec_log, baseline)}
+    return {**decoding_results(rt.engine, _weight_bytes(scenario, target_place)),
+            **speculative_results(rt.engine, spec_log, baseline)}
+
+
+def simulate(scenario: Scenario, progress: Progress = _no_progress) -> dict:
+    """Returns the "results" block: the speculative run's (with "speedup" and "baseline"), or the baseline's.
+
+    The baseline is the target alone on the same placement and samples; both runs share one planner."""
+    planner = planner_for(scenario)
+    baseline = run_baseline(scenario, planner, progress)
+    if scenario.speculation is None:
+        return baseline
+    return run_speculative(scenario, baseline, planner, progress)

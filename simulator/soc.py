@@ -9,6 +9,11 @@ for a CPU, one cap for a GPU. The DRAM itself delivers peak x achievable fractio
 
 Files are YAML in socs/ with units in every key name; loading converts to SI (Hz, bytes/s, seconds) and
 validates every key once, so the rest of the simulator trusts these values.
+
+A file may carry a `calibration:` section: per-PU multipliers fitted to measurements (`against` says which),
+applied on top of the spec-derived values when the SoC is loaded calibrated (the default) and left out with
+`calibrated=False` (`--uncalibrated`): `efficiency_scale` multiplies every op-class efficiency of the PU,
+`dtype_efficiency` multiplies the FLOP rate of one compute dtype (kernels of one dtype doing better or worse).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class ProcessingUnit:
     bandwidth_per_unit_B_s: float | None = None   # CPU per-core cap; None for a GPU
     parallel_efficiency: float = 1.0    # CPU: each core beyond the first adds this fraction of a core
     promote: dict[str, str] = field(default_factory=dict)
+    dtype_efficiency: dict[str, float] = field(default_factory=dict)   # calibrated per-dtype multiplier (default 1)
 
     def compute_dtype(self, dtype: str) -> str:
         return self.promote.get(dtype, dtype)
@@ -50,8 +56,9 @@ class ProcessingUnit:
 
     def flop_rate(self, dtype: str, op_class: str, units: int) -> float:
         """FLOP/s an op of this class and compute dtype achieves on `units` cores of this PU."""
-        per_cycle = self.flop_per_cycle[self.compute_dtype(dtype)]
-        return self.effective_units(units) * self.clock_hz * per_cycle * self.efficiency[op_class]
+        dtype = self.compute_dtype(dtype)
+        return (self.effective_units(units) * self.clock_hz * self.flop_per_cycle[dtype] * self.efficiency[op_class]
+                * self.dtype_efficiency.get(dtype, 1.0))
 
     def op_bandwidth_cap(self, units: int) -> float:
         """The most DRAM bytes/s one op on `units` cores can pull, before sharing with anyone."""
@@ -95,6 +102,7 @@ class SoC:
     dram: Dram
     interconnect: Interconnect
     host: str                 # the CPU cluster that runs the runtime and talks to the GPU
+    calibration: str = ""     # what the calibrated multipliers were fitted to ("" = spec values only)
 
     def without_overheads(self) -> "SoC":
         """The same SoC with no dispatch, launch or handoff latency (copies still cost bandwidth)."""
@@ -117,6 +125,7 @@ class SoC:
             "name": self.name,
             "source": self.source,
             "host": self.host,
+            "calibration": self.calibration or "none: spec-derived values and stated assumptions only",
             "dram": {"peak_bandwidth_B_s": self.dram.peak_bandwidth_B_s,
                      "achievable_fraction": self.dram.achievable_fraction,
                      "usable_bandwidth_B_s": self.dram.usable_B_s},
@@ -127,7 +136,8 @@ class SoC:
                      "flop_per_cycle": dict(pu.flop_per_cycle), "efficiency": dict(pu.efficiency),
                      "overhead_s": pu.overhead_s, "bandwidth_cap_B_s": pu.bandwidth_cap_B_s,
                      "bandwidth_per_unit_B_s": pu.bandwidth_per_unit_B_s,
-                     "parallel_efficiency": pu.parallel_efficiency, "promote": dict(pu.promote)}
+                     "parallel_efficiency": pu.parallel_efficiency, "promote": dict(pu.promote),
+                     "dtype_efficiency": dict(pu.dtype_efficiency)}
                     for pu in self.pus],
         }
 
@@ -178,7 +188,28 @@ def _gpu(sec: Section) -> ProcessingUnit:
     return pu
 
 
-def parse_soc(data: dict, source: str) -> SoC:
+def _calibrate(pus: tuple[ProcessingUnit, ...], sec: Section) -> tuple[tuple[ProcessingUnit, ...], str]:
+    """Apply a `calibration:` section's multipliers to the PUs it names."""
+    from dataclasses import replace
+    against = sec.string("against")
+    by_name = {pu.name: pu for pu in pus}
+    for name in list(sec._data):
+        if name == "against":
+            continue
+        if name not in by_name:
+            raise sec.fail(name, f"no processing unit of that name (known: {', '.join(by_name)})")
+        sub = sec.section(name)
+        pu = by_name[name]
+        scale = sub.number("efficiency_scale", 1.0, positive=True)
+        dtype_eff = sub.number_map("dtype_efficiency", COMPUTE_DTYPES, {})
+        sub.done()
+        by_name[name] = replace(pu, efficiency={k: min(1.0, v * scale) for k, v in pu.efficiency.items()},
+                                dtype_efficiency=dtype_eff)
+    sec.done()
+    return tuple(by_name[pu.name] for pu in pus), against
+
+
+def parse_soc(data: dict, source: str, calibrated: bool = True) -> SoC:
     top = Section(source, data)
     name = top.string("name")
     description = top.string("description", "")
@@ -202,14 +233,20 @@ def parse_soc(data: dict, source: str) -> SoC:
     inter = Interconnect(handoff_latency_s=i.number("handoff_latency_us", min=0.0) * US, shared_memory=shared,
                          copy_bandwidth_B_s=copy * GB if copy is not None else None)
     i.done()
+    calibration = ""
+    if top.has("calibration"):
+        calibrated_pus, against = _calibrate(pus, top.section("calibration"))
+        if calibrated:
+            pus, calibration = calibrated_pus, against
     host = top.string("host", next(pu.name for pu in pus if pu.kind == "cpu"))
     if host not in names or next(pu for pu in pus if pu.name == host).kind != "cpu":
         raise top.fail("host", f"must name a CPU cluster, got {host!r}")
     top.done()
-    return SoC(name=name, description=description, source=source, pus=pus, dram=dram, interconnect=inter, host=host)
+    return SoC(name=name, description=description, source=source, pus=pus, dram=dram, interconnect=inter, host=host,
+               calibration=calibration)
 
 
-def load_soc(name_or_path: str) -> SoC:
-    """A bundled SoC by name (socs/NAME.yaml) or a YAML file by path."""
+def load_soc(name_or_path: str, calibrated: bool = True) -> SoC:
+    """A bundled SoC by name (socs/NAME.yaml) or a YAML file by path; calibrated=False ignores its calibration."""
     path, label = resolve_file("socs", name_or_path, (".yaml", ".yml"))
-    return parse_soc(read_mapping(path), label)
+    return parse_soc(read_mapping(path), label, calibrated)

@@ -264,9 +264,18 @@ def test_bad_cli_value_without_run_subcommand(capsys):
 def test_gpu_on_soc_without_gpu(tmp_path, capsys):
     soc = imx95()
     del soc["gpus"]
+    del soc["calibration"]   # it calibrates the GPU, which a CPU-only SoC must not name (a test of its own below)
     path = dump_yaml(tmp_path / "cpu_only.yaml", soc)
     code, out, err = run_cli(["run", "--soc", str(path), "--target-device", "gpu", *FAST], capsys)
     assert_input_error(code, out, err, "--target-device", ["GPU"])
+
+
+def test_calibration_naming_a_missing_pu_is_one_line(tmp_path, capsys):
+    soc = imx95()
+    del soc["gpus"]
+    path = dump_yaml(tmp_path / "cpu_only.yaml", soc)
+    code, out, err = run_cli(["run", "--soc", str(path), *FAST], capsys)
+    assert_input_error(code, out, err, str(path), ["calibration", "mali-g310"])
 
 
 def test_json_into_missing_directory(tmp_path, capsys):
