@@ -5,23 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import contextmanager
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
-from .dtypes import COMPUTE_DTYPES, WEIGHT_DTYPES
+from .cli_common import Parser, run_flags, scenario_from_args
 from .errors import InputError
-from .graph import GRANULARITIES
-from .mapping import parse_device
-from .model import Precision, load_model
+from .model import load_model
 from .report import check_output_path, render_run, write_json
 from .resources import bundled_names
-from .scenario import MODES, ModelRun, Scenario, Speculation, Workload
 from .simulate import simulate
 from .soc import load_soc
-from .synth import Iid, Lengths, generate
 from .traces import load_trace
 
 EXAMPLES = """examples:
@@ -37,104 +34,31 @@ EXAMPLES = """examples:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (the full usage stays behind --help) and exits with 2."""
-
-    def error(self, message: str):
-        raise InputError(self.prog, message)
-
-
-def _model_flags(run: argparse.ArgumentParser, role: str, model: str, dtype: str, device: str) -> None:
-    run.add_argument(f"--{role}-dtype", default=dtype, choices=WEIGHT_DTYPES, help=f"weight format (default: {dtype})")
-    run.add_argument(f"--{role}-act-dtype", choices=COMPUTE_DTYPES, help="activation format (default: follows weights)")
-    run.add_argument(f"--{role}-kv-dtype", choices=COMPUTE_DTYPES, help="KV-cache format (default: activations')")
-    run.add_argument(f"--{role}-device", default=device,
-                     help=f"cpu:K[@FIRST], cpu, a cluster name[:K] such as a76:4, or gpu (default: {device})")
-
-
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="specsoc", description="Simulate LLM decoding, plain and speculative, on edge SoCs.",
+    parser = Parser(prog="specsoc", description="Simulate LLM decoding, plain and speculative, on edge SoCs.",
                      epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"specsoc {__version__}")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
 
     run = sub.add_parser("run", help="simulate one scenario (speculative, or --draft none)", epilog=EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("--soc", default="imx95", help="bundled SoC name or YAML path (default: imx95)")
-    run.add_argument("--uncalibrated", action="store_true",
-                     help="ignore the SoC file's calibration section: spec-derived values and assumptions only")
-    run.add_argument("--target", default="llama-3.2-3b", help="bundled model, graphs YAML or HF config.json path")
-    _model_flags(run, "target", "llama-3.2-3b", "int8", "cpu:1")
-    run.add_argument("--draft", default="llama-3.2-1b",
-                     help="drafter model (default: llama-3.2-1b); 'none' = plain autoregressive decoding")
-    _model_flags(run, "draft", "llama-3.2-1b", "fp16", "gpu")
-    run.add_argument("--gamma", type=int, default=5, help="drafts per round (default: 5)")
-    run.add_argument("--mode", choices=MODES, default="sequential",
-                     help="sequential: draft then verify (the paper); overlap: draft the next block during verify")
-    acceptance = run.add_mutually_exclusive_group()
-    acceptance.add_argument("--trace", metavar="NAME|FILE", help="acceptance trace (bundled name or JSONL file)")
-    acceptance.add_argument("--alpha", type=float,
-                            help="i.i.d. acceptance rate for synthetic samples (default: 0.94, the paper's validation)")
-    run.add_argument("--samples", type=int,
-                     help="samples to decode: the first N of the trace (default: all), or N synthetic ones (default: 4)")
-    run.add_argument("--seed", type=int, default=0, help="seed for synthetic samples and unknown agreements (default: 0)")
-    run.add_argument("--prompt-tokens", type=int, default=63, help="synthetic prompt length (default: 63, the paper's S_L)")
-    run.add_argument("--new-tokens", type=int, default=63,
-                     help="synthetic output length (default: 63; the paper's outputs are about as long as inputs)")
-    run.add_argument("--kv-cache", action=argparse.BooleanOptionalAction, default=False,
-                     help="keep KV caches (default: off, the paper's setting: every pass recomputes the sequence)")
-    run.add_argument("--granularity", choices=GRANULARITIES, default="op",
-                     help="simulate each op, each layer, or a whole pass as one task (default: op)")
+    run_flags(run)
     run.add_argument("--json", metavar="FILE", help="also write the scenario and results as JSON")
 
     sub.add_parser("list", help="list bundled SoCs, models and traces")
     from .trace_cli import add_trace_commands
-    add_trace_commands(sub, _Parser)
+    add_trace_commands(sub, Parser)
+    from .explore_cli import add_explore_commands
+    add_explore_commands(sub, Parser)
+    from .check_cli import add_check_command
+    add_check_command(sub)
     return parser
 
 
-def _model_run(args, soc, role: str, model: str) -> ModelRun:
-    flag = f"--{role}-device"
-    device = getattr(args, f"{role}_device")
-    precision = Precision.resolve(getattr(args, f"{role}_dtype"), getattr(args, f"{role}_act_dtype"),
-                                  getattr(args, f"{role}_kv_dtype"), flag=f"--{role}-dtype")
-    return ModelRun(load_model(model), precision, parse_device(soc, device, flag), device)
-
-
-def _workload(args) -> Workload:
-    if args.samples is not None and args.samples < 1:
-        raise InputError("--samples", f"must be >= 1, got {args.samples}")
-    if args.trace:
-        trace = load_trace(args.trace)
-        samples = trace.samples[: args.samples] if args.samples else trace.samples
-        return Workload(trace, samples, args.seed)
-    for flag, value in (("--prompt-tokens", args.prompt_tokens), ("--new-tokens", args.new_tokens)):
-        if value < 1:
-            raise InputError(flag, f"must be >= 1, got {value}")
-    alpha = 0.94 if args.alpha is None else args.alpha
-    if not 0.0 <= alpha <= 1.0:
-        raise InputError("--alpha", f"must be in 0..1, got {alpha}")
-    trace = generate(Iid(alpha=alpha), args.samples or (1 if args.draft == "none" else 4),
-                     Lengths(args.prompt_tokens, 0, args.new_tokens, 0), args.seed)
-    return Workload(trace, trace.samples, args.seed)
-
-
-def scenario_from_args(args: argparse.Namespace) -> Scenario:
-    soc = load_soc(args.soc, calibrated=not args.uncalibrated)
-    target = _model_run(args, soc, "target", args.target)
-    speculation = None
-    if args.draft != "none":
-        speculation = Speculation(_model_run(args, soc, "draft", args.draft), args.gamma, args.mode)
-    return Scenario(soc=soc, target=target, workload=_workload(args), kv_cache=args.kv_cache,
-                    granularity=args.granularity, speculation=speculation)
-
-
-def _cmd_run(args: argparse.Namespace, console: Console) -> None:
-    if args.json:
-        check_output_path(args.json)
-    scenario = scenario_from_args(args)
-    started = time.perf_counter()
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} samples"),
+@contextmanager
+def _progress_bar(console: Console, unit: str):
+    """A transient rich progress bar; yields the (phase, done, total) callback the simulators call."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} " + unit),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
         phases = {}
@@ -144,6 +68,15 @@ def _cmd_run(args: argparse.Namespace, console: Console) -> None:
                 phases[phase] = bar.add_task(f"simulating {phase}", total=total)
             bar.update(phases[phase], completed=done)
 
+        yield progress
+
+
+def _cmd_run(args: argparse.Namespace, console: Console) -> None:
+    if args.json:
+        check_output_path(args.json)
+    scenario = scenario_from_args(args)
+    started = time.perf_counter()
+    with _progress_bar(console, "samples") as progress:
         results = simulate(scenario, progress)
     wall = time.perf_counter() - started
     described = scenario.describe()
@@ -193,6 +126,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "trace":
             from .trace_cli import run_trace_command
             run_trace_command(args, console)
+        elif args.command == "check":
+            from .check_cli import run_check_command
+            with _progress_bar(console, "simulations") as progress:
+                run_check_command(args, console, progress)
+        elif args.command in ("explore", "figure"):
+            from .explore_cli import run_explore_command
+            with _progress_bar(console, "variants") as progress:
+                run_explore_command(args, console, progress)
         else:
             _cmd_run(args, console)
     except InputError as err:

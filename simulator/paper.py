@@ -23,3 +23,15 @@ def validated_reference(scenario: dict) -> str | None:
         return None
     return (f"paper, measured on the board (arXiv 2602.08060): {VALIDATED_SPEEDUP:.2f}x at alpha {VALIDATED_ALPHA}, "
             f"gamma {VALIDATED_GAMMA}, this mapping")
+
+# Table II (alpha = 0.90, S_L = 63) and Table III (alpha = 0.17): the best choice per variant (k A55 cores).
+TABLE_II = {1: (True, 5, True, 1.68), 2: (True, 2, True, 1.10), 3: (False, 0, False, 1.0), 4: (False, 0, False, 1.0),
+            5: (True, 1, False, 1.02), 6: (False, 0, False, 1.0)}   # k: (speculate, gamma, heterogeneous, speedup)
+TABLE_III = {k: (False, 0, False, 1.0) for k in range(1, 7)}
+
+
+def table_for(soc_name: str, alpha: float) -> dict | None:
+    """The paper's table for this SoC and alpha (Table II at 0.90, Table III at 0.17), if there is one."""
+    if soc_name != "imx95":
+        return None
+    return {0.90: TABLE_II, 0.17: TABLE_III}.get(round(alpha, 2))

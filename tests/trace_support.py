@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from simulator.cli import _Parser
+from simulator.cli_common import Parser as _Parser
 from simulator.trace_cli import add_trace_commands, run_trace_command
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
