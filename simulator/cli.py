@@ -57,18 +57,25 @@ def _build_parser() -> argparse.ArgumentParser:
 
 @contextmanager
 def _progress_bar(console: Console, unit: str):
-    """A transient rich progress bar; yields the (phase, done, total) callback the simulators call."""
+    """A transient rich progress bar, shown from the first report on; yields the (phase, done, total) callback
+    the simulators call. A command that fails before any work prints nothing."""
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} " + unit),
                TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        phases = {}
+    bar = Progress(*columns, console=console, transient=True)
+    phases = {}
 
-        def progress(phase: str, done: int, total: int) -> None:
-            if phase not in phases:
-                phases[phase] = bar.add_task(f"simulating {phase}", total=total)
-            bar.update(phases[phase], completed=done)
+    def progress(phase: str, done: int, total: int) -> None:
+        if not phases:
+            bar.start()
+        if phase not in phases:
+            phases[phase] = bar.add_task(f"simulating {phase}", total=total)
+        bar.update(phases[phase], completed=done)
 
+    try:
         yield progress
+    finally:
+        if phases:
+            bar.stop()
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> None:

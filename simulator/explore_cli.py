@@ -91,31 +91,41 @@ def run_explore_command(args, console: Console, progress) -> None:
     _render(console, doc, table_for(soc.name, alpha))
 
 
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "no"
+def _cell(d: dict) -> str:
+    """One decision in one cell: 'γ4 het 1.55x', or 'no 1.00x'."""
+    if not d["speculate"]:
+        return f"no {d['speedup']:.2f}x"
+    return f"γ{d['gamma']} {'het' if d['heterogeneous'] else 'hom'} {d['speedup']:.2f}x"
+
+
+def _arrow(mapping: str | None) -> str:
+    """'draft X, target Y' -> 'X -> Y'."""
+    if not mapping:
+        return "-"
+    draft, target = mapping.split(", ")
+    return f"{draft.removeprefix('draft ')} -> {target.removeprefix('target ')}"
 
 
 def _render(console: Console, doc: dict, paper: dict | None) -> None:
     console.print(f"[bold]{doc['soc']}[/] design space · alpha {doc['alpha']:.3f} · S_L {doc['seq_len']} · "
                   f"baseline per variant: the target alone on its k CPU cores"
                   + (f" · simulated over {doc['samples']} samples, sequential, every effect on" if doc["simulated"] else ""))
-    table = Table(title="Best choice per design variant (the paper's Table II layout)", title_justify="left")
-    cols = ["variant", "Eq. 1: speculate", "gamma", "heterog.", "speedup", "mapping"]
-    if doc["simulated"]:
-        cols += ["simulated: speculate", "gamma", "heterog.", "speedup"]
-    if paper:
-        cols += ["paper: speculate", "gamma", "heterog.", "speedup"]
-    for c in cols:
-        table.add_column(c, justify="left" if c in ("variant", "mapping") else "right")
+    table = Table(title="Best choice per design variant (the paper's Table II): gamma, heterogeneous (het) or "
+                        "homogeneous (hom), speedup", title_justify="left")
+    cols = ["variant", "Eq. 1", "drafter -> target"] + (["simulated", "drafter -> target"] if doc["simulated"] else [])
+    cols += ["paper"] if paper else []
+    for i, c in enumerate(cols):
+        table.add_column(c, justify="left" if c in ("variant", "drafter -> target") else "right")
     for v in doc["variants"]:
-        row = [f"{v['cluster']}:{v['cores']}", _yes(v["speculate"]), str(v["gamma"]), _yes(v["heterogeneous"]),
-               f"{v['speedup_eq1']:.2f}x", v["mapping"] or "-"]
+        eq = {"speculate": v["speculate"], "gamma": v["gamma"], "heterogeneous": v["heterogeneous"],
+              "speedup": v["speedup_eq1"]}
+        row = [f"{v['cluster']}:{v['cores']}", _cell(eq), _arrow(v["mapping"])]
         if doc["simulated"]:
             s = v["simulated_decision"]
-            row += [_yes(s["speculate"]), str(s["gamma"]), _yes(s["heterogeneous"]), f"{s['speedup']:.2f}x"]
+            row += [_cell(s), _arrow(s["mapping"])]
         if paper:
             p = paper.get(v["cores"]) if v["cluster"] == "a55" else None
-            row += ["-"] * 4 if p is None else [_yes(p[0]), str(p[1]), _yes(p[2]), f"{p[3]:.2f}x"]
+            row += ["-" if p is None else _cell(dict(zip(("speculate", "gamma", "heterogeneous", "speedup"), p)))]
         table.add_row(*row)
     console.print(table)
     maps = Table(title="Every mapping: c at S_L, best gamma and speedup against the variant's baseline", title_justify="left")

@@ -658,3 +658,64 @@ def test_trace_synth_then_run_round_trip(tmp_path, capsys):
     for key in ("speedup", "mean_accepted_per_round", "tokens_per_round", "baseline", "time_split_s",
                 "dram_contention_s"):
         assert key in res
+
+
+# ------------------------------------------------------------------------- explore, check, figure
+
+def test_explore_json_has_the_issue_schema(tmp_path, capsys):
+    out = tmp_path / "e.json"
+    code, stdout, err = run_cli(["explore", "--alpha", "0.9", "--no-simulate", "--json", str(out)], capsys)
+    assert code == 0, err
+    doc = json.loads(out.read_text())
+    assert len(doc["variants"]) == 6 and len(doc["mappings"]) == 24      # the paper's 6 x 2^2 design space
+    for v in doc["variants"]:
+        assert {"cores", "speculate", "gamma", "heterogeneous", "speedup_eq1", "mapping"} <= set(v)
+    for m in doc["mappings"]:
+        assert {"cores", "draft_device", "target_device", "c", "best_gamma", "speedup_eq1"} <= set(m)
+    assert "paper" in stdout and "1.68x" in stdout     # Table II printed beside the model's decisions
+
+
+def test_explore_simulated_json_has_simulated_speedups(tmp_path, capsys):
+    out = tmp_path / "e.json"
+    code, _, err = run_cli(["explore", "--alpha", "0.9", "--gamma-max", "2", "--samples", "1", "--seq-len", "16",
+                            "--json", str(out)], capsys)
+    assert code == 0, err
+    doc = json.loads(out.read_text())
+    assert all("speedup_simulated" in v for v in doc["variants"])
+    assert all("speedup_simulated" in m and "best_gamma_simulated" in m for m in doc["mappings"])
+
+
+def test_check_json_and_waterfall(tmp_path, capsys):
+    out = tmp_path / "c.json"
+    code, stdout, err = run_cli(["check", "--target", "qwen2.5-1.5b", "--draft", "qwen2.5-0.5b", "--samples", "1",
+                                 "--prompt-tokens", "16", "--new-tokens", "16", "--json", str(out)], capsys)
+    assert code == 0, err
+    doc = json.loads(out.read_text())["check"]
+    assert [s["effect"] for s in doc["steps"]] == ["closed_form", "all_off", "samples", "acceptance", "verify_grows",
+                                                    "overheads", "sequence_growth", "dram_contention"]
+    assert abs(doc["gap_all_off_percent"]) < 1.0
+    assert "Eq. 1 predicts" in stdout
+
+
+@pytest.mark.parametrize("argv,flag", [
+    (["explore", "--seq-len", "0"], "--seq-len"),
+    (["explore", "--gamma-max", "0", "--no-simulate"], "--gamma-max"),
+    (["explore", "--alpha", "2", "--no-simulate"], "--alpha"),
+    (["check", "--draft", "none"], "--draft"),
+    (["check", "--threshold", "-1"], "--threshold"),
+    (["figure", "speedup-vs-alpha", "--c", "-1"], "--c"),
+    (["figure", "c-vs-seq-len", "--seq-lens", "16,x"], "--seq-lens"),
+    (["figure", "c-vs-seq-len", "--cores", "0"], "--cores"),
+    (["figure", "bogus"], "figure"),
+])
+def test_bad_explore_check_figure_input(argv, flag, capsys):
+    code, out, err = run_cli(argv, capsys)
+    assert_input_error(code, out, err, flag)
+
+
+def test_figures_print(capsys):
+    code, out, err = run_cli(["figure", "speedup-vs-alpha", "--c", "0.41"], capsys)
+    assert code == 0, err and "gamma 8" in out
+    code, out, err = run_cli(["figure", "c-vs-seq-len", "--cores", "1", "--seq-lens", "16,63"], capsys)
+    assert code == 0, err
+    assert "mali-g310" in out and "S_L 63" in out
