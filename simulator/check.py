@@ -129,7 +129,8 @@ def check(scenario: Scenario, threshold_percent: float = 2.0, progress: Progress
             without = replace(scenario, effects=replace(scenario.effects, **{key: False}))
         s = simulate(without)["speedup"]
         change = 100.0 * (full / s - 1.0)
-        loo.append({"effect": key, "label": LABELS[key], "speedup_without": s, "delta_percent": change,
+        label = next((st.label for st in steps if st.key == key), LABELS[key])
+        loo.append({"effect": key, "label": label, "speedup_without": s, "delta_percent": change,
                     "flagged": abs(change) > threshold_percent})
     return {"alpha": alpha, "c": c, "seq_len": seq_len, "gamma": spec.gamma, "threshold_percent": threshold_percent,
             "closed_form_speedup": closed, "simulated_speedup": full,
