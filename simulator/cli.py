@@ -17,7 +17,7 @@ from .errors import InputError
 from .model import load_model
 from .report import check_output_path, render_run, write_json
 from .resources import bundled_names
-from .simulate import simulate
+from .simulate import simulate_recorded
 from .soc import load_soc
 from .traces import load_trace
 
@@ -44,6 +44,8 @@ def _build_parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run_flags(run)
     run.add_argument("--json", metavar="FILE", help="also write the scenario and results as JSON")
+    run.add_argument("--timeline", metavar="FILE", help="also write a Chrome/Perfetto trace of the run "
+                     "(open in ui.perfetto.dev); --granularity layer keeps it small")
 
     sub.add_parser("list", help="list bundled SoCs, models and traces")
     from .trace_cli import add_trace_commands
@@ -79,18 +81,22 @@ def _progress_bar(console: Console, unit: str):
 
 
 def _cmd_run(args: argparse.Namespace, console: Console) -> None:
-    if args.json:
-        check_output_path(args.json)
+    for path in (args.json, args.timeline):
+        if path:
+            check_output_path(path)
     scenario = scenario_from_args(args)
     started = time.perf_counter()
     with _progress_bar(console, "samples") as progress:
-        results = simulate(scenario, progress)
+        results, record = simulate_recorded(scenario, progress)
     wall = time.perf_counter() - started
     described = scenario.describe()
     if args.json:
         write_json(args.json, {"scenario": described, "results": results})
+    if args.timeline:
+        write_json(args.timeline, record.chrome_trace())
     render_run(console, described, results)
-    console.print(f"[dim]simulated in {wall:.2f} s wall{'; JSON written to ' + args.json if args.json else ''}[/]")
+    written = [f"{what} written to {path}" for what, path in (("JSON", args.json), ("timeline", args.timeline)) if path]
+    console.print(f"[dim]simulated in {wall:.2f} s wall{'; ' + '; '.join(written) if written else ''}[/]")
 
 
 def _cmd_list(console: Console) -> None:

@@ -25,6 +25,16 @@ class OpEvent:
     def duration_s(self) -> float:
         return self.end_s - self.start_s
 
+    def trace_event(self, pid: int, tid: int) -> dict:
+        """This op as a Chrome-trace complete event (microseconds), on process `pid`, track `tid`."""
+        dur = self.duration_s
+        return {"name": self.name, "cat": self.kind, "ph": "X", "pid": pid, "tid": tid,
+                "ts": self.start_s * 1e6, "dur": dur * 1e6,
+                "args": {"pass": self.pass_label, "cores": list(self.cores), "flops": self.flops, "bytes": self.bytes,
+                         "achieved_bandwidth_GB_s": self.bytes / dur / 1e9 if dur > 0 else 0.0,
+                         "bound": "handoff" if self.kind == "handoff" else ("compute" if self.compute_bound else "memory"),
+                         "contention_s": self.contention_s}}
+
     @property
     def contention_s(self) -> float:
         """Time lost to sharing DRAM or waiting on nothing else (zero, not float noise, when it ran alone)."""

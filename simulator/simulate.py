@@ -7,6 +7,7 @@ planner (costed passes) is shared, since both run the target over the same shape
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -21,6 +22,19 @@ from .speculative import SpecLog, speculative
 from .traces import Replay, estimate_alpha
 
 Progress = Callable[[str, int, int], None]   # (phase, samples done, samples in all)
+
+
+@dataclass
+class RunRecord:
+    """What one simulated run leaves besides its results: the event log, DRAM samples and rounds."""
+
+    engine: Engine
+    rounds: list = field(default_factory=list)
+
+    def chrome_trace(self) -> dict:
+        from .timeline import chrome_trace
+        return chrome_trace(self.engine.soc, self.engine.log, self.engine.dram.samples, self.rounds,
+                            self.engine.env.now)
 
 
 def _no_progress(phase: str, done: int, total: int) -> None:
@@ -59,6 +73,16 @@ def _weight_bytes(scenario: Scenario, target_place) -> float:
 
 def run_baseline(scenario: Scenario, planner: Planner | None = None, progress: Progress = _no_progress) -> dict:
     """The target alone, not speculating, on its placement, over the workload's samples."""
+    return _baseline(scenario, planner, progress)[0]
+
+
+def run_speculative(scenario: Scenario, baseline: dict, planner: Planner | None = None,
+                    progress: Progress = _no_progress) -> dict:
+    """The speculative run; its speedup is against `baseline` (a results block of the same samples)."""
+    return _speculative(scenario, baseline, planner, progress)[0]
+
+
+def _baseline(scenario: Scenario, planner: Planner | None, progress: Progress) -> tuple[dict, RunRecord]:
     soc, planner = _setup(scenario, planner)
     target_place, _ = scenario.placements()
     target = Job(scenario.target, target_place, "target")
@@ -66,12 +90,11 @@ def run_baseline(scenario: Scenario, planner: Planner | None = None, progress: P
                  scenario.kv_cache, scenario.effects)
     _run_samples(rt, scenario, lambda i, s: autoregressive(rt, target, s.prompt_tokens, s.output_tokens, i),
                  "baseline", progress)
-    return decoding_results(rt.engine, _weight_bytes(scenario, target_place))
+    return decoding_results(rt.engine, _weight_bytes(scenario, target_place)), RunRecord(rt.engine)
 
 
-def run_speculative(scenario: Scenario, baseline: dict, planner: Planner | None = None,
-                    progress: Progress = _no_progress) -> dict:
-    """The speculative run; its speedup is against `baseline` (a results block of the same samples)."""
+def _speculative(scenario: Scenario, baseline: dict, planner: Planner | None,
+                 progress: Progress) -> tuple[dict, RunRecord]:
     soc, planner = _setup(scenario, planner)
     spec_cfg = scenario.speculation
     target_place, draft_place = scenario.placements()
@@ -89,16 +112,21 @@ def run_speculative(scenario: Scenario, baseline: dict, planner: Planner | None 
                            spec_cfg.mode == "overlap", spec_log, i)
 
     _run_samples(rt, scenario, one, "speculative", progress)
-    return {**decoding_results(rt.engine, _weight_bytes(scenario, target_place)),
-            **speculative_results(rt.engine, spec_log, baseline)}
+    return ({**decoding_results(rt.engine, _weight_bytes(scenario, target_place)),
+             **speculative_results(rt.engine, spec_log, baseline)}, RunRecord(rt.engine, spec_log.rounds))
 
 
 def simulate(scenario: Scenario, progress: Progress = _no_progress) -> dict:
     """Returns the "results" block: the speculative run's (with "speedup" and "baseline"), or the baseline's.
 
     The baseline is the target alone on the same placement and samples; both runs share one planner."""
+    return simulate_recorded(scenario, progress)[0]
+
+
+def simulate_recorded(scenario: Scenario, progress: Progress = _no_progress) -> tuple[dict, RunRecord]:
+    """As simulate(), with the record of the main run (the speculative one, or the baseline without a drafter)."""
     planner = planner_for(scenario)
-    baseline = run_baseline(scenario, planner, progress)
+    baseline, record = _baseline(scenario, planner, progress)
     if scenario.speculation is None:
-        return baseline
-    return run_speculative(scenario, baseline, planner, progress)
+        return baseline, record
+    return _speculative(scenario, baseline, planner, progress)
