@@ -29,7 +29,7 @@ class OpEvent:
         """This op as a Chrome-trace complete event (microseconds), on process `pid`, track `tid`."""
         dur = self.duration_s
         return {"name": self.name, "cat": self.kind, "ph": "X", "pid": pid, "tid": tid,
-                "ts": self.start_s * 1e6, "dur": dur * 1e6,
+                "ts": round(self.start_s * 1e6, 3), "dur": round(dur * 1e6, 3),
                 "args": {"pass": self.pass_label, "cores": list(self.cores), "flops": self.flops, "bytes": self.bytes,
                          "achieved_bandwidth_GB_s": self.bytes / dur / 1e9 if dur > 0 else 0.0,
                          "bound": "handoff" if self.kind == "handoff" else ("compute" if self.compute_bound else "memory"),

@@ -4,8 +4,9 @@ One process per processing unit, with one track per CPU core (an op on several c
 track of the first of its cores; its args list them all) or one track for a GPU's in-order queue, plus a
 track for handoffs into that PU. Every op of the run is one complete event carrying its pass, FLOPs, bytes,
 achieved bandwidth and whether it was compute- or memory-bound. A "speculative rounds" process marks each
-round with its verdict. A "DRAM" process carries counter tracks: total bandwidth in use and each PU's share,
-in GB/s, stepping wherever the fluid sharing changed. Times are microseconds, as the format wants.
+round with its verdict. A "DRAM" process carries one counter with a series for the total bandwidth in use
+and one for each PU's share, in GB/s, stepping wherever the fluid sharing changed. Times are microseconds,
+as the format wants, rounded to the nanosecond.
 """
 
 from __future__ import annotations
@@ -48,11 +49,9 @@ def chrome_trace(soc: SoC, log: EventLog, samples: list[BandwidthSample], rounds
         events.append(e.trace_event(pids[e.pu], tid))
     events.extend(r.trace_event(rounds_pid, 0) for r in rounds)
     names = [pu.name for pu in soc.pus]
-    for s in samples:
-        ts = s.time_s * 1e6
-        events.append({"name": "DRAM bandwidth in use (GB/s)", "ph": "C", "pid": dram_pid, "ts": ts,
-                       "args": {"total": s.total_B_s / 1e9}})
-        events.append({"name": "DRAM share by PU (GB/s)", "ph": "C", "pid": dram_pid, "ts": ts,
-                       "args": {name: s.rates_B_s.get(name, 0.0) / 1e9 for name in names}})
+    for s in samples:   # one counter event a step; Perfetto draws one track per series
+        series = {"total": s.total_B_s / 1e9, **{name: s.rates_B_s.get(name, 0.0) / 1e9 for name in names}}
+        events.append({"name": "DRAM bandwidth (GB/s)", "ph": "C", "pid": dram_pid, "ts": round(s.time_s * 1e6, 3),
+                       "args": series})
     return {"traceEvents": events, "displayTimeUnit": "ms",
             "otherData": {"soc": soc.name, "total_time_s": total_s, "ops": sum(1 for e in log.ops if e.kind != "handoff")}}
