@@ -54,6 +54,8 @@ def _build_parser() -> argparse.ArgumentParser:
     add_explore_commands(sub, Parser)
     from .check_cli import add_check_command
     add_check_command(sub)
+    from .plot_cli import add_plot_command
+    add_plot_command(sub, Parser)
     return parser
 
 
@@ -147,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
             from .explore_cli import run_explore_command
             with _progress_bar(console, "variants") as progress:
                 run_explore_command(args, console, progress)
+        elif args.command == "plot":
+            from .plot_cli import run_plot_command
+            run_plot_command(args, console)
         else:
             _cmd_run(args, console)
     except InputError as err:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from .dtypes import COMPUTE_DTYPES
-from .graph import Op, PassShape, pass_graph
+from .graph import Op, PassShape, pass_graph, template_ops
 from .mapping import Placement
 from .model import ModelSpec, Precision
 from .soc import SoC
@@ -40,6 +40,10 @@ class Task:
     bandwidth_cap_B_s: float  # the most this op may pull from DRAM (its PU's cap for its cores)
     alone_s: float            # duration alone on the SoC: overhead + max(compute_s, bytes / min(cap, DRAM))
     compute_bound: bool       # alone, compute takes longer than moving the bytes (summed over members)
+
+    def renamed(self, name: str) -> "Task":
+        return Task(name, self.kind, self.flops, self.bytes, self.compute_s, self.overhead_s, self.bandwidth_cap_B_s,
+                    self.alone_s, self.compute_bound)
 
     @property
     def stream_cap_B_s(self) -> float:
@@ -101,31 +105,66 @@ def make_task(name: str, kind: str, ops: tuple[Op, ...], placement: Placement, s
                 compute_bound=sum(computes) >= sum(memories))
 
 
-def plan_pass(model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement, soc: SoC,
-              granularity: str) -> PassPlan:
-    """Cost every node of the pass DAG on the placement, in a deterministic topological order."""
-    graph = pass_graph(model, precision_on(precision, placement), shape, granularity)
-    tasks = []
+def _run_order(graph: nx.DiGraph):
+    """Nodes in the order they run, each as (name, task kind, member ops)."""
     for name in nx.lexicographical_topological_sort(graph, key=_node_order(graph)):
         ops = graph.nodes[name]["ops"]
-        kind = ops[0].kind if len(ops) == 1 else ("layer" if name.startswith("L") else name)
-        tasks.append(make_task(name, kind, ops, placement, soc))
+        yield name, (ops[0].kind if len(ops) == 1 else ("layer" if name.startswith("L") else name)), ops
+
+
+def plan_pass(model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement, soc: SoC,
+              granularity: str) -> PassPlan:
+    """Cost every node of the pass DAG on the placement, in a deterministic topological order.
+
+    The reference path, through the networkx DAG; Planner gets the same plans faster from a layout."""
+    graph = pass_graph(model, precision_on(precision, placement), shape, granularity)
+    tasks = tuple(make_task(name, kind, ops, placement, soc) for name, kind, ops in _run_order(graph))
+    return PassPlan(placement=placement, tasks=tasks, shape=shape)
+
+
+Layout = tuple[tuple[str, str, tuple[str, ...]], ...]   # (node name, task kind, kinds of its member ops), run order
+
+
+def layout(model: ModelSpec, granularity: str) -> Layout:
+    """The shape-independent part of a pass plan: node names, their order and their member op kinds.
+
+    Taken from the DAG at a small reference shape: the DAG's structure does not depend on the shape."""
+    graph = pass_graph(model, Precision("fp16", "fp16", "fp16"), PassShape(1, 1, True), granularity)
+    return tuple((name, kind, tuple(op.kind for op in ops)) for name, kind, ops in _run_order(graph))
+
+
+def plan_from_layout(nodes: Layout, model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement,
+                     soc: SoC) -> PassPlan:
+    """The same plan as plan_pass, costing each distinct node once (all layers are alike) and renaming copies."""
+    ops = template_ops(model, precision_on(precision, placement), shape)
+    costed: dict[tuple[str, ...], Task] = {}
+    tasks = []
+    for name, kind, members in nodes:
+        task = costed.get(members)
+        if task is None:
+            task = costed[members] = make_task(name, kind, tuple(ops[k] for k in members), placement, soc)
+        tasks.append(task if task.name == name else task.renamed(name))
     return PassPlan(placement=placement, tasks=tuple(tasks), shape=shape)
 
 
 class Planner:
-    """Pass plans for one simulation, memoised by shape: the same pass is costed once per run."""
+    """Pass plans for one simulation, memoised by shape: the same pass is costed once per run, and a new shape
+    costs only the distinct ops of one layer (plan_from_layout)."""
 
     def __init__(self, soc: SoC, granularity: str):
         self.soc = soc
         self.granularity = granularity
         self._plans: dict[tuple, PassPlan] = {}
+        self._layouts: dict[ModelSpec, Layout] = {}
 
     def plan(self, model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement) -> PassPlan:
         key = (model, precision, shape, placement)
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[key] = plan_pass(model, precision, shape, placement, self.soc, self.granularity)
+            nodes = self._layouts.get(model)
+            if nodes is None:
+                nodes = self._layouts[model] = layout(model, self.granularity)
+            plan = self._plans[key] = plan_from_layout(nodes, model, precision, shape, placement, self.soc)
         return plan
 
 

@@ -32,12 +32,14 @@ class Runtime:
     """What the decoding loops drive: the engine, a planner that costs passes, the host CPU, and how passes
     are shaped (KV cache or not, and which effects are on)."""
 
-    def __init__(self, engine: Engine, planner: Planner, host: Placement, kv_cache: bool, effects: Effects = Effects()):
+    def __init__(self, engine: Engine, planner: Planner, host: Placement, kv_cache: bool, effects: Effects = Effects(),
+                 solo: bool = False):
         self.engine = engine
         self.planner = planner
         self.host = host
         self.kv_cache = kv_cache
         self.effects = effects
+        self.solo = solo       # one pass at a time: passes run in closed form (Engine.run_pass)
 
     def shape(self, new: int, past: int, prompt: int, drafts: int = 0) -> PassShape:
         """The pass that feeds `new` tokens after `past` positions, plus `drafts` drafts to verify (it then
@@ -56,7 +58,7 @@ class Runtime:
     def forward(self, job: Job, shape: PassShape, label: str, stop=None):
         """Process body: one forward pass of the job's model; False if `stop` made it abandon the pass."""
         plan = self.planner.plan(job.run.spec, job.run.precision, shape, job.placement)
-        return (yield from self.engine.run_pass(plan, label, stop))
+        return (yield from self.engine.run_pass(plan, label, stop, self.solo and stop is None))
 
     def to_host(self, job: Job, label: str, tokens: int = 1):
         yield from self.engine.handoff(label, job.placement, self.host, tokens * TOKEN_BYTES)

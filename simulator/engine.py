@@ -14,7 +14,7 @@ from collections import deque
 import simpy
 
 from .costs import PassPlan
-from .eventlog import EventLog, OpEvent
+from .eventlog import EventLog, OpEvent, SoloPass
 from .fluid import FluidDram
 from .mapping import Placement
 from .soc import SoC
@@ -67,13 +67,19 @@ class Engine:
         self.dram = FluidDram(self.env, soc.dram.usable_B_s, caps, sharing=contention)
         self.locks = {pu.name: CoreLock(self.env) for pu in soc.pus}
         self.log = EventLog()
+        self._steps: dict[int, tuple] = {}     # solo steps by plan (the planner keeps plans alive)
 
-    def run_pass(self, plan: PassPlan, label: str, stop=None):
+    def run_pass(self, plan: PassPlan, label: str, stop=None, solo: bool = False):
         """Process body (use with `yield from`): run the plan's tasks in order on its placement.
 
         `stop`, if given, is asked before each task; when it answers True the pass is abandoned there (the
         work is being thrown away) and run_pass returns False. A pass run to its end returns True.
+        `solo` promises that nothing else runs until this pass ends (plain decoding, sequential rounds): then
+        every op takes exactly its time alone, and the pass is computed in closed form as one timeout.
         """
+        if solo:
+            yield from self._run_solo(plan, label)
+            return True
         env, dram, log = self.env, self.dram, self.log
         placement = plan.placement
         pu, cores = placement.pu.name, placement.cores
@@ -95,9 +101,50 @@ class Engine:
             elif task.compute_s > 0:
                 yield env.timeout(task.compute_s)
             lock.release(cores)
-            log.ops.append(OpEvent(label, task.name, task.kind, pu, cores, start, env.now, task.flops,
+            log.entries.append(OpEvent(label, task.name, task.kind, pu, cores, start, env.now, task.flops,
                                    task.bytes, task.alone_s, task.compute_bound))
         return True
+
+    def _solo_steps(self, plan: PassPlan) -> tuple[tuple[float, float, float], ...]:
+        """Per task of the plan alone on this engine: (overhead, stream or compute time, DRAM rate or 0)."""
+        cached = self._steps.get(id(plan))
+        if cached is not None and cached[0] is plan:
+            return cached[1]
+        dram, pu = self.dram, plan.placement.pu.name
+        steps = []
+        for task in plan.tasks:
+            cap = task.stream_cap_B_s
+            if cap > 0:
+                rate = dram.alone_rate(cap, pu)
+                steps.append((task.overhead_s, task.bytes / rate, rate))
+            else:
+                steps.append((task.overhead_s, task.compute_s, 0.0))
+        steps = tuple(steps)
+        self._steps[id(plan)] = (plan, steps)
+        return steps
+
+    def _run_solo(self, plan: PassPlan, label: str):
+        """The pass alone: each op spends its overhead, then streams at the single-flow rate (or computes).
+
+        Logged as one SoloPass (eventlog.py); its events are replayed from the same arithmetic when needed."""
+        env, dram = self.env, self.dram
+        placement = plan.placement
+        pu, cores = placement.pu.name, placement.cores
+        lock = self.locks[pu]
+        if dram.flows or not lock.try_acquire(cores):
+            raise RuntimeError(f"pass {label} was declared solo but its cores or DRAM are in use")
+        steps = self._solo_steps(plan)
+        start = t = env.now
+        for overhead, busy, _rate in steps:
+            t += overhead
+            t += busy
+        entry = SoloPass(label, pu, cores, plan.tasks, steps, start, t, plan.bytes)
+        self.log.entries.append(entry)
+        dram.add_solo(entry)
+        dram.solo = True
+        yield env.timeout(t - start)
+        dram.solo = False
+        lock.release(cores)
 
     def handoff(self, label: str, src: Placement, dst: Placement, nbytes: float):
         """Process body: hand data across PUs (fence, cache maintenance, runtime call; a copy if not shared)."""
@@ -108,7 +155,7 @@ class Engine:
         yield self.env.timeout(inter.handoff_latency_s)
         if not inter.shared_memory and nbytes > 0:
             yield self.dram.stream(nbytes, inter.copy_bandwidth_B_s, "copy")
-        self.log.ops.append(OpEvent(label, "handoff", "handoff", dst.pu.name, (), start, self.env.now, 0.0,
+        self.log.entries.append(OpEvent(label, "handoff", "handoff", dst.pu.name, (), start, self.env.now, 0.0,
                                     nbytes, inter.handoff_s(nbytes, self.soc.dram.usable_B_s), False))
 
     def run(self, process) -> float:

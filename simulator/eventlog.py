@@ -1,8 +1,14 @@
-"""What the engine did: one record per task run, per handoff and per emitted token. Metrics read only this."""
+"""What the engine did: one record per task run, per handoff and per emitted token. Metrics read only this.
+
+A pass that ran alone (Engine.run_pass with solo) is kept as one SoloPass: its ops ran back to back, each in
+its time alone, so their events and the DRAM counter's steps follow from the plan and the start time, and are
+replayed, with the same arithmetic, only when asked for (`ops`, a timeline).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Iterator
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,21 +48,105 @@ class OpEvent:
         return lost if lost > 1e-9 * self.alone_s + 1e-12 else 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class SoloPass:
+    """A pass that ran alone. `steps` holds, per task, (overhead_s, stream-or-compute s, DRAM rate B/s or 0)."""
+
+    label: str
+    pu: str
+    cores: tuple[int, ...]
+    tasks: tuple            # the plan's costs.Task objects
+    steps: tuple[tuple[float, float, float], ...]
+    start_s: float
+    end_s: float
+    bytes: float
+
+    def events(self) -> Iterator[OpEvent]:
+        t = self.start_s
+        for task, (overhead, busy, _rate) in zip(self.tasks, self.steps):
+            start = t
+            t += overhead
+            t += busy
+            yield OpEvent(self.label, task.name, task.kind, self.pu, self.cores, start, t, task.flops, task.bytes,
+                          task.alone_s, task.compute_bound)
+
+    def counter_steps(self) -> Iterator[tuple[float, dict[str, float], float]]:
+        """The DRAM counter's steps during the pass: (time, rates by PU, total)."""
+        t = self.start_s
+        for overhead, busy, rate in self.steps:
+            t += overhead
+            if rate > 0:
+                yield t, {self.pu: rate}, rate
+                t += busy
+                yield t, {}, 0.0
+            else:
+                t += busy
+
+
+def _what(kind: str, label: str) -> str:
+    return "handoff" if kind == "handoff" else ("draft" if label.startswith("draft") else "target")
+
+
 @dataclass
 class EventLog:
-    ops: list[OpEvent] = field(default_factory=list)
+    entries: list[OpEvent | SoloPass] = field(default_factory=list)   # in the order they were logged
     samples: list[list[float]] = field(default_factory=list)   # per sample: when each output token reached the host
     sample_starts_s: list[float] = field(default_factory=list)
 
+    @property
+    def ops(self) -> list[OpEvent]:
+        """Every task and handoff as an event (solo passes replayed): for timelines and tests, not hot paths."""
+        out: list[OpEvent] = []
+        for e in self.entries:
+            if isinstance(e, SoloPass):
+                out.extend(e.events())
+            else:
+                out.append(e)
+        return out
+
+    def ops_count(self) -> int:
+        return sum(len(e.tasks) if isinstance(e, SoloPass) else e.kind != "handoff" for e in self.entries)
+
+    def bytes_total(self) -> float:
+        return sum(e.bytes for e in self.entries)
+
+    def contention_s(self) -> float:
+        """Time lost to DRAM sharing; a solo pass ran alone and lost none."""
+        return sum(e.contention_s for e in self.entries if isinstance(e, OpEvent))
+
+    def duration_of(self, labels: set[str]) -> float:
+        """Summed op time of the passes with these labels (handoffs excluded)."""
+        total = 0.0
+        for e in self.entries:
+            if isinstance(e, SoloPass):
+                if e.label in labels:
+                    total += e.end_s - e.start_s
+            elif e.kind != "handoff" and e.pass_label in labels:
+                total += e.end_s - e.start_s
+        return total
+
+    def spans(self) -> dict[str, dict[str, list[tuple[float, float]]]]:
+        """Every event's [start, end], by PU and by what it was: "draft", "target" (verify or plain decoding)
+        or "handoff"; one pass over the log (a solo pass is one span: its ops ran back to back)."""
+        out: dict[str, dict[str, list[tuple[float, float]]]] = {}
+        for e in self.entries:
+            if isinstance(e, SoloPass):
+                what = _what("", e.label)
+            else:
+                what = _what(e.kind, e.pass_label)
+            out.setdefault(e.pu, {}).setdefault(what, []).append((e.start_s, e.end_s))
+        return out
+
     def busy_s(self, pu: str) -> float:
         """Wall time during which at least one op ran on the PU (the union of its op intervals)."""
-        return union_s([e for e in self.ops if e.pu == pu and e.kind != "handoff"])
+        parts = self.spans().get(pu, {})
+        return union_s(parts.get("draft", []) + parts.get("target", []))
 
 
-def union_s(events) -> float:
-    """Length of the union of the events' [start, end] intervals."""
+def union_s(spans: list[tuple[float, float]]) -> float:
+    """Length of the union of [start, end] intervals."""
     total, cur_start, cur_end = 0.0, None, None
-    for start, end in sorted((e.start_s, e.end_s) for e in events):
+    for start, end in sorted(spans):
         if cur_end is None or start > cur_end:
             if cur_end is not None:
                 total += cur_end - cur_start

@@ -161,9 +161,10 @@ def c_vs_seq_len(soc: SoC, target: ModelRun, draft: ModelRun, seq_lens: list[int
                  ) -> list[dict]:
     """Fig. 6: c for each mapping (drafter and target on the k cores of the first cluster or a GPU) against S_L."""
     planner = Planner(soc, "model")
+    first = soc.first("cpu").name
     rows = []
     for cluster, k, places in variant_placements(soc):
-        if cluster != places[0].pu.name or (cores and k not in cores):
+        if cluster != first or (cores and k not in cores):
             continue
         for d_place in places:
             for t_place in places:

@@ -81,14 +81,70 @@ class FluidDram:
         self.group_caps = dict(group_caps)
         self.sharing = sharing
         self.flows: list[Flow] = []
-        self.samples: list[BandwidthSample] = [BandwidthSample(0.0, {})]
+        self._times: list[float] = [0.0]      # the bandwidth counter, as parallel lists (it gets long)
+        self._rates: list[dict[str, float]] = [{}]
+        self._totals: list[float] = [0.0]
+        self._solo: list[tuple[int, object]] = []   # (counter length when it began, eventlog.SoloPass)
+        self._solo_peak = 0.0
         self._settled_at = 0.0
         self._generation = 0
+        self.solo = False      # a solo pass is running (engine.run_pass): nothing else may stream meanwhile
+
+    def alone_rate(self, cap: float, group: str) -> float:
+        """The rate a flow gets with no other flow in flight: what water-filling gives one flow."""
+        if not self.sharing:
+            return min(cap, self.usable_B_s)
+        return min(cap, self.group_caps.get(group, math.inf), self.usable_B_s)
+
+    def record(self, time_s: float, rates_B_s: dict[str, float], total_B_s: float) -> None:
+        """A new step of the bandwidth counter (one at the same instant replaces the last, which lasted 0 s)."""
+        if self._times[-1] == time_s:
+            self._rates[-1] = rates_B_s
+            self._totals[-1] = total_B_s
+        else:
+            self._times.append(time_s)
+            self._rates.append(rates_B_s)
+            self._totals.append(total_B_s)
+
+    def add_solo(self, solo_pass) -> None:
+        """A pass that ran alone: its counter steps are replayed from it when `samples` is read."""
+        self._solo.append((len(self._times), solo_pass))
+        self._solo_peak = max([self._solo_peak] + [rate for _o, _b, rate in solo_pass.steps])
+
+    @property
+    def samples(self) -> list[BandwidthSample]:
+        """The bandwidth counter's steps, in time order, solo passes' steps replayed in place."""
+        times, rates, totals = [self._times[0]], [self._rates[0]], [self._totals[0]]
+
+        def add(t, r, total):
+            if times[-1] == t:
+                rates[-1], totals[-1] = r, total
+            else:
+                times.append(t)
+                rates.append(r)
+                totals.append(total)
+
+        solo = iter(self._solo)
+        pending = next(solo, None)
+        for i in range(1, len(self._times) + 1):
+            while pending is not None and pending[0] == i:
+                for step in pending[1].counter_steps():
+                    add(*step)
+                pending = next(solo, None)
+            if i < len(self._times):
+                add(self._times[i], self._rates[i], self._totals[i])
+        return [BandwidthSample(t, r) for t, r in zip(times, rates)]
+
+    @property
+    def peak_B_s(self) -> float:
+        return max(max(self._totals), self._solo_peak)
 
     def stream(self, nbytes: float, cap: float, group: str) -> simpy.Event:
         """Move `nbytes` for one op of `group`, at most `cap` bytes/s; the event fires when the last byte is in."""
         if not (nbytes > 0 and cap > 0):
             raise ValueError(f"a flow needs bytes > 0 and a cap > 0, got {nbytes} bytes at {cap} B/s")
+        if self.solo:
+            raise RuntimeError("a flow started while a solo pass was running: that pass was not alone")
         self._settle()
         flow = Flow(nbytes, cap, group, self.env.event(), remaining=nbytes)
         self.flows.append(flow)
@@ -114,11 +170,7 @@ class FluidDram:
             f.rate = r
             f.end_s = now + f.remaining / r if r > 0 else math.inf
             by_group[f.group] = by_group.get(f.group, 0.0) + r
-        sample = BandwidthSample(self.env.now, by_group)
-        if self.samples[-1].time_s == self.env.now:
-            self.samples[-1] = sample
-        else:
-            self.samples.append(sample)
+        self.record(now, by_group, sum(rates))
         self._generation += 1
         if self.flows:
             first = min(f.end_s for f in self.flows)

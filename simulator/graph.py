@@ -152,6 +152,15 @@ def _head_ops(m: ModelSpec, p: Precision, s: PassShape) -> tuple[Op, list[Op]]:
     return embed, tail
 
 
+def template_ops(m: ModelSpec, p: Precision, s: PassShape) -> dict[str, Op]:
+    """One Op of each kind of the pass, by kind: every layer's ops are the same, so this is all a cost needs."""
+    embed, tail = _head_ops(m, p, s)
+    ops = {op.kind: op for op, _ in _layer_ops(m, p, s)}
+    ops[embed.kind] = embed
+    ops.update((op.kind, op) for op in tail)
+    return ops
+
+
 def _op_graph(m: ModelSpec, p: Precision, s: PassShape) -> nx.DiGraph:
     g = nx.DiGraph()
     embed, tail = _head_ops(m, p, s)

@@ -30,9 +30,11 @@ def decoding_results(engine: Engine, weight_bytes_per_token: float) -> dict:
     gaps = [b - a for times in log.samples for a, b in zip(times, times[1:])]
     ttfts = [times[0] - start for times, start in zip(log.samples, log.sample_starts_s)]
     decode_span = sum(times[-1] - times[0] for times in log.samples)
-    bytes_total = sum(e.bytes for e in log.ops)
-    peak = max((s.total_B_s for s in engine.dram.samples), default=0.0)
-    busy = {pu.name: log.busy_s(pu.name) for pu in soc.pus}
+    bytes_total = log.bytes_total()
+    peak = engine.dram.peak_B_s
+    spans = log.spans()
+    busy = {pu.name: union_s(spans.get(pu.name, {}).get("draft", []) + spans.get(pu.name, {}).get("target", []))
+            for pu in soc.pus}
     floor = weight_bytes_per_token / soc.dram.peak_bandwidth_B_s
     return {
         "ttft_s": float(np.mean(ttfts)),
@@ -49,8 +51,8 @@ def decoding_results(engine: Engine, weight_bytes_per_token: float) -> dict:
         "utilisation": {name: (b / total if total > 0 else 0.0) for name, b in busy.items()},
         "dram_bandwidth_B_s": {"mean": bytes_total / total if total > 0 else 0.0, "peak": peak},
         "dram_bytes_B": bytes_total,
-        "dram_contention_s": sum(e.contention_s for e in log.ops),
-        "ops_simulated": sum(1 for e in log.ops if e.kind != "handoff"),
+        "dram_contention_s": log.contention_s(),
+        "ops_simulated": log.ops_count(),
     }
 
 
@@ -58,16 +60,13 @@ def time_split(log: EventLog, pu_names: list[str], total_s: float) -> dict[str, 
     """Per PU, wall time spent drafting, verifying, handing off (booked on the receiving PU), and idle (nothing
     at all running there). On a CPU cluster whose cores are split between the two models, drafting and
     verifying can run at once, so the parts may add up to more than the total."""
+    spans = log.spans()
     out = {}
     for pu in pu_names:
-        ops = [e for e in log.ops if e.pu == pu]
-        parts = {
-            "draft_s": union_s([e for e in ops if e.kind != "handoff" and e.pass_label.startswith("draft")]),
-            "verify_s": union_s([e for e in ops if e.kind != "handoff" and e.pass_label.startswith("target")]),
-            "handoff_s": union_s([e for e in ops if e.kind == "handoff"]),
-        }
-        parts["idle_s"] = max(0.0, total_s - union_s(ops))
-        out[pu] = parts
+        parts = spans.get(pu, {})
+        draft, verify, handoff = parts.get("draft", []), parts.get("target", []), parts.get("handoff", [])
+        out[pu] = {"draft_s": union_s(draft), "verify_s": union_s(verify), "handoff_s": union_s(handoff),
+                   "idle_s": max(0.0, total_s - union_s(draft + verify + handoff))}
     return out
 
 
@@ -82,7 +81,7 @@ def speculative_results(engine: Engine, spec: SpecLog, baseline: dict) -> dict:
         "tokens_per_round": float(np.mean([r.tokens for r in rounds])) if rounds else 0.0,
         "drafts_proposed": sum(r.drafts for r in rounds),
         "drafts_accepted": sum(r.accepted for r in rounds),
-        "wasted_draft_s": sum(e.duration_s for e in engine.log.ops if e.pass_label in spec.discarded_passes),
+        "wasted_draft_s": engine.log.duration_of(spec.discarded_passes),
         "drawn_agreement_positions": spec.drawn_positions,
         "time_split_s": time_split(engine.log, [pu.name for pu in engine.soc.pus], total),
         "baseline": baseline,

@@ -88,6 +88,7 @@ class Scenario:
     granularity: str = "op"
     speculation: Speculation | None = None
     effects: Effects = Effects()
+    fast: bool = True     # closed-form passes when nothing else can run (exact; off: op by op through simpy)
 
     def __post_init__(self):
         if self.granularity not in GRANULARITIES:

@@ -87,7 +87,7 @@ def _baseline(scenario: Scenario, planner: Planner | None, progress: Progress) -
     target_place, _ = scenario.placements()
     target = Job(scenario.target, target_place, "target")
     rt = Runtime(Engine(soc, scenario.effects.dram_contention), planner, scenario.host_placement(),
-                 scenario.kv_cache, scenario.effects)
+                 scenario.kv_cache, scenario.effects, solo=scenario.fast)
     _run_samples(rt, scenario, lambda i, s: autoregressive(rt, target, s.prompt_tokens, s.output_tokens, i),
                  "baseline", progress)
     return decoding_results(rt.engine, _weight_bytes(scenario, target_place)), RunRecord(rt.engine)
@@ -104,7 +104,7 @@ def _speculative(scenario: Scenario, baseline: dict, planner: Planner | None,
     alpha = estimate_alpha(trace)
     spec_log = SpecLog()
     rt = Runtime(Engine(soc, scenario.effects.dram_contention), planner, scenario.host_placement(),
-                 scenario.kv_cache, scenario.effects)
+                 scenario.kv_cache, scenario.effects, solo=scenario.fast and spec_cfg.mode == "sequential")
 
     def one(i, sample):
         replay = Replay.of(sample, trace.gamma, alpha, np.random.default_rng([scenario.workload.seed, i]))

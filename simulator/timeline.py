@@ -44,7 +44,8 @@ def chrome_trace(soc: SoC, log: EventLog, samples: list[BandwidthSample], rounds
     meta("thread_name", rounds_pid, "rounds", 0)
     meta("process_name", dram_pid, f"DRAM ({soc.dram.peak_bandwidth_B_s / 1e9:g} GB/s peak)")
 
-    for e in log.ops:
+    ops = log.ops
+    for e in ops:
         tid = HANDOFF_TID if e.kind == "handoff" else e.cores[0]
         events.append(e.trace_event(pids[e.pu], tid))
     events.extend(r.trace_event(rounds_pid, 0) for r in rounds)
@@ -54,4 +55,5 @@ def chrome_trace(soc: SoC, log: EventLog, samples: list[BandwidthSample], rounds
         events.append({"name": "DRAM bandwidth (GB/s)", "ph": "C", "pid": dram_pid, "ts": round(s.time_s * 1e6, 3),
                        "args": series})
     return {"traceEvents": events, "displayTimeUnit": "ms",
-            "otherData": {"soc": soc.name, "total_time_s": total_s, "ops": sum(1 for e in log.ops if e.kind != "handoff")}}
+            "otherData": {"soc": soc.name, "total_time_s": total_s, "ops": log.ops_count(),
+                          "dram_peak_B_s": soc.dram.peak_bandwidth_B_s, "dram_usable_B_s": soc.dram.usable_B_s}}

@@ -1,0 +1,77 @@
+"""Every speed-up gives exactly the results of the straightforward path."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator.costs import Planner, plan_pass
+from simulator.graph import GRANULARITIES, PassShape
+from simulator.mapping import Placement
+from simulator.model import Precision, load_model
+from simulator.soc import load_soc
+
+SOC = load_soc("imx95")
+
+
+@pytest.mark.parametrize("granularity", GRANULARITIES)
+@pytest.mark.parametrize("model,dtype", [("llama-3.2-3b", "int8"), ("qwen2.5-0.5b", "q4_0")])
+@pytest.mark.parametrize("shape", [PassShape(63, 0, False), PassShape(1, 80, True), PassShape(6, 70, True, 6),
+                                   PassShape(2, 100, False, 1)])
+@pytest.mark.parametrize("pu,cores", [("a55", (0,)), ("a55", (0, 1, 2, 3)), ("mali-g310", (0,))])
+def test_planner_layout_path_equals_the_dag_path(granularity, model, dtype, shape, pu, cores):
+    m, p, place = load_model(model), Precision.resolve(dtype), Placement(SOC.pu(pu), cores)
+    assert Planner(SOC, granularity).plan(m, p, shape, place) == plan_pass(m, p, shape, place, SOC, granularity)
+
+
+def _scenario_args(extra):
+    from simulator.cli import _build_parser
+    from simulator.cli_common import scenario_from_args
+    return scenario_from_args(_build_parser().parse_args(["run", *extra]))
+
+
+BUNDLED = {
+    "default": ["--samples", "2"],
+    "default-layer": ["--samples", "2", "--granularity", "layer"],
+    "trace": ["--trace", "translation-semiquant", "--samples", "3", "--granularity", "layer"],
+    "kv-cpu": ["--kv-cache", "--target-device", "cpu:4", "--draft-device", "cpu:2@4", "--draft-dtype", "int8",
+               "--alpha", "0.9", "--gamma", "3", "--samples", "2"],
+    "plain": ["--draft", "none", "--kv-cache", "--target-device", "cpu:6", "--new-tokens", "32"],
+    "overlap": ["--mode", "overlap", "--kv-cache", "--target-device", "cpu:4", "--samples", "1", "--granularity",
+                "layer", "--alpha", "0.9"],
+}
+
+
+@pytest.mark.parametrize("name", list(BUNDLED))
+def test_closed_form_passes_give_the_event_by_event_results(name):
+    """Bundled scenarios' results unchanged (1e-9 relative) by the solo fast path (and the layout planner)."""
+    from dataclasses import replace
+    from simulator.simulate import simulate
+    scenario = _scenario_args(BUNDLED[name])
+    fast, slow = simulate(scenario), simulate(replace(scenario, fast=False))
+    _assert_close(fast, slow)
+
+
+def _assert_close(a, b, path="results"):
+    if isinstance(a, dict):
+        assert set(a) == set(b), path
+        for k in a:
+            _assert_close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, float):
+        assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
+    else:
+        assert a == b, path
+
+
+def test_replayed_solo_events_and_counter_equal_the_event_by_event_ones():
+    from dataclasses import replace
+    from simulator.simulate import simulate_recorded
+    scenario = _scenario_args(["--samples", "1", "--new-tokens", "12", "--granularity", "layer"])
+    (_, fast), (_, slow) = simulate_recorded(scenario), simulate_recorded(replace(scenario, fast=False))
+    a, b = fast.engine.log.ops, slow.engine.log.ops
+    assert [(e.pass_label, e.name, e.pu, e.cores) for e in a] == [(e.pass_label, e.name, e.pu, e.cores) for e in b]
+    for x, y in zip(a, b):
+        assert (x.start_s, x.end_s) == pytest.approx((y.start_s, y.end_s), rel=1e-9)
+    sa, sb = fast.engine.dram.samples, slow.engine.dram.samples
+    assert len(sa) == len(sb)
+    for x, y in zip(sa, sb):
+        assert x.time_s == pytest.approx(y.time_s, rel=1e-9) and x.rates_B_s == pytest.approx(y.rates_B_s)
