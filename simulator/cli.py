@@ -54,6 +54,8 @@ def _build_parser() -> argparse.ArgumentParser:
     add_explore_commands(sub, Parser)
     from .check_cli import add_check_command
     add_check_command(sub)
+    from .bench import add_bench_command
+    add_bench_command(sub)
     from .plot_cli import add_plot_command
     add_plot_command(sub, Parser)
     return parser
@@ -141,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "trace":
             from .trace_cli import run_trace_command
             run_trace_command(args, console)
+        elif args.command == "bench":
+            from .bench import run_bench_command
+            run_bench_command(args, console)
         elif args.command == "check":
             from .check_cli import run_check_command
             with _progress_bar(console, "simulations") as progress:

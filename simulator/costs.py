@@ -17,6 +17,7 @@ and computed in the promoted format.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import networkx as nx
 
@@ -53,25 +54,53 @@ class Task:
         return min(self.bandwidth_cap_B_s, self.bytes / self.compute_s) if self.compute_s > 0 else self.bandwidth_cap_B_s
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PassPlan:
-    """The tasks of one forward pass, in the order they run on their placement."""
+    """The tasks of one forward pass, in the order they run on their placement.
+
+    Kept compressed: every layer's ops cost the same, so `unique` holds the distinct costed nodes and `order`
+    says which one each node in run order is; `names` are the nodes' names. `tasks` spells it out when needed.
+    """
 
     placement: Placement
-    tasks: tuple[Task, ...]
     shape: PassShape
+    unique: tuple[Task, ...]
+    order: tuple[int, ...]
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, placement: Placement, shape: PassShape, tasks) -> "PassPlan":
+        tasks = tuple(tasks)
+        return cls(placement, shape, tasks, tuple(range(len(tasks))), tuple(t.name for t in tasks))
+
+    @cached_property
+    def tasks(self) -> tuple[Task, ...]:
+        unique = self.unique
+        return tuple(unique[i] if unique[i].name == name else unique[i].renamed(name)
+                     for i, name in zip(self.order, self.names))
+
+    @cached_property
+    def counts(self) -> tuple[int, ...]:
+        """How many nodes of the pass each unique task stands for."""
+        counts = [0] * len(self.unique)
+        for i in self.order:
+            counts[i] += 1
+        return tuple(counts)
+
+    def _sum(self, attr: str) -> float:
+        return sum(getattr(t, attr) * n for t, n in zip(self.unique, self.counts))
 
     @property
     def alone_s(self) -> float:
-        return sum(t.alone_s for t in self.tasks)
+        return sum(self.unique[i].alone_s for i in self.order)
 
     @property
     def flops(self) -> float:
-        return sum(t.flops for t in self.tasks)
+        return self._sum("flops")
 
-    @property
+    @cached_property
     def bytes(self) -> float:
-        return sum(t.bytes for t in self.tasks)
+        return self._sum("bytes")
 
 
 def precision_on(precision: Precision, placement: Placement) -> Precision:
@@ -118,8 +147,8 @@ def plan_pass(model: ModelSpec, precision: Precision, shape: PassShape, placemen
 
     The reference path, through the networkx DAG; Planner gets the same plans faster from a layout."""
     graph = pass_graph(model, precision_on(precision, placement), shape, granularity)
-    tasks = tuple(make_task(name, kind, ops, placement, soc) for name, kind, ops in _run_order(graph))
-    return PassPlan(placement=placement, tasks=tasks, shape=shape)
+    return PassPlan.of(placement, shape, (make_task(name, kind, ops, placement, soc)
+                                          for name, kind, ops in _run_order(graph)))
 
 
 Layout = tuple[tuple[str, str, tuple[str, ...]], ...]   # (node name, task kind, kinds of its member ops), run order
@@ -135,16 +164,18 @@ def layout(model: ModelSpec, granularity: str) -> Layout:
 
 def plan_from_layout(nodes: Layout, model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement,
                      soc: SoC) -> PassPlan:
-    """The same plan as plan_pass, costing each distinct node once (all layers are alike) and renaming copies."""
+    """The same plan as plan_pass, costing each distinct node once (all layers are alike)."""
     ops = template_ops(model, precision_on(precision, placement), shape)
-    costed: dict[tuple[str, ...], Task] = {}
-    tasks = []
+    index: dict[tuple[str, ...], int] = {}
+    unique: list[Task] = []
+    order = []
     for name, kind, members in nodes:
-        task = costed.get(members)
-        if task is None:
-            task = costed[members] = make_task(name, kind, tuple(ops[k] for k in members), placement, soc)
-        tasks.append(task if task.name == name else task.renamed(name))
-    return PassPlan(placement=placement, tasks=tuple(tasks), shape=shape)
+        i = index.get(members)
+        if i is None:
+            i = index[members] = len(unique)
+            unique.append(make_task(name, kind, tuple(ops[k] for k in members), placement, soc))
+        order.append(i)
+    return PassPlan(placement, shape, tuple(unique), tuple(order), tuple(name for name, _, _ in nodes))
 
 
 class Planner:

@@ -33,13 +33,14 @@ class Runtime:
     are shaped (KV cache or not, and which effects are on)."""
 
     def __init__(self, engine: Engine, planner: Planner, host: Placement, kv_cache: bool, effects: Effects = Effects(),
-                 solo: bool = False):
+                 solo: bool = False, fast: bool = False):
         self.engine = engine
         self.planner = planner
         self.host = host
         self.kv_cache = kv_cache
         self.effects = effects
         self.solo = solo       # one pass at a time: passes run in closed form (Engine.run_pass)
+        self.fast = solo or fast  # closed form wherever a loop can promise a pass is alone
 
     def shape(self, new: int, past: int, prompt: int, drafts: int = 0) -> PassShape:
         """The pass that feeds `new` tokens after `past` positions, plus `drafts` drafts to verify (it then
@@ -55,10 +56,13 @@ class Runtime:
     def now(self) -> float:
         return self.engine.env.now
 
-    def forward(self, job: Job, shape: PassShape, label: str, stop=None):
-        """Process body: one forward pass of the job's model; False if `stop` made it abandon the pass."""
+    def forward(self, job: Job, shape: PassShape, label: str, stop=None, solo: bool | None = None, alone=None):
+        """Process body: one forward pass of the job's model; False if `stop` made it abandon the pass.
+
+        `solo` (default: the runtime's) and `alone` are promises about concurrency (Engine.run_pass)."""
         plan = self.planner.plan(job.run.spec, job.run.precision, shape, job.placement)
-        return (yield from self.engine.run_pass(plan, label, stop, self.solo and stop is None))
+        solo = (self.solo if solo is None else solo) and stop is None
+        return (yield from self.engine.run_pass(plan, label, stop, solo, alone if self.fast else None))
 
     def to_host(self, job: Job, label: str, tokens: int = 1):
         yield from self.engine.handoff(label, job.placement, self.host, tokens * TOKEN_BYTES)

@@ -69,13 +69,15 @@ class Engine:
         self.log = EventLog()
         self._steps: dict[int, tuple] = {}     # solo steps by plan (the planner keeps plans alive)
 
-    def run_pass(self, plan: PassPlan, label: str, stop=None, solo: bool = False):
+    def run_pass(self, plan: PassPlan, label: str, stop=None, solo: bool = False, alone=None):
         """Process body (use with `yield from`): run the plan's tasks in order on its placement.
 
         `stop`, if given, is asked before each task; when it answers True the pass is abandoned there (the
         work is being thrown away) and run_pass returns False. A pass run to its end returns True.
         `solo` promises that nothing else runs until this pass ends (plain decoding, sequential rounds): then
         every op takes exactly its time alone, and the pass is computed in closed form as one timeout.
+        `alone`, if given, is asked before each task whether, from now on, nothing else can run until this pass
+        ends; once it says so and no other op is streaming, the rest of the pass is computed in closed form.
         """
         if solo:
             yield from self._run_solo(plan, label)
@@ -84,9 +86,13 @@ class Engine:
         placement = plan.placement
         pu, cores = placement.pu.name, placement.cores
         lock = self.locks[pu]
-        for task in plan.tasks:
+        tasks = plan.tasks
+        for index, task in enumerate(tasks):
             if stop is not None and stop():
                 return False
+            if alone is not None and not dram.flows and alone() and lock.try_acquire(cores):
+                yield from self._rest_alone(tasks[index:], label, pu, cores)
+                return True
             if not lock.try_acquire(cores):
                 yield lock.wait(cores)
                 if stop is not None and stop():   # the verdict came while it queued: give the cores back
@@ -112,7 +118,7 @@ class Engine:
             return cached[1]
         dram, pu = self.dram, plan.placement.pu.name
         steps = []
-        for task in plan.tasks:
+        for task in plan.unique:
             cap = task.stream_cap_B_s
             if cap > 0:
                 rate = dram.alone_rate(cap, pu)
@@ -135,16 +141,40 @@ class Engine:
             raise RuntimeError(f"pass {label} was declared solo but its cores or DRAM are in use")
         steps = self._solo_steps(plan)
         start = t = env.now
-        for overhead, busy, _rate in steps:
+        for i in plan.order:
+            overhead, busy, _rate = steps[i]
             t += overhead
             t += busy
-        entry = SoloPass(label, pu, cores, plan.tasks, steps, start, t, plan.bytes)
+        entry = SoloPass(label, pu, cores, plan, steps, start, t, plan.bytes)
         self.log.entries.append(entry)
         dram.add_solo(entry)
         dram.solo = True
         yield env.timeout(t - start)
         dram.solo = False
         lock.release(cores)
+
+    def _rest_alone(self, tasks, label: str, pu: str, cores: tuple[int, ...]):
+        """The remaining tasks of a pass that is now alone (cores already held), in closed form, op by op."""
+        env, dram = self.env, self.dram
+        append, record = self.log.entries.append, dram.record
+        t = env.now
+        for task in tasks:
+            start = t
+            t += task.overhead_s
+            cap = task.stream_cap_B_s
+            if cap > 0:
+                rate = dram.alone_rate(cap, pu)
+                record(t, {pu: rate}, rate)
+                t += task.bytes / rate
+                record(t, {}, 0.0)
+            else:
+                t += task.compute_s
+            append(OpEvent(label, task.name, task.kind, pu, cores, start, t, task.flops, task.bytes, task.alone_s,
+                           task.compute_bound))
+        dram.solo = True
+        yield env.timeout(t - env.now)
+        dram.solo = False
+        self.locks[pu].release(cores)
 
     def handoff(self, label: str, src: Placement, dst: Placement, nbytes: float):
         """Process body: hand data across PUs (fence, cache maintenance, runtime call; a copy if not shared)."""

@@ -50,30 +50,40 @@ class OpEvent:
 
 @dataclass(frozen=True, slots=True)
 class SoloPass:
-    """A pass that ran alone. `steps` holds, per task, (overhead_s, stream-or-compute s, DRAM rate B/s or 0)."""
+    """A pass that ran alone. `steps` holds, per unique task of the plan (costs.PassPlan), (overhead_s,
+    stream-or-compute s, DRAM rate B/s or 0); the plan's `order` says which step each node takes."""
 
     label: str
     pu: str
     cores: tuple[int, ...]
-    tasks: tuple            # the plan's costs.Task objects
+    plan: object            # the costs.PassPlan
     steps: tuple[tuple[float, float, float], ...]
     start_s: float
     end_s: float
     bytes: float
 
+    @property
+    def ops_count(self) -> int:
+        return len(self.plan.order)
+
     def events(self) -> Iterator[OpEvent]:
         t = self.start_s
-        for task, (overhead, busy, _rate) in zip(self.tasks, self.steps):
+        unique, steps = self.plan.unique, self.steps
+        for i, name in zip(self.plan.order, self.plan.names):
+            task = unique[i]
+            overhead, busy, _rate = steps[i]
             start = t
             t += overhead
             t += busy
-            yield OpEvent(self.label, task.name, task.kind, self.pu, self.cores, start, t, task.flops, task.bytes,
+            yield OpEvent(self.label, name, task.kind, self.pu, self.cores, start, t, task.flops, task.bytes,
                           task.alone_s, task.compute_bound)
 
     def counter_steps(self) -> Iterator[tuple[float, dict[str, float], float]]:
         """The DRAM counter's steps during the pass: (time, rates by PU, total)."""
         t = self.start_s
-        for overhead, busy, rate in self.steps:
+        steps = self.steps
+        for i in self.plan.order:
+            overhead, busy, rate = steps[i]
             t += overhead
             if rate > 0:
                 yield t, {self.pu: rate}, rate
@@ -105,7 +115,7 @@ class EventLog:
         return out
 
     def ops_count(self) -> int:
-        return sum(len(e.tasks) if isinstance(e, SoloPass) else e.kind != "handoff" for e in self.entries)
+        return sum(e.ops_count if isinstance(e, SoloPass) else e.kind != "handoff" for e in self.entries)
 
     def bytes_total(self) -> float:
         return sum(e.bytes for e in self.entries)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 
 import simpy
 
@@ -25,6 +26,8 @@ def max_min_share(caps: list[float], groups: list[str], group_caps: dict[str, fl
     n = len(caps)
     if n == 1:  # the common case, in closed form: what progressive filling gives for one flow
         return [min(caps[0], group_caps.get(groups[0], math.inf), total)]
+    if n == 2:
+        return _two_flows(caps[0], caps[1], groups[0], groups[1], group_caps, total)
     rates = [0.0] * n
     active = list(range(n))
     left_total = total
@@ -48,6 +51,29 @@ def max_min_share(caps: list[float], groups: list[str], group_caps: dict[str, fl
         active = [i for i in active
                   if caps[i] - rates[i] > tol and left_group[groups[i]] > tol and left_total > tol]
     return rates
+
+
+def _two_flows(c0: float, c1: float, g0: str, g1: str, group_caps: dict[str, float], total: float) -> list[float]:
+    """Progressive filling for two flows in closed form (drafter and target streaming at once).
+
+    In one group the pair shares min(total, group cap); in two groups each flow is also held to its own group's
+    cap. Each gets half of what they share, unless its cap is lower: then the other takes the rest, up to its own.
+    """
+    inf = math.inf
+    if g0 == g1:
+        share = min(total, group_caps.get(g0, inf))
+    else:
+        c0 = min(c0, group_caps.get(g0, inf))
+        c1 = min(c1, group_caps.get(g1, inf))
+        share = total
+    half = share / 2
+    if c0 <= half and c1 <= half:
+        return [c0, c1]
+    if c0 <= half:
+        return [c0, min(c1, share - c0)]
+    if c1 <= half:
+        return [min(c0, share - c1), c1]
+    return [half, half]
 
 
 @dataclass(eq=False, slots=True)
@@ -166,19 +192,20 @@ class FluidDram:
             rates = [min(f.cap, self.usable_B_s) for f in self.flows]
         now = self.env.now
         by_group: dict[str, float] = {}
+        first = math.inf
         for f, r in zip(self.flows, rates):
             f.rate = r
-            f.end_s = now + f.remaining / r if r > 0 else math.inf
+            end = f.end_s = now + f.remaining / r if r > 0 else math.inf
+            if end < first:
+                first = end
             by_group[f.group] = by_group.get(f.group, 0.0) + r
         self.record(now, by_group, sum(rates))
         self._generation += 1
         if self.flows:
-            first = min(f.end_s for f in self.flows)
             timer = self.env.timeout(max(first - now, 0.0))
-            generation = self._generation
-            timer.callbacks.append(lambda _ev: self._on_timer(generation))
+            timer.callbacks.append(partial(self._on_timer, self._generation))
 
-    def _on_timer(self, generation: int) -> None:
+    def _on_timer(self, generation: int, _event=None) -> None:
         if generation != self._generation:
             return  # rates changed since this timer was set
         self._settle()

@@ -104,7 +104,8 @@ def _speculative(scenario: Scenario, baseline: dict, planner: Planner | None,
     alpha = estimate_alpha(trace)
     spec_log = SpecLog()
     rt = Runtime(Engine(soc, scenario.effects.dram_contention), planner, scenario.host_placement(),
-                 scenario.kv_cache, scenario.effects, solo=scenario.fast and spec_cfg.mode == "sequential")
+                 scenario.kv_cache, scenario.effects, solo=scenario.fast and spec_cfg.mode == "sequential",
+                 fast=scenario.fast)
 
     def one(i, sample):
         replay = Replay.of(sample, trace.gamma, alpha, np.random.default_rng([scenario.workload.seed, i]))

@@ -82,10 +82,14 @@ def speculative(rt: Runtime, draft: Job, target: Job, replay: Replay, prompt_tok
     last_draftable = prompt_tokens + output_tokens - 1   # the last output token is always the target's
     state = {"fed": 0, "have": prompt_tokens}
 
-    def draft_step(label, stop=None):
+    # Closed-form passes need DRAM traffic only from passes: handoff copies (memory not shared) would stream too.
+    can_be_alone = rt.engine.soc.interconnect.shared_memory
+
+    def draft_step(label, stop=None, solo=None, alone=None):
         """Produce the drafter's token at position `have`; False if abandoned by `stop`."""
         q = state["have"]
-        done = yield from rt.forward(draft, rt.shape(q - state["fed"], state["fed"], prompt_tokens), label, stop)
+        done = yield from rt.forward(draft, rt.shape(q - state["fed"], state["fed"], prompt_tokens), label, stop,
+                                     solo, alone)
         if done:
             state["fed"], state["have"] = q, q + 1
         return done
@@ -96,7 +100,9 @@ def speculative(rt: Runtime, draft: Job, target: Job, replay: Replay, prompt_tok
             if verify.triggered:
                 return
             labels.append(f"draft.{tag}.r{index}.pre{i}")
-            if not (yield from draft_step(labels[-1], stop=lambda: verify.triggered and not keep)):
+            # once the verify has ended (and the work is kept), the main loop only waits for this process
+            if not (yield from draft_step(labels[-1], stop=lambda: verify.triggered and not keep,
+                                          alone=(lambda: verify.triggered) if can_be_alone else None)):
                 return
 
     index = 0
@@ -104,18 +110,20 @@ def speculative(rt: Runtime, draft: Job, target: Job, replay: Replay, prompt_tok
         g = min(gamma, output_tokens - emitted - 1)
         start = env.now
         j = 0
-        while state["have"] < committed + g:
-            yield from draft_step(f"draft.{tag}.r{index}.d{j}")
+        while state["have"] < committed + g:   # nothing else runs while the round drafts: solo when allowed
+            yield from draft_step(f"draft.{tag}.r{index}.d{j}", solo=rt.fast and can_be_alone)
             j += 1
         if g:
             yield from rt.engine.handoff(f"draft.{tag}.r{index}.drafts", draft.placement, target.placement, 4 * g)
         n = replay.accepted(emitted, g)
         keep = overlap and n == g and replay.agrees(emitted + g)
         verify_shape = rt.shape(committed - target_fed, target_fed, prompt_tokens, drafts=g)
-        verify = env.process(rt.forward(target, verify_shape, f"target.{tag}.r{index}.verify"))
         budget = min(g + 1, last_draftable - state["have"]) if overlap else 0
         labels: list[str] = []
-        drafting = env.process(predraft(index, budget, verify, keep, labels)) if budget > 0 else None
+        box: list = [None]   # the pre-drafting process, once started
+        verify = env.process(rt.forward(target, verify_shape, f"target.{tag}.r{index}.verify", alone=(
+            lambda: box[0] is None or box[0].triggered) if can_be_alone else None))
+        drafting = box[0] = env.process(predraft(index, budget, verify, keep, labels)) if budget > 0 else None
         yield verify
         previous = committed
         committed += n + 1

@@ -19,7 +19,7 @@ def op(name="x", flops=0.0, nbytes=0.0, op_class="matmul", dtype="fp16"):
 
 
 def plan(soc, placement, *ops):
-    return PassPlan(placement, tuple(make_task(o.name, o.kind, (o,), placement, soc) for o in ops), SHAPE)
+    return PassPlan.of(placement, SHAPE, (make_task(o.name, o.kind, (o,), placement, soc) for o in ops))
 
 
 def run_together(soc, *plans):
