@@ -74,17 +74,22 @@ def check(scenario: Scenario, threshold_percent: float = 2.0, progress: Progress
     all_off = Effects(False, False, False, False)
     planners: dict[tuple, Planner] = {}
 
+    overlap = spec.mode == "overlap"
+    total = 2 * (len(EFFECTS) + 1 + overlap) + 2   # the waterfall's simulations, then one per effect left out
+    done = [0]
+
     def simulate(sc: Scenario) -> dict:
         if sc.speculation.mode == "sequential":
             sc = replace(sc, granularity="model")
         planner = planners.setdefault((sc.effects.overheads, sc.granularity), planner_for(sc))
         res = run_speculative(sc, run_baseline(sc, planner), planner)
-        progress("check", len(steps) + len(loo) + 1, total)
+        done[0] += 1
+        progress("check", done[0], total)
         return res
 
-    off_sc = replace(scenario, effects=all_off, speculation=replace(spec, mode="sequential"), granularity="model")
+    off_sc = replace(scenario, effects=all_off, speculation=replace(spec, mode="sequential"))
     target_at, draft_at = off_sc.placements()
-    planner = planners.setdefault((False, "model"), planner_for(off_sc))
+    planner = planners.setdefault((False, "model"), planner_for(replace(off_sc, granularity="model")))
     c = (pass_seconds(planner, spec.draft, draft_at, seq_len, scenario.kv_cache)
          / pass_seconds(planner, scenario.target, target_at, seq_len, scenario.kv_cache))
     closed = eq1(alpha, spec.gamma, c)
@@ -93,7 +98,6 @@ def check(scenario: Scenario, threshold_percent: float = 2.0, progress: Progress
 
     steps: list[Step] = []
     loo: list[dict] = []
-    total = 5 + len(EFFECTS) + 2 * (1 + len(EFFECTS))
     steps.append(Step("closed_form", f"Eq. 1 (alpha {alpha:.3f}, c {c:.3f} at S_L {seq_len})", closed,
                       alpha * (1 - alpha ** spec.gamma) / (1 - alpha) if alpha < 1 else float(spec.gamma)))
 

@@ -42,7 +42,8 @@ def acceptance_flags(cmd: argparse.ArgumentParser, alpha_default: float = 0.94) 
     acceptance.add_argument("--alpha", type=float,
                             help=f"i.i.d. acceptance rate for synthetic samples (default: {alpha_default})")
     cmd.add_argument("--samples", type=int,
-                     help="samples to decode: the first N of the trace (default: all), or N synthetic ones (default: 4)")
+                     help="samples to decode: the first N of the trace (default: all), or N synthetic ones "
+                          "(default: 4; 1 with --draft none)")
     cmd.add_argument("--seed", type=int, default=0, help="seed for synthetic samples and unknown agreements (default: 0)")
     cmd.set_defaults(alpha_default=alpha_default)
 

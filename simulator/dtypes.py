@@ -35,11 +35,6 @@ DTYPES: dict[str, DType] = {d.name: d for d in (
 )}
 
 WEIGHT_DTYPES = tuple(DTYPES)
-TENSOR_DTYPES = COMPUTE_DTYPES  # activations and KV cache are plain formats
-
-
-def dtype(name: str) -> DType:
-    return DTYPES[name]
 
 
 def default_activation_dtype(weights: str) -> str:

@@ -45,6 +45,8 @@ class CoreLock:
 
     def release(self, cores: tuple[int, ...]) -> None:
         self.busy.difference_update(cores)
+        if not self.waiting:
+            return
         blocked: set[int] = set()      # cores wanted by earlier waiters that are still waiting
         still = deque()
         for wanted, event in self.waiting:
@@ -90,7 +92,7 @@ class Engine:
         for index, task in enumerate(tasks):
             if stop is not None and stop():
                 return False
-            if alone is not None and not dram.flows and alone() and lock.try_acquire(cores):
+            if alone is not None and not dram.flows and not dram.solo and alone() and lock.try_acquire(cores):
                 yield from self._rest_alone(tasks[index:], label, pu, cores)
                 return True
             if not lock.try_acquire(cores):
@@ -137,7 +139,7 @@ class Engine:
         placement = plan.placement
         pu, cores = placement.pu.name, placement.cores
         lock = self.locks[pu]
-        if dram.flows or not lock.try_acquire(cores):
+        if dram.flows or dram.solo or not lock.try_acquire(cores):
             raise RuntimeError(f"pass {label} was declared solo but its cores or DRAM are in use")
         steps = self._solo_steps(plan)
         start = t = env.now

@@ -147,11 +147,6 @@ class EventLog:
             out.setdefault(e.pu, {}).setdefault(what, []).append((e.start_s, e.end_s))
         return out
 
-    def busy_s(self, pu: str) -> float:
-        """Wall time during which at least one op ran on the PU (the union of its op intervals)."""
-        parts = self.spans().get(pu, {})
-        return union_s(parts.get("draft", []) + parts.get("target", []))
-
 
 def union_s(spans: list[tuple[float, float]]) -> float:
     """Length of the union of [start, end] intervals."""

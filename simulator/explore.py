@@ -46,15 +46,18 @@ class MappingResult:
     r: float                    # t_target(its placement) / t_target(baseline: k CPU cores)
     speedup_eq1: dict[int, float]
     speedup_simulated: dict[int, float] = field(default_factory=dict)
+    alone_simulated: float = 1.0    # the target alone on this mapping's placement, against the variant's baseline
 
     @property
     def heterogeneous(self) -> bool:
         return self.draft_device != self.target_device
 
     def best(self, which: str) -> tuple[int, float]:
-        """Best gamma (0 = do not speculate, run the baseline) and its speedup, by "eq1" or "simulated"."""
+        """Best gamma and its speedup against the variant's baseline, by "eq1" or "simulated"; gamma 0 is the
+        target alone, not speculating, on this mapping's placement (1 / r by Eq. 1), so that moving the target
+        is never credited to speculation."""
         table = self.speedup_eq1 if which == "eq1" else self.speedup_simulated
-        best = (0, 1.0)
+        best = (0, 1.0 / self.r if which == "eq1" else self.alone_simulated)
         for gamma, s in sorted(table.items()):
             if s > best[1] + 1e-12:
                 best = (gamma, s)
@@ -80,14 +83,18 @@ class Variant:
     mappings: list[MappingResult]
 
     def decision(self, which: str) -> dict:
-        """The variant's choice: the best mapping and gamma, or no speculation."""
+        """The variant's choice: the best mapping and gamma, or no speculation (the target alone: on the
+        variant's cores, or on another PU if that alone is faster)."""
         best_map, best_gamma, best = None, 0, 1.0
         for m in self.mappings:
             gamma, s = m.best(which)
-            if gamma and s > best + 1e-12:
+            if s > best + 1e-12:
                 best_map, best_gamma, best = m, gamma, s
         if best_map is None:
             return {"speculate": False, "gamma": 0, "heterogeneous": False, "speedup": 1.0, "mapping": None}
+        if best_gamma == 0:
+            return {"speculate": False, "gamma": 0, "heterogeneous": False, "speedup": best,
+                    "mapping": f"target {best_map.target_device} alone"}
         return {"speculate": True, "gamma": best_gamma, "heterogeneous": best_map.heterogeneous, "speedup": best,
                 "mapping": f"draft {best_map.draft_device}, target {best_map.target_device}"}
 
@@ -96,9 +103,11 @@ class Variant:
         out = {"cluster": self.cluster, "cores": self.cores, "speculate": eq["speculate"], "gamma": eq["gamma"],
                "heterogeneous": eq["heterogeneous"], "speedup_eq1": eq["speedup"], "mapping": eq["mapping"]}
         if simulated:
-            chosen = next((m for m in self.mappings if eq["mapping"] ==
-                           f"draft {m.draft_device}, target {m.target_device}"), None)
-            out["speedup_simulated"] = chosen.speedup_simulated[eq["gamma"]] if chosen else 1.0
+            chosen = next((m for m in self.mappings if eq["mapping"] in
+                           (f"draft {m.draft_device}, target {m.target_device}", f"target {m.target_device} alone")),
+                          None)
+            out["speedup_simulated"] = (1.0 if chosen is None else chosen.alone_simulated if eq["gamma"] == 0
+                                        else chosen.speedup_simulated[eq["gamma"]])
             out["simulated_decision"] = self.decision("simulated")
         return out
 
@@ -132,8 +141,11 @@ def explore(spec: ExploreSpec, progress: Progress = _no_progress) -> list[Varian
     for index, (cluster, k, places) in enumerate(todo):
         base_place = places[0]
         t_base = pass_seconds(planner, spec.target, base_place, spec.seq_len)
-        baseline = None
+        baseline, alone = None, {}
         if spec.simulate:
+            for place in places:   # the target alone on each PU of the variant; the first is the baseline
+                sc = Scenario(spec.soc, _model_run(spec.target, place), spec.workload, False, spec.granularity)
+                alone[place.label] = run_baseline(sc, planner)["total_time_s"]
             base_sc = Scenario(spec.soc, _model_run(spec.target, base_place), spec.workload, False, spec.granularity)
             baseline = run_baseline(base_sc, planner)
         mappings = []
@@ -145,6 +157,7 @@ def explore(spec: ExploreSpec, progress: Progress = _no_progress) -> list[Varian
                 m = MappingResult(cluster, k, d_place.label, t_place.label, c, r,
                                   {g: eq1(spec.alpha, g, c) / r for g in range(1, spec.gamma_max + 1)})
                 if baseline is not None:
+                    m.alone_simulated = alone[base_place.label] / alone[t_place.label]
                     for gamma in range(1, spec.gamma_max + 1):
                         sc = Scenario(spec.soc, _model_run(spec.target, t_place), spec.workload, False,
                                       spec.granularity, Speculation(_model_run(spec.draft, d_place), gamma),

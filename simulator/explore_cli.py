@@ -88,7 +88,8 @@ def run_explore_command(args, console: Console, progress) -> None:
            "mappings": [m.to_json() for v in variants for m in v.mappings]}
     if args.json:
         write_json(args.json, doc)
-    _render(console, doc, table_for(soc.name, alpha))
+    pair = ((spec.target.spec.name, spec.target.precision.weights), (spec.draft.spec.name, spec.draft.precision.weights))
+    _render(console, doc, table_for(soc.name, alpha, *pair))
 
 
 def _cell(d: dict) -> str:
@@ -102,6 +103,8 @@ def _arrow(mapping: str | None) -> str:
     """'draft X, target Y' -> 'X -> Y'."""
     if not mapping:
         return "-"
+    if mapping.endswith(" alone"):
+        return mapping
     draft, target = mapping.split(", ")
     return f"{draft.removeprefix('draft ')} -> {target.removeprefix('target ')}"
 
@@ -145,6 +148,8 @@ def _figure(args, console: Console) -> None:
     if args.figure == "speedup-vs-alpha":
         if not 0 <= args.c:
             raise InputError("--c", f"must be >= 0, got {args.c}")
+        if args.gamma_max < 1:
+            raise InputError("--gamma-max", f"must be >= 1, got {args.gamma_max}")
         gammas = range(1, args.gamma_max + 1)
         table = Table(title=f"Fig. 7: Eq. 1 speedup against alpha, c = {args.c}", title_justify="left")
         table.add_column("alpha")
@@ -160,6 +165,9 @@ def _figure(args, console: Console) -> None:
     soc = load_soc(args.soc, calibrated=not args.uncalibrated)
     seq_lens = _check_ints(args.seq_lens, "--seq-lens")
     cores = _check_ints(args.cores, "--cores")
+    cluster = soc.first("cpu")
+    if max(cores) > cluster.units:
+        raise InputError("--cores", f"cluster {cluster.name} of {soc.name} has {cluster.units} cores, got {args.cores!r}")
     rows = c_vs_seq_len(soc, model_run(args, soc, "target", args.target), model_run(args, soc, "draft", args.draft),
                         seq_lens, cores)
     table = Table(title=f"Fig. 6: c = t(draft pass) / t(target pass) against sequence length, no KV cache ({soc.name})",

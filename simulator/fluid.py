@@ -78,7 +78,6 @@ def _two_flows(c0: float, c1: float, g0: str, g1: str, group_caps: dict[str, flo
 
 @dataclass(eq=False, slots=True)
 class Flow:
-    nbytes: float
     cap: float
     group: str
     done: simpy.Event
@@ -172,7 +171,7 @@ class FluidDram:
         if self.solo:
             raise RuntimeError("a flow started while a solo pass was running: that pass was not alone")
         self._settle()
-        flow = Flow(nbytes, cap, group, self.env.event(), remaining=nbytes)
+        flow = Flow(cap, group, self.env.event(), remaining=nbytes)
         self.flows.append(flow)
         self._reshare()
         return flow.done

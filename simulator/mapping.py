@@ -31,9 +31,6 @@ class Placement:
             return self.pu.name
         return f"{self.pu.name}:{len(self.cores)}" + (f"@{self.cores[0]}" if self.cores[0] else "")
 
-    def overlaps(self, other: "Placement") -> bool:
-        return self.pu.name == other.pu.name and bool(set(self.cores) & set(other.cores))
-
 
 @dataclass(frozen=True)
 class DeviceRequest:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .engine import Engine
-from .eventlog import EventLog, union_s
+from .eventlog import union_s
 from .speculative import SpecLog
 
 
@@ -56,11 +56,10 @@ def decoding_results(engine: Engine, weight_bytes_per_token: float) -> dict:
     }
 
 
-def time_split(log: EventLog, pu_names: list[str], total_s: float) -> dict[str, dict[str, float]]:
+def time_split(spans: dict, pu_names: list[str], total_s: float) -> dict[str, dict[str, float]]:
     """Per PU, wall time spent drafting, verifying, handing off (booked on the receiving PU), and idle (nothing
     at all running there). On a CPU cluster whose cores are split between the two models, drafting and
-    verifying can run at once, so the parts may add up to more than the total."""
-    spans = log.spans()
+    verifying can run at once, so the parts may add up to more than the total. `spans`: EventLog.spans()."""
     out = {}
     for pu in pu_names:
         parts = spans.get(pu, {})
@@ -83,6 +82,6 @@ def speculative_results(engine: Engine, spec: SpecLog, baseline: dict) -> dict:
         "drafts_accepted": sum(r.accepted for r in rounds),
         "wasted_draft_s": engine.log.duration_of(spec.discarded_passes),
         "drawn_agreement_positions": spec.drawn_positions,
-        "time_split_s": time_split(engine.log, [pu.name for pu in engine.soc.pus], total),
+        "time_split_s": time_split(engine.log.spans(), [pu.name for pu in engine.soc.pus], total),
         "baseline": baseline,
     }

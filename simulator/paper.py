@@ -30,8 +30,9 @@ TABLE_II = {1: (True, 5, True, 1.68), 2: (True, 2, True, 1.10), 3: (False, 0, Fa
 TABLE_III = {k: (False, 0, False, 1.0) for k in range(1, 7)}
 
 
-def table_for(soc_name: str, alpha: float) -> dict | None:
-    """The paper's table for this SoC and alpha (Table II at 0.90, Table III at 0.17), if there is one."""
-    if soc_name != "imx95":
+def table_for(soc_name: str, alpha: float, target: tuple[str, str], draft: tuple[str, str]) -> dict | None:
+    """The paper's table for this SoC, model pair ((name, weights dtype) each) and alpha (Table II at 0.90,
+    Table III at 0.17), if there is one."""
+    if soc_name != "imx95" or target != VALIDATED["target"][:2] or draft != VALIDATED["draft"][:2]:
         return None
     return {0.90: TABLE_II, 0.17: TABLE_III}.get(round(alpha, 2))

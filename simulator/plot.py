@@ -194,7 +194,7 @@ _MAPPING_KEYS = {"cluster": str, "cores": int, "draft_device": str, "target_devi
 def load_explore(path: str) -> dict:
     """A `specsoc explore --json` document, checked enough to plot."""
     doc = _read_json(path, "specsoc explore --json")
-    wrong = f"not a `specsoc explore --json` file"
+    wrong = "not a `specsoc explore --json` file"
     if not isinstance(doc, dict) or not isinstance(doc.get("mappings"), list) or not isinstance(doc.get("variants"), list):
         raise InputError(path, f"{wrong} (it needs 'variants' and 'mappings' lists)")
     if not doc["mappings"]:
@@ -269,8 +269,7 @@ def heatmap(doc: dict):
     low, high = min(float(values.min()), 0.99), max(float(values.max()), 1.01)
     spread = max(1.0 - low, high - 1.0)
     norm = TwoSlopeNorm(vcenter=1.0, vmin=1.0 - spread, vmax=1.0 + spread)
-    cmap = matplotlib.colormaps["RdBu"].copy()
-    cmap.set_bad("0.85")
+    cmap = matplotlib.colormaps["RdBu"].with_extremes(bad="0.85")
     fig, ax = _figure(1.9 * len(cols) + 3.2, 0.55 * len(rows) + 2.6)
     image = ax.imshow(grid, cmap=cmap, norm=norm, aspect="auto")
     for (r, c), (s, gamma, is_chosen) in cells.items():

@@ -19,11 +19,9 @@ applied on top of the spec-derived values when the SoC is loaded calibrated (the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .config import Section, read_mapping
 from .dtypes import COMPUTE_DTYPES
-from .errors import InputError
 from .resources import resolve_file
 
 OP_CLASSES = ("matmul", "attention", "elementwise")

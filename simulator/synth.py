@@ -240,9 +240,6 @@ class Markov:
         return {"agreement": tuple(bits)}
 
 
-GENERATORS = {"iid": Iid, "curve": Curve, "markov": Markov}
-
-
 def synth_command(generator: Iid | Curve | Markov, samples: int, lengths: Lengths, seed: int,
                   meta: dict | None = None) -> str:
     """The `specsoc trace synth` command line that makes this trace again (add --out FILE to write it)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -706,6 +705,8 @@ def test_check_json_and_waterfall(tmp_path, capsys):
     (["figure", "speedup-vs-alpha", "--c", "-1"], "--c"),
     (["figure", "c-vs-seq-len", "--seq-lens", "16,x"], "--seq-lens"),
     (["figure", "c-vs-seq-len", "--cores", "0"], "--cores"),
+    (["figure", "c-vs-seq-len", "--cores", "9"], "--cores"),
+    (["figure", "speedup-vs-alpha", "--gamma-max", "0"], "--gamma-max"),
     (["figure", "bogus"], "figure"),
 ])
 def test_bad_explore_check_figure_input(argv, flag, capsys):

@@ -106,3 +106,29 @@ def test_check_a_non_iid_trace_moves_the_mean_accepted_length_as_its_statistics_
     # a few near 1; which way the mixture moves the mean depends on the samples, the replay says by how much)
     assert abs(trace_step["mean_accepted_per_round"] / iid_step["mean_accepted_per_round"] - 1) > 0.05
     assert trace_step["delta_percent"] != 0
+
+
+def test_moving_the_target_is_not_credited_to_speculation():
+    # an fp16 target runs faster alone on the Mali than on one A55 core: at alpha 0.17 the best choice is to move
+    # it there and not speculate, never "speculate with the target on the GPU"
+    target = ModelRun(load_model("llama-3.2-3b"), Precision.resolve("fp16"), parse_device(SOC, "cpu:1"), "cpu:1")
+    draft = ModelRun(load_model("llama-3.2-1b"), Precision.resolve("fp16"), parse_device(SOC, "gpu"), "gpu")
+    trace = generate(Iid(alpha=0.17), 1, Lengths(16, 0, 8, 0), 0)
+    variants = explore(ExploreSpec(SOC, target, draft, Workload(trace, trace.samples, 0), 0.17, 63, 3, True))
+    one_core = variants[0]
+    for which in ("eq1", "simulated"):
+        d = one_core.decision(which)
+        assert not d["speculate"] and d["mapping"] == "target mali-g310 alone" and d["speedup"] > 1.0
+
+
+def test_check_counts_its_simulations_and_keeps_the_overlap_granularity():
+    from simulator.simulate import simulate
+    args = _build_parser().parse_args(["check", "--target", "qwen2.5-1.5b", "--draft", "qwen2.5-0.5b", "--kv-cache",
+                                       "--target-device", "cpu:4", "--mode", "overlap", "--alpha", "0.9",
+                                       "--samples", "1", "--prompt-tokens", "16", "--new-tokens", "24"])
+    scenario = scenario_from_args(args)
+    calls = []
+    result = check(scenario, 2.0, lambda phase, done, total: calls.append((done, total)))
+    assert calls == [(i, calls[0][1]) for i in range(1, len(calls) + 1)] and calls[-1][0] == calls[-1][1]
+    # the check's full scenario is the run's, at the run's (layer) granularity
+    assert result["simulated_speedup"] == pytest.approx(simulate(scenario)["speedup"], rel=1e-9)
