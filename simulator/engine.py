@@ -88,12 +88,13 @@ class Engine:
         placement = plan.placement
         pu, cores = placement.pu.name, placement.cores
         lock = self.locks[pu]
-        tasks = plan.tasks
-        for index, task in enumerate(tasks):
+        unique = plan.unique
+        for index, (i, name) in enumerate(zip(plan.order, plan.names)):
+            task = unique[i]
             if stop is not None and stop():
                 return False
             if alone is not None and not dram.flows and not dram.solo and alone() and lock.try_acquire(cores):
-                yield from self._rest_alone(tasks[index:], label, pu, cores)
+                yield from self._solo_from(plan, label, index)
                 return True
             if not lock.try_acquire(cores):
                 yield lock.wait(cores)
@@ -109,8 +110,8 @@ class Engine:
             elif task.compute_s > 0:
                 yield env.timeout(task.compute_s)
             lock.release(cores)
-            log.entries.append(OpEvent(label, task.name, task.kind, pu, cores, start, env.now, task.flops,
-                                   task.bytes, task.alone_s, task.compute_bound))
+            log.entries.append(OpEvent(label, name, task.kind, pu, cores, start, env.now, task.flops,
+                                       task.bytes, task.alone_s, task.compute_bound))
         return True
 
     def _solo_steps(self, plan: PassPlan) -> tuple[tuple[float, float, float], ...]:
@@ -132,49 +133,30 @@ class Engine:
         return steps
 
     def _run_solo(self, plan: PassPlan, label: str):
-        """The pass alone: each op spends its overhead, then streams at the single-flow rate (or computes).
-
-        Logged as one SoloPass (eventlog.py); its events are replayed from the same arithmetic when needed."""
-        env, dram = self.env, self.dram
-        placement = plan.placement
-        pu, cores = placement.pu.name, placement.cores
-        lock = self.locks[pu]
-        if dram.flows or dram.solo or not lock.try_acquire(cores):
+        """The pass alone: each op spends its overhead, then streams at the single-flow rate (or computes)."""
+        lock = self.locks[plan.placement.pu.name]
+        if self.dram.flows or self.dram.solo or not lock.try_acquire(plan.placement.cores):
             raise RuntimeError(f"pass {label} was declared solo but its cores or DRAM are in use")
+        yield from self._solo_from(plan, label, 0)
+
+    def _solo_from(self, plan: PassPlan, label: str, first: int):
+        """Ops `first`.. of the pass, now alone with its cores held, in closed form: one timeout, one SoloPass in
+        the log (its events and DRAM counter steps are replayed from the same arithmetic when asked for)."""
+        env, dram = self.env, self.dram
+        pu, cores = plan.placement.pu.name, plan.placement.cores
         steps = self._solo_steps(plan)
+        order = plan.order[first:]
         start = t = env.now
-        for i in plan.order:
+        for i in order:
             overhead, busy, _rate = steps[i]
             t += overhead
             t += busy
-        entry = SoloPass(label, pu, cores, plan, steps, start, t, plan.bytes)
+        nbytes = plan.bytes if first == 0 else sum(plan.unique[i].bytes for i in order)
+        entry = SoloPass(label, pu, cores, plan, steps, start, t, nbytes, first)
         self.log.entries.append(entry)
         dram.add_solo(entry)
         dram.solo = True
         yield env.timeout(t - start)
-        dram.solo = False
-        lock.release(cores)
-
-    def _rest_alone(self, tasks, label: str, pu: str, cores: tuple[int, ...]):
-        """The remaining tasks of a pass that is now alone (cores already held), in closed form, op by op."""
-        env, dram = self.env, self.dram
-        append, record = self.log.entries.append, dram.record
-        t = env.now
-        for task in tasks:
-            start = t
-            t += task.overhead_s
-            cap = task.stream_cap_B_s
-            if cap > 0:
-                rate = dram.alone_rate(cap, pu)
-                record(t, {pu: rate}, rate)
-                t += task.bytes / rate
-                record(t, {}, 0.0)
-            else:
-                t += task.compute_s
-            append(OpEvent(label, task.name, task.kind, pu, cores, start, t, task.flops, task.bytes, task.alone_s,
-                           task.compute_bound))
-        dram.solo = True
-        yield env.timeout(t - env.now)
         dram.solo = False
         self.locks[pu].release(cores)
 

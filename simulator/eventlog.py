@@ -50,8 +50,9 @@ class OpEvent:
 
 @dataclass(frozen=True, slots=True)
 class SoloPass:
-    """A pass that ran alone. `steps` holds, per unique task of the plan (costs.PassPlan), (overhead_s,
-    stream-or-compute s, DRAM rate B/s or 0); the plan's `order` says which step each node takes."""
+    """A pass (or its rest, from node `first`) that ran alone. `steps` holds, per unique task of the plan
+    (costs.PassPlan), (overhead_s, stream-or-compute s, DRAM rate B/s or 0); the plan's `order` says which step
+    each node takes."""
 
     label: str
     pu: str
@@ -61,15 +62,16 @@ class SoloPass:
     start_s: float
     end_s: float
     bytes: float
+    first: int = 0          # the plan's first node run alone (a pass can become alone part-way)
 
     @property
     def ops_count(self) -> int:
-        return len(self.plan.order)
+        return len(self.plan.order) - self.first
 
     def events(self) -> Iterator[OpEvent]:
         t = self.start_s
-        unique, steps = self.plan.unique, self.steps
-        for i, name in zip(self.plan.order, self.plan.names):
+        unique, steps, first = self.plan.unique, self.steps, self.first
+        for i, name in zip(self.plan.order[first:], self.plan.names[first:]):
             task = unique[i]
             overhead, busy, _rate = steps[i]
             start = t
@@ -82,7 +84,7 @@ class SoloPass:
         """The DRAM counter's steps during the pass: (time, rates by PU, total)."""
         t = self.start_s
         steps = self.steps
-        for i in self.plan.order:
+        for i in self.plan.order[self.first:]:
             overhead, busy, rate = steps[i]
             t += overhead
             if rate > 0:
@@ -129,7 +131,7 @@ class EventLog:
         total = 0.0
         for e in self.entries:
             if isinstance(e, SoloPass):
-                if e.label in labels:
+                if e.label in labels:   # a kept pre-draft's closed-form rest is never discarded, but count it
                     total += e.end_s - e.start_s
             elif e.kind != "handoff" and e.pass_label in labels:
                 total += e.end_s - e.start_s
