@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .analytic import eq1
+from .analytic import eq1, expected_tokens
 from .costs import Planner
 from .explore import pass_seconds
 from .scenario import Effects, Scenario, Workload
@@ -93,13 +93,13 @@ def check(scenario: Scenario, threshold_percent: float = 2.0, progress: Progress
     c = (pass_seconds(planner, spec.draft, draft_at, seq_len, scenario.kv_cache)
          / pass_seconds(planner, scenario.target, target_at, seq_len, scenario.kv_cache))
     closed = eq1(alpha, spec.gamma, c)
-    tokens_per_round = (1 - alpha ** (spec.gamma + 1)) / (1 - alpha) if alpha < 1 else spec.gamma + 1
+    tokens_per_round = expected_tokens(alpha, spec.gamma)
     output = max(8, round(CLOSED_FORM_ROUNDS * tokens_per_round / 16))
 
     steps: list[Step] = []
     loo: list[dict] = []
     steps.append(Step("closed_form", f"Eq. 1 (alpha {alpha:.3f}, c {c:.3f} at S_L {seq_len})", closed,
-                      alpha * (1 - alpha ** spec.gamma) / (1 - alpha) if alpha < 1 else float(spec.gamma)))
+                      tokens_per_round - 1.0))
 
     def add(key, label, sc):
         res = simulate(sc)

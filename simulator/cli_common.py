@@ -48,6 +48,25 @@ def acceptance_flags(cmd: argparse.ArgumentParser, alpha_default: float = 0.94) 
     cmd.set_defaults(alpha_default=alpha_default)
 
 
+def pair_flags(cmd: argparse.ArgumentParser) -> None:
+    """The two models and their formats, for commands that place them themselves (explore, figure, plot)."""
+    cmd.add_argument("--target", default="llama-3.2-3b", help="target model (default: llama-3.2-3b)")
+    model_flags(cmd, "target", "int8", "cpu:1")
+    cmd.add_argument("--draft", default="llama-3.2-1b", help="drafter model (default: llama-3.2-1b)")
+    model_flags(cmd, "draft", "fp16", "gpu")
+
+
+def check_ints(text: str, flag: str) -> list[int]:
+    """A comma-separated list of whole numbers >= 1 (core counts, sequence lengths)."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise InputError(flag, f"must be comma-separated whole numbers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise InputError(flag, f"must all be >= 1, got {text!r}")
+    return values
+
+
 def run_flags(cmd: argparse.ArgumentParser, granularity: str = "op") -> None:
     """Every flag that defines a scenario (`specsoc run`, `specsoc check`)."""
     soc_flags(cmd)

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .analytic import eq1
-from .cli_common import acceptance_flags, model_flags, model_run, soc_flags, workload
+from .cli_common import acceptance_flags, check_ints, model_run, pair_flags, soc_flags, workload
 from .errors import InputError
 from .explore import ExploreSpec, c_vs_seq_len, explore
 from .paper import table_for
@@ -25,18 +25,11 @@ EXAMPLES = """examples:
 """
 
 
-def _model_flags(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument("--target", default="llama-3.2-3b", help="target model (default: llama-3.2-3b)")
-    model_flags(cmd, "target", "int8", "cpu:1")
-    cmd.add_argument("--draft", default="llama-3.2-1b", help="drafter model (default: llama-3.2-1b)")
-    model_flags(cmd, "draft", "fp16", "gpu")
-
-
 def add_explore_commands(sub, parser_class) -> None:
     cmd = sub.add_parser("explore", help="the paper's design space: every mapping and gamma, Eq. 1 vs simulation",
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     soc_flags(cmd)
-    _model_flags(cmd)
+    pair_flags(cmd)
     acceptance_flags(cmd, alpha_default=0.90)
     cmd.add_argument("--seq-len", type=int, default=63, help="S_L: sequence length c is profiled at, and the "
                      "synthetic prompt and output length (default: 63)")
@@ -52,19 +45,9 @@ def add_explore_commands(sub, parser_class) -> None:
     alpha.add_argument("--gamma-max", type=int, default=8)
     seq = figs.add_parser("c-vs-seq-len", help="Fig. 6: c against sequence length for each mapping")
     soc_flags(seq)
-    _model_flags(seq)
+    pair_flags(seq)
     seq.add_argument("--cores", default="1", help="comma-separated core counts of the first cluster (default: 1)")
     seq.add_argument("--seq-lens", default="16,32,63,128,256,512", help="sequence lengths (default: 16,...,512)")
-
-
-def _check_ints(text: str, flag: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise InputError(flag, f"must be comma-separated whole numbers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise InputError(flag, f"must all be >= 1, got {text!r}")
-    return values
 
 
 def run_explore_command(args, console: Console, progress) -> None:
@@ -163,8 +146,8 @@ def _figure(args, console: Console) -> None:
         console.print(table)
         return
     soc = load_soc(args.soc, calibrated=not args.uncalibrated)
-    seq_lens = _check_ints(args.seq_lens, "--seq-lens")
-    cores = _check_ints(args.cores, "--cores")
+    seq_lens = check_ints(args.seq_lens, "--seq-lens")
+    cores = check_ints(args.cores, "--cores")
     cluster = soc.first("cpu")
     if max(cores) > cluster.units:
         raise InputError("--cores", f"cluster {cluster.name} of {soc.name} has {cluster.units} cores, got {args.cores!r}")

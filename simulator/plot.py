@@ -15,9 +15,7 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +23,7 @@ import numpy as np
 
 from .analytic import eq1
 from .errors import InputError
+from .report import write_bytes
 from .paper import TABLE_II, VALIDATED_ALPHA, VALIDATED_GAMMA, VALIDATED_SPEEDUP
 
 FORMATS = ("png", "svg")
@@ -82,18 +81,7 @@ def save(fig, path: str) -> None:
     buf = io.BytesIO()
     metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
     fig.savefig(buf, format=fmt, dpi=DPI, metadata=metadata)
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_bytes(path, buf.getvalue())
 
 
 def render(draw, path: str, *args, **kwargs) -> None:

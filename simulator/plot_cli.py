@@ -6,9 +6,8 @@ import argparse
 
 from rich.console import Console
 
-from .cli_common import model_run, soc_flags
+from .cli_common import check_ints, model_run, pair_flags, soc_flags
 from .errors import InputError
-from .explore_cli import _check_ints, _model_flags
 from .report import check_output_path
 
 EXAMPLES = """examples:
@@ -52,7 +51,7 @@ def add_plot_command(sub, parser_class) -> None:
                            epilog="example:\n  specsoc plot c-vs-seq-len --soc imx95 --cores 1 --out c.png",
                            formatter_class=raw)
     soc_flags(seq)
-    _model_flags(seq)
+    pair_flags(seq)
     seq.add_argument("--cores", default="1", help="comma-separated core counts of the first cluster (default: 1)")
     seq.add_argument("--seq-lens", default="16,32,63,128,256,512", help="sequence lengths (default: 16,...,512)")
     _out(seq)
@@ -94,8 +93,8 @@ def run_plot_command(args, console: Console) -> None:
     elif args.plot == "c-vs-seq-len":
         from .explore import c_vs_seq_len
         from .soc import load_soc
-        seq_lens = sorted(set(_check_ints(args.seq_lens, "--seq-lens")))
-        cores = _check_ints(args.cores, "--cores")
+        seq_lens = sorted(set(check_ints(args.seq_lens, "--seq-lens")))
+        cores = check_ints(args.cores, "--cores")
         soc = load_soc(args.soc, calibrated=not args.uncalibrated)
         target = model_run(args, soc, "target", args.target)
         draft = model_run(args, soc, "draft", args.draft)

@@ -33,13 +33,18 @@ def write_json(path: str, document: dict) -> None:
 
 def write_text(path: str, text: str) -> None:
     """Write a text file atomically: through a temporary file in the same directory, then renamed."""
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Write a file atomically: through a temporary file in the same directory, then renamed."""
     check_output_path(path)
     target = Path(path)
     directory = target.parent
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; an output file gets the usual permissions

@@ -30,6 +30,7 @@ from rich.table import Table
 
 from .errors import InputError
 from .traces import UNKNOWN, Trace, Replay, agreement_stream, estimate_alpha
+from .analytic import expected_tokens
 
 GAMMAS = tuple(range(1, 9))
 DEFAULT_GAMMA = 5      # histogram gamma for agreement traces that record none
@@ -44,8 +45,8 @@ def iid_histogram(alpha: float, gamma: int) -> list[float]:
 
 
 def iid_mean_accepted(alpha: float, gamma: int) -> float:
-    """E[n] = alpha + alpha^2 + ... + alpha^gamma; tokens per round are this + 1 = (1 - alpha^(g+1)) / (1 - alpha)."""
-    return sum(alpha ** i for i in range(1, gamma + 1))
+    """E[n] = alpha + alpha^2 + ... + alpha^gamma: the expected tokens per round (analytic) less the target's own."""
+    return expected_tokens(alpha, gamma) - 1.0
 
 
 def upper_gamma_q(a: float, x: float) -> float:
