@@ -88,12 +88,13 @@ def run_flags(cmd: argparse.ArgumentParser, granularity: str = "op") -> None:
                      help=f"simulate each op, each layer, or a whole pass as one task (default: {granularity})")
 
 
-def model_run(args, soc, role: str, model: str) -> ModelRun:
+def model_run(args, soc, role: str) -> ModelRun:
+    """The --target or --draft model with its dtype and device flags."""
     flag = f"--{role}-device"
     device = getattr(args, f"{role}_device")
     precision = Precision.resolve(getattr(args, f"{role}_dtype"), getattr(args, f"{role}_act_dtype"),
                                   getattr(args, f"{role}_kv_dtype"), flag=f"--{role}-dtype")
-    return ModelRun(load_model(model), precision, parse_device(soc, device, flag), device)
+    return ModelRun(load_model(getattr(args, role)), precision, parse_device(soc, device, flag), device)
 
 
 def workload(args) -> Workload:
@@ -116,10 +117,10 @@ def workload(args) -> Workload:
 
 def scenario_from_args(args: argparse.Namespace) -> Scenario:
     soc = load_soc(args.soc, calibrated=not args.uncalibrated)
-    target = model_run(args, soc, "target", args.target)
+    target = model_run(args, soc, "target")
     speculation = None
     if args.draft != "none":
-        speculation = Speculation(model_run(args, soc, "draft", args.draft), args.gamma, args.mode)
+        speculation = Speculation(model_run(args, soc, "draft"), args.gamma, args.mode)
     return Scenario(soc=soc, target=target, workload=workload(args), kv_cache=args.kv_cache,
                     granularity=args.granularity, speculation=speculation)
 

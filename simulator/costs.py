@@ -41,18 +41,11 @@ class Task:
     bandwidth_cap_B_s: float  # the most this op may pull from DRAM (its PU's cap for its cores)
     alone_s: float            # duration alone on the SoC: overhead + max(compute_s, bytes / min(cap, DRAM))
     compute_bound: bool       # alone, compute takes longer than moving the bytes (summed over members)
+    stream_cap_B_s: float     # the fastest it streams: its PU's cap, never faster than it computes; 0 = no bytes
 
     def renamed(self, name: str) -> "Task":
         return Task(name, self.kind, self.flops, self.bytes, self.compute_s, self.overhead_s, self.bandwidth_cap_B_s,
-                    self.alone_s, self.compute_bound)
-
-    @property
-    def stream_cap_B_s(self) -> float:
-        """The fastest this task streams: its PU's cap, and never faster than it computes. 0 means no streaming."""
-        if self.bytes <= 0:
-            return 0.0
-        return min(self.bandwidth_cap_B_s, self.bytes / self.compute_s) if self.compute_s > 0 else self.bandwidth_cap_B_s
-
+                    self.alone_s, self.compute_bound, self.stream_cap_B_s)
 
 @dataclass(frozen=True, eq=False)
 class PassPlan:
@@ -129,9 +122,11 @@ def make_task(name: str, kind: str, ops: tuple[Op, ...], placement: Placement, s
     else:
         compute = stream = sum(max(c, m) for c, m in zip(computes, memories))
     overhead = pu.overhead_s * len(ops)
-    return Task(name=name, kind=kind, flops=sum(o.flops for o in ops), bytes=sum(o.bytes for o in ops),
-                compute_s=compute, overhead_s=overhead, bandwidth_cap_B_s=cap, alone_s=overhead + stream,
-                compute_bound=sum(computes) >= sum(memories))
+    nbytes = sum(o.bytes for o in ops)
+    stream_cap = 0.0 if nbytes <= 0 else (min(cap, nbytes / compute) if compute > 0 else cap)
+    return Task(name=name, kind=kind, flops=sum(o.flops for o in ops), bytes=nbytes, compute_s=compute,
+                overhead_s=overhead, bandwidth_cap_B_s=cap, alone_s=overhead + stream,
+                compute_bound=sum(computes) >= sum(memories), stream_cap_B_s=stream_cap)
 
 
 def _run_order(graph: nx.DiGraph):

@@ -62,7 +62,7 @@ def run_explore_command(args, console: Console, progress) -> None:
     soc = load_soc(args.soc, calibrated=not args.uncalibrated)
     wl = workload(args)
     alpha = estimate_alpha(wl.trace) if args.trace else args.alpha_default if args.alpha is None else args.alpha
-    spec = ExploreSpec(soc, model_run(args, soc, "target", args.target), model_run(args, soc, "draft", args.draft),
+    spec = ExploreSpec(soc, model_run(args, soc, "target"), model_run(args, soc, "draft"),
                        wl, alpha, args.seq_len, args.gamma_max, not args.no_simulate)
     variants = explore(spec, progress)
     doc = {"soc": soc.name, "calibration": soc.calibration or "none", "alpha": alpha, "seq_len": args.seq_len,
@@ -151,7 +151,7 @@ def _figure(args, console: Console) -> None:
     cluster = soc.first("cpu")
     if max(cores) > cluster.units:
         raise InputError("--cores", f"cluster {cluster.name} of {soc.name} has {cluster.units} cores, got {args.cores!r}")
-    rows = c_vs_seq_len(soc, model_run(args, soc, "target", args.target), model_run(args, soc, "draft", args.draft),
+    rows = c_vs_seq_len(soc, model_run(args, soc, "target"), model_run(args, soc, "draft"),
                         seq_lens, cores)
     table = Table(title=f"Fig. 6: c = t(draft pass) / t(target pass) against sequence length, no KV cache ({soc.name})",
                   title_justify="left")

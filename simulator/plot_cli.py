@@ -96,8 +96,8 @@ def run_plot_command(args, console: Console) -> None:
         seq_lens = sorted(set(check_ints(args.seq_lens, "--seq-lens")))
         cores = check_ints(args.cores, "--cores")
         soc = load_soc(args.soc, calibrated=not args.uncalibrated)
-        target = model_run(args, soc, "target", args.target)
-        draft = model_run(args, soc, "draft", args.draft)
+        target = model_run(args, soc, "target")
+        draft = model_run(args, soc, "draft")
         rows = c_vs_seq_len(soc, target, draft, seq_lens, cores)
         if not rows:
             raise InputError("--cores", f"no CPU cluster of {soc.name} has that many cores, got {args.cores!r}")

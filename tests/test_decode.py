@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.costs import plan_pass
-from simulator.decode import Job, autoregressive
-from simulator.costs import Planner
-from simulator.decode import Runtime
+from simulator.costs import Planner, plan_pass
+from simulator.decode import Job, Runtime, autoregressive
 from simulator.engine import Engine
-
-
-def runtime_for(sc: Scenario) -> Runtime:
-    return Runtime(Engine(sc.soc), Planner(sc.soc, sc.granularity), sc.host_placement(), sc.kv_cache)
 from simulator.graph import PassShape
 from simulator.mapping import Placement, parse_device
 from simulator.model import Precision, load_model
 from simulator.scenario import ModelRun, Scenario, Workload
-from simulator.synth import Iid, Lengths, generate
 from simulator.simulate import simulate
 from simulator.soc import load_soc
+from simulator.synth import Iid, Lengths, generate
+
+
+def runtime_for(sc: Scenario) -> Runtime:
+    return Runtime(Engine(sc.soc), Planner(sc.soc, sc.granularity), sc.host_placement(), sc.kv_cache)
 
 
 def scenario(soc="imx95", model="qwen2.5-0.5b", dtype="fp16", device="cpu:2", prompt=16, new=6, kv=True, gran="op"):
