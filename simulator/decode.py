@@ -56,13 +56,16 @@ class Runtime:
     def now(self) -> float:
         return self.engine.env.now
 
-    def forward(self, job: Job, shape: PassShape, label: str, stop=None, solo: bool | None = None, alone=None):
+    def forward(self, job: Job, shape: PassShape, label: str, stop=None, solo: bool | None = None, alone=None,
+                exclusive: bool = False):
         """Process body: one forward pass of the job's model; False if `stop` made it abandon the pass.
 
-        `solo` (default: the runtime's) and `alone` are promises about concurrency (Engine.run_pass)."""
+        `solo` (default: the runtime's), `alone` and `exclusive` are promises about concurrency (Engine.run_pass);
+        the last two are taken only on the fast path."""
         plan = self.planner.plan(job.run.spec, job.run.precision, shape, job.placement)
         solo = (self.solo if solo is None else solo) and stop is None
-        return (yield from self.engine.run_pass(plan, label, stop, solo, alone if self.fast else None))
+        return (yield from self.engine.run_pass(plan, label, stop, solo, alone if self.fast else None,
+                                                exclusive and self.fast))
 
     def to_host(self, job: Job, label: str, tokens: int = 1):
         yield from self.engine.handoff(label, job.placement, self.host, tokens * TOKEN_BYTES)

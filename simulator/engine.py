@@ -17,6 +17,7 @@ from .costs import PassPlan
 from .eventlog import EventLog, OpEvent, SoloPass
 from .fluid import FluidDram
 from .mapping import Placement
+from .passrun import PassRun
 from .soc import SoC
 
 
@@ -71,7 +72,7 @@ class Engine:
         self.log = EventLog()
         self._steps: dict[int, tuple] = {}     # solo steps by plan (the planner keeps plans alive)
 
-    def run_pass(self, plan: PassPlan, label: str, stop=None, solo: bool = False, alone=None):
+    def run_pass(self, plan: PassPlan, label: str, stop=None, solo: bool = False, alone=None, exclusive: bool = False):
         """Process body (use with `yield from`): run the plan's tasks in order on its placement.
 
         `stop`, if given, is asked before each task; when it answers True the pass is abandoned there (the
@@ -80,10 +81,16 @@ class Engine:
         every op takes exactly its time alone, and the pass is computed in closed form as one timeout.
         `alone`, if given, is asked before each task whether, from now on, nothing else can run until this pass
         ends; once it says so and no other op is streaming, the rest of the pass is computed in closed form.
+        `exclusive` promises that no other pass asks for this placement's cores until this one ends: then its
+        ops run on the DRAM's own clock, with no simpy event per op (passrun.py).
         """
         if solo:
             yield from self._run_solo(plan, label)
             return True
+        if exclusive:
+            if not self.locks[plan.placement.pu.name].try_acquire(plan.placement.cores):
+                raise RuntimeError(f"pass {label} was declared exclusive but its cores are in use")
+            return (yield self.dram.start(PassRun(self, plan, label, stop, alone)))
         env, dram, log = self.env, self.dram, self.log
         placement = plan.placement
         pu, cores = placement.pu.name, placement.cores
@@ -140,25 +147,28 @@ class Engine:
         yield from self._solo_from(plan, label, 0)
 
     def _solo_from(self, plan: PassPlan, label: str, first: int):
-        """Ops `first`.. of the pass, now alone with its cores held, in closed form: one timeout, one SoloPass in
-        the log (its events and DRAM counter steps are replayed from the same arithmetic when asked for)."""
-        env, dram = self.env, self.dram
-        pu, cores = plan.placement.pu.name, plan.placement.cores
+        """Ops `first`.. of the pass, now alone with its cores held, in closed form: one timeout."""
+        entry = self.solo_entry(plan, label, first, self.env.now)
+        yield self.env.timeout(entry.end_s - entry.start_s)
+        self.dram.solo = False
+        self.locks[entry.pu].release(entry.cores)
+
+    def solo_entry(self, plan: PassPlan, label: str, first: int, start: float) -> SoloPass:
+        """Ops `first`.. of the pass, alone from `start`: one SoloPass in the log (its events and DRAM counter
+        steps are replayed from the same arithmetic when asked for); the DRAM is marked solo until it ends."""
         steps = self._solo_steps(plan)
         order = plan.order[first:]
-        start = t = env.now
+        t = start
         for i in order:
             overhead, busy, _rate = steps[i]
             t += overhead
             t += busy
         nbytes = plan.bytes if first == 0 else sum(plan.unique[i].bytes for i in order)
-        entry = SoloPass(label, pu, cores, plan, steps, start, t, nbytes, first)
+        entry = SoloPass(label, plan.placement.pu.name, plan.placement.cores, plan, steps, start, t, nbytes, first)
         self.log.entries.append(entry)
-        dram.add_solo(entry)
-        dram.solo = True
-        yield env.timeout(t - start)
-        dram.solo = False
-        self.locks[pu].release(cores)
+        self.dram.add_solo(entry)
+        self.dram.solo = True
+        return entry
 
     def handoff(self, label: str, src: Placement, dst: Placement, nbytes: float):
         """Process body: hand data across PUs (fence, cache maintenance, runtime call; a copy if not shared)."""

@@ -2,7 +2,8 @@
 
 A pass that ran alone (Engine.run_pass with solo) is kept as one SoloPass: its ops ran back to back, each in
 its time alone, so their events and the DRAM counter's steps follow from the plan and the start time, and are
-replayed, with the same arithmetic, only when asked for (`ops`, a timeline).
+replayed, with the same arithmetic, only when asked for (`ops`, a timeline). A pass run on the DRAM's clock
+(passrun.py) is kept as one TimedPass: its plan and each op's start and end, events made only when asked for.
 """
 
 from __future__ import annotations
@@ -44,8 +45,12 @@ class OpEvent:
     @property
     def contention_s(self) -> float:
         """Time lost to sharing DRAM or waiting on nothing else (zero, not float noise, when it ran alone)."""
-        lost = self.duration_s - self.alone_s
-        return lost if lost > 1e-9 * self.alone_s + 1e-12 else 0.0
+        return _lost(self.duration_s, self.alone_s)
+
+
+def _lost(duration_s: float, alone_s: float) -> float:
+    lost = duration_s - alone_s
+    return lost if lost > 1e-9 * alone_s + 1e-12 else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,17 +73,21 @@ class SoloPass:
     def ops_count(self) -> int:
         return len(self.plan.order) - self.first
 
-    def events(self) -> Iterator[OpEvent]:
+    contention_s = 0.0     # it ran alone
+
+    def times(self) -> Iterator[tuple[float, float]]:
+        """(start, end) of each of its ops, in order."""
         t = self.start_s
-        unique, steps, first = self.plan.unique, self.steps, self.first
-        for i, name in zip(self.plan.order[first:], self.plan.names[first:]):
-            task = unique[i]
+        steps = self.steps
+        for i in self.plan.order[self.first:]:
             overhead, busy, _rate = steps[i]
             start = t
             t += overhead
             t += busy
-            yield OpEvent(self.label, name, task.kind, self.pu, self.cores, start, t, task.flops, task.bytes,
-                          task.alone_s, task.compute_bound)
+            yield start, t
+
+    def events(self) -> Iterator[OpEvent]:
+        return _pass_events(self, self.times())
 
     def counter_steps(self) -> Iterator[tuple[float, dict[str, float], float]]:
         """The DRAM counter's steps during the pass: (time, rates by PU, total)."""
@@ -95,13 +104,65 @@ class SoloPass:
                 t += busy
 
 
+@dataclass(frozen=True, slots=True)
+class TimedPass:
+    """A pass run op by op on the DRAM's clock (passrun.PassRun): its ops ran back to back from node 0, and
+    `starts`/`ends` hold each one's times (a pass abandoned, or finished alone, part-way has fewer)."""
+
+    label: str
+    pu: str
+    cores: tuple[int, ...]
+    plan: object            # the costs.PassPlan
+    starts: list[float]
+    ends: list[float]
+    first = 0
+
+    @property
+    def start_s(self) -> float:
+        return self.starts[0]
+
+    @property
+    def end_s(self) -> float:
+        return self.ends[-1]
+
+    @property
+    def ops_count(self) -> int:
+        return len(self.starts)
+
+    @property
+    def bytes(self) -> float:
+        unique = self.plan.unique
+        return sum(unique[i].bytes for i in self.plan.order[:len(self.starts)])
+
+    @property
+    def contention_s(self) -> float:
+        unique = self.plan.unique
+        return sum(_lost(end - start, unique[i].alone_s) for i, start, end in zip(self.plan.order, self.starts, self.ends))
+
+    def times(self) -> Iterator[tuple[float, float]]:
+        return zip(self.starts, self.ends)
+
+    def events(self) -> Iterator[OpEvent]:
+        return _pass_events(self, self.times())
+
+
+def _pass_events(entry: SoloPass | TimedPass, times: Iterator[tuple[float, float]]) -> Iterator[OpEvent]:
+    """A pass entry's ops as events, from their (start, end) times."""
+    plan, first = entry.plan, entry.first
+    unique = plan.unique
+    for i, name, (start, end) in zip(plan.order[first:], plan.names[first:], times):
+        task = unique[i]
+        yield OpEvent(entry.label, name, task.kind, entry.pu, entry.cores, start, end, task.flops, task.bytes,
+                      task.alone_s, task.compute_bound)
+
+
 def _what(kind: str, label: str) -> str:
     return "handoff" if kind == "handoff" else ("draft" if label.startswith("draft") else "target")
 
 
 @dataclass
 class EventLog:
-    entries: list[OpEvent | SoloPass] = field(default_factory=list)   # in the order they were logged
+    entries: list[OpEvent | SoloPass | TimedPass] = field(default_factory=list)   # in the order they were logged
     samples: list[list[float]] = field(default_factory=list)   # per sample: when each output token reached the host
     sample_starts_s: list[float] = field(default_factory=list)
 
@@ -110,28 +171,28 @@ class EventLog:
         """Every task and handoff as an event (solo passes replayed): for timelines and tests, not hot paths."""
         out: list[OpEvent] = []
         for e in self.entries:
-            if isinstance(e, SoloPass):
-                out.extend(e.events())
-            else:
+            if isinstance(e, OpEvent):
                 out.append(e)
+            else:
+                out.extend(e.events())
         return out
 
     def ops_count(self) -> int:
-        return sum(e.ops_count if isinstance(e, SoloPass) else e.kind != "handoff" for e in self.entries)
+        return sum(e.kind != "handoff" if isinstance(e, OpEvent) else e.ops_count for e in self.entries)
 
     def bytes_total(self) -> float:
         return sum(e.bytes for e in self.entries)
 
     def contention_s(self) -> float:
         """Time lost to DRAM sharing; a solo pass ran alone and lost none."""
-        return sum(e.contention_s for e in self.entries if isinstance(e, OpEvent))
+        return sum(e.contention_s for e in self.entries)
 
     def duration_of(self, labels: set[str]) -> float:
         """Summed op time of the passes with these labels (handoffs excluded)."""
         total = 0.0
         for e in self.entries:
-            if isinstance(e, SoloPass):
-                if e.label in labels:   # a kept pre-draft's closed-form rest is never discarded, but count it
+            if not isinstance(e, OpEvent):   # a pass entry: its ops ran back to back
+                if e.label in labels:
                     total += e.end_s - e.start_s
             elif e.kind != "handoff" and e.pass_label in labels:
                 total += e.end_s - e.start_s
@@ -139,13 +200,13 @@ class EventLog:
 
     def spans(self) -> dict[str, dict[str, list[tuple[float, float]]]]:
         """Every event's [start, end], by PU and by what it was: "draft", "target" (verify or plain decoding)
-        or "handoff"; one pass over the log (a solo pass is one span: its ops ran back to back)."""
+        or "handoff"; one pass over the log (a pass entry is one span: its ops ran back to back)."""
         out: dict[str, dict[str, list[tuple[float, float]]]] = {}
         for e in self.entries:
-            if isinstance(e, SoloPass):
-                what = _what("", e.label)
-            else:
+            if isinstance(e, OpEvent):
                 what = _what(e.kind, e.pass_label)
+            else:
+                what = _what("", e.label)
             out.setdefault(e.pu, {}).setdefault(what, []).append((e.start_s, e.end_s))
         return out
 

@@ -7,6 +7,11 @@ are shared max-min fairly by water-filling, and recomputed whenever a flow start
 instants every rate is constant, so each flow's finish time follows exactly: it is stored when rates are
 set, and the flows whose finish time has come end together. With one flow alone the rate is min(its caps,
 DRAM), and the op takes exactly its roofline time.
+
+The resource keeps its own clock in simpy: one timer, at the next instant a flow ends. An op of a simpy
+process is told by an event. A pass that holds its cores to itself can instead be run on this clock
+(passrun.PassRun): its next op starts inside the timer's callback, and while only such passes are in flight
+and nothing else is due in simpy first, the callback goes on from instant to instant by itself.
 """
 
 from __future__ import annotations
@@ -78,12 +83,16 @@ def _two_flows(c0: float, c1: float, g0: str, g1: str, group_caps: dict[str, flo
 
 @dataclass(eq=False, slots=True)
 class Flow:
+    """One op's bytes in flight. An op of a simpy process is told it ended by `done`; an op of a pass run on
+    the DRAM's clock (passrun.PassRun) by a call to its `run`."""
+
     cap: float
     group: str
-    done: simpy.Event
+    done: simpy.Event | None
     remaining: float = 0.0
     rate: float = 0.0
     end_s: float = math.inf    # when it finishes if rates stay as they are
+    run: object = None
 
 
 @dataclass
@@ -106,6 +115,10 @@ class FluidDram:
         self.group_caps = dict(group_caps)
         self.sharing = sharing
         self.flows: list[Flow] = []
+        self.runs: list = []          # passes run on this resource's clock (passrun.PassRun), in flight
+        self._outside = 0             # flows of ops that simpy processes wait on (their ends must be simpy events)
+        self._flows_end_s = math.inf  # when the first flow ends, as of the last reshare
+        self._dirty = False           # a run added a flow since the last reshare
         self._times: list[float] = [0.0]      # the bandwidth counter, as parallel lists (it gets long)
         self._rates: list[dict[str, float]] = [{}]
         self._totals: list[float] = [0.0]
@@ -133,6 +146,9 @@ class FluidDram:
 
     def add_solo(self, solo_pass) -> None:
         """A pass that ran alone: its counter steps are replayed from it when `samples` is read."""
+        if self._dirty:   # a run goes solo as its last flow ends: that step comes first
+            self._reshare(self._settled_at)
+            self._dirty = False
         self._solo.append((len(self._times), solo_pass))
         self._solo_peak = max([self._solo_peak] + [rate for _o, _b, rate in solo_pass.steps])
 
@@ -170,47 +186,135 @@ class FluidDram:
             raise ValueError(f"a flow needs bytes > 0 and a cap > 0, got {nbytes} bytes at {cap} B/s")
         if self.solo:
             raise RuntimeError("a flow started while a solo pass was running: that pass was not alone")
-        self._settle()
-        flow = Flow(cap, group, self.env.event(), remaining=nbytes)
-        self.flows.append(flow)
-        self._reshare()
-        return flow.done
+        now = self.env.now
+        self._settle(now)
+        self.flows.append(Flow(cap, group, self.env.event(), remaining=nbytes))
+        self._outside += 1
+        self._reshare(now)
+        self._set_timer(self._next_s())
+        return self.flows[-1].done
 
-    def _settle(self) -> None:
-        dt = self.env.now - self._settled_at
+    def start(self, run) -> simpy.Event:
+        """Begin a pass run on the DRAM's clock (passrun.PassRun): from now on its ops start and end inside
+        this resource, without simpy events; its `done` fires when it ends or is abandoned."""
+        if self.solo:
+            raise RuntimeError("a pass started while a solo pass was running: that pass was not alone")
+        now = self.env.now
+        self._settle(now)
+        self.runs.append(run)
+        self._dirty = False
+        run.begin(now)
+        if self._dirty:
+            self._reshare(now)
+        self._set_timer(self._next_s())
+        return run.done
+
+    def add_flow(self, flow: Flow) -> None:
+        """A run's op starts streaming (called by the run, inside this resource's clock)."""
+        self.flows.append(flow)
+        self._dirty = True
+
+    def quiet_for(self, run) -> bool:
+        """Nothing but `run` is in flight: no flow, no other run, no solo pass."""
+        return not self.flows and not self.solo and len(self.runs) == 1 and self.runs[0] is run
+
+    def _settle(self, now: float) -> None:
+        dt = now - self._settled_at
         if dt > 0:
             for f in self.flows:
                 f.remaining -= f.rate * dt
-        self._settled_at = self.env.now
+        self._settled_at = now
 
-    def _reshare(self) -> None:
+    def _reshare(self, now: float) -> None:
+        """Share the DRAM between the flows in flight; note when each would end, and the counter's new step."""
+        flows = self.flows
+        n = len(flows)
+        if n == 1:       # the common cases unrolled: under contention this runs twice per op
+            f = flows[0]
+            f.rate = rate = self.alone_rate(f.cap, f.group)
+            self._flows_end_s = f.end_s = now + f.remaining / rate
+            self.record(now, {f.group: rate}, rate)
+            return
+        if n == 2 and self.sharing:
+            a, b = flows
+            a.rate, b.rate = ra, rb = _two_flows(a.cap, b.cap, a.group, b.group, self.group_caps, self.usable_B_s)
+            a.end_s = now + a.remaining / ra
+            b.end_s = now + b.remaining / rb
+            self._flows_end_s = min(a.end_s, b.end_s)
+            self.record(now, {a.group: ra, b.group: rb} if a.group != b.group else {a.group: ra + rb}, ra + rb)
+            return
+        if not flows:
+            self._flows_end_s = math.inf
+            self.record(now, {}, 0.0)
+            return
         if self.sharing:
-            rates = max_min_share([f.cap for f in self.flows], [f.group for f in self.flows],
-                                  self.group_caps, self.usable_B_s)
+            rates = max_min_share([f.cap for f in flows], [f.group for f in flows], self.group_caps, self.usable_B_s)
         else:
-            rates = [min(f.cap, self.usable_B_s) for f in self.flows]
-        now = self.env.now
+            rates = [min(f.cap, self.usable_B_s) for f in flows]
         by_group: dict[str, float] = {}
         first = math.inf
-        for f, r in zip(self.flows, rates):
+        for f, r in zip(flows, rates):
             f.rate = r
-            end = f.end_s = now + f.remaining / r if r > 0 else math.inf
+            end = f.end_s = now + f.remaining / r
             if end < first:
                 first = end
             by_group[f.group] = by_group.get(f.group, 0.0) + r
+        self._flows_end_s = first
         self.record(now, by_group, sum(rates))
+
+    def _next_s(self) -> float:
+        """When the next flow or run phase ends, if nothing new starts meanwhile."""
+        t = self._flows_end_s
+        for run in self.runs:
+            if run.wake_s < t:
+                t = run.wake_s
+        return t
+
+    def _set_timer(self, at_s: float) -> None:
         self._generation += 1
-        if self.flows:
-            timer = self.env.timeout(max(first - now, 0.0))
+        if at_s < math.inf:
+            timer = self.env.timeout(max(at_s - self.env.now, 0.0))
             timer.callbacks.append(partial(self._on_timer, self._generation))
 
     def _on_timer(self, generation: int, _event=None) -> None:
+        """Flows and run phases end; runs go on to their next ops. While only runs are in flight, and nothing
+        else is due in simpy before the next of their instants, go on to it right here (a run's own ending is
+        put in simpy, so the loop stops at it): a contended stretch of ops costs no simpy event per op."""
         if generation != self._generation:
             return  # rates changed since this timer was set
-        self._settle()
-        now = self.env.now
-        finished = [f for f in self.flows if f.end_s <= now]
-        self.flows = [f for f in self.flows if f.end_s > now]
-        self._reshare()
-        for f in finished:
-            f.done.succeed()
+        t = self.env.now
+        runs = self.runs
+        in_flight = len(runs)
+        horizon = self.env.peek()    # the next instant anything else is due in simpy
+        while True:
+            self._settle(t)
+            self._dirty = False
+            woken = False
+            before = ()
+            if self._flows_end_s <= t:
+                before = self.flows
+                self.flows = [f for f in before if f.end_s > t]
+                self._dirty = True
+                for f in before:
+                    if f.end_s <= t and f.run is not None:
+                        f.run.streamed(t)
+            for run in runs:
+                if run.wake_s <= t:
+                    for due in [r for r in runs if r.wake_s <= t]:
+                        due.wake(t)
+                    break
+            if self._dirty:
+                self._reshare(t)
+            for f in before:
+                if f.end_s <= t and f.run is None:
+                    self._outside -= 1
+                    f.done.succeed()     # its process resumes now, in simpy
+                    woken = True
+            t_next = self._next_s()
+            if len(runs) != in_flight:   # a run ended: its process resumes in simpy
+                in_flight = len(runs)
+                horizon = self.env.peek()
+            if woken or self._outside or t_next >= horizon:
+                self._set_timer(t_next)
+                return
+            t = t_next

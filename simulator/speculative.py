@@ -84,12 +84,14 @@ def speculative(rt: Runtime, draft: Job, target: Job, replay: Replay, prompt_tok
 
     # Closed-form passes need DRAM traffic only from passes: handoff copies (memory not shared) would stream too.
     can_be_alone = rt.engine.soc.interconnect.shared_memory
+    # No pass queues for another's cores when the two models never run at once, or run on cores of their own.
+    exclusive = not overlap or not draft.placement.shares_cores(target.placement)
 
     def draft_step(label, stop=None, solo=None, alone=None):
         """Produce the drafter's token at position `have`; False if abandoned by `stop`."""
         q = state["have"]
         done = yield from rt.forward(draft, rt.shape(q - state["fed"], state["fed"], prompt_tokens), label, stop,
-                                     solo, alone)
+                                     solo, alone, exclusive)
         if done:
             state["fed"], state["have"] = q, q + 1
         return done
@@ -122,7 +124,7 @@ def speculative(rt: Runtime, draft: Job, target: Job, replay: Replay, prompt_tok
         labels: list[str] = []
         box: list = [None]   # the pre-drafting process, once started
         verify = env.process(rt.forward(target, verify_shape, f"target.{tag}.r{index}.verify", alone=(
-            lambda: box[0] is None or box[0].triggered) if can_be_alone else None))
+            lambda: box[0] is None or box[0].triggered) if can_be_alone else None, exclusive=exclusive))
         drafting = box[0] = env.process(predraft(index, budget, verify, keep, labels)) if budget > 0 else None
         yield verify
         previous = committed

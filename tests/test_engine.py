@@ -22,13 +22,18 @@ def plan(soc, placement, *ops):
     return PassPlan.of(placement, SHAPE, (make_task(o.name, o.kind, (o,), placement, soc) for o in ops))
 
 
-def run_together(soc, *plans):
-    """Start every plan at t=0 on one engine; return the events by op name."""
+def run_together(soc, *plans, exclusive=False):
+    """Start every plan at t=0 on one engine; return the events by op name. `exclusive`: each pass promises its
+    cores are its own, so its ops run on the DRAM's clock (passrun.py) instead of one simpy process step each."""
     engine = Engine(soc)
     for i, p in enumerate(plans):
-        engine.env.process(engine.run_pass(p, f"p{i}"))
+        engine.env.process(engine.run_pass(p, f"p{i}", exclusive=exclusive))
     engine.env.run()
     return {e.name: e for e in engine.log.ops}, engine
+
+
+# the hand-derived sharing cases hold on both paths: op by op in simpy, and passes run on the DRAM's clock
+both_paths = pytest.mark.parametrize("exclusive", [False, True], ids=["simpy", "dram-clock"])
 
 
 @settings(max_examples=60, deadline=None)
@@ -45,46 +50,77 @@ def test_one_op_alone_takes_its_roofline(flops, nbytes, cores, overhead_us):
     assert events["x"].contention_s == 0.0
 
 
-def test_two_memory_bound_ops_share_dram_fairly():
+@both_paths
+def test_two_memory_bound_ops_share_dram_fairly(exclusive):
     # a on c:2 (cap 8 GB/s) moves 8 GB; b on the GPU (cap 6) moves 3 GB; DRAM 10 GB/s.
     # Both at 5 GB/s: b ends at 3/5 = 0.6 s, a has 5 GB left, then runs alone at 8 GB/s: 0.6 + 5/8 = 1.225 s.
     soc = hand_soc()
-    events, _ = run_together(soc, plan(soc, cpu(soc, 2), op("a", nbytes=8e9)), plan(soc, gpu(soc), op("b", nbytes=3e9)))
+    events, _ = run_together(soc, plan(soc, cpu(soc, 2), op("a", nbytes=8e9)), plan(soc, gpu(soc), op("b", nbytes=3e9)),
+                             exclusive=exclusive)
     assert events["b"].end_s == pytest.approx(0.6, rel=1e-12)
     assert events["a"].end_s == pytest.approx(1.225, rel=1e-12)
     assert events["a"].contention_s == pytest.approx(1.225 - 1.0, rel=1e-9)   # alone: 8 GB at 8 GB/s = 1 s
     assert events["b"].contention_s == pytest.approx(0.6 - 0.5, rel=1e-9)     # alone: 3 GB at 6 GB/s
 
 
-def test_an_op_capped_below_its_fair_share_leaves_the_rest_to_the_other():
+@both_paths
+def test_an_op_capped_below_its_fair_share_leaves_the_rest_to_the_other(exclusive):
     # The GPU's cap is 3 GB/s, below the fair 5: b streams at 3, a takes min(8, 10 - 3) = 7 GB/s.
     # b: 3 GB / 3 = 1.0 s. a: 7 GB in the first second, then 1 GB alone at 8 GB/s: 1.125 s.
     soc = hand_soc(gpu={"bandwidth_gb_s": 3.0})
     events, engine = run_together(soc, plan(soc, cpu(soc, 2), op("a", nbytes=8e9)),
-                                  plan(soc, gpu(soc), op("b", nbytes=3e9)))
+                                  plan(soc, gpu(soc), op("b", nbytes=3e9)), exclusive=exclusive)
     assert events["b"].end_s == pytest.approx(1.0, rel=1e-12)
     assert events["a"].end_s == pytest.approx(1.125, rel=1e-12)
     assert [s.total_B_s for s in engine.dram.samples] == pytest.approx([10e9, 8e9, 0.0])
 
 
-def test_a_compute_bound_op_never_pulls_faster_than_it_computes():
+@both_paths
+def test_a_compute_bound_op_never_pulls_faster_than_it_computes(exclusive):
     # a on c:1: 2 GFLOP at 1 GFLOP/s = 2 s for 4 GB, so it asks only 2 GB/s; b on the GPU gets min(6, 10 - 2) = 6.
     soc = hand_soc()
     events, engine = run_together(soc, plan(soc, cpu(soc, 1), op("a", flops=2e9, nbytes=4e9)),
-                                  plan(soc, gpu(soc), op("b", nbytes=6e9)))
+                                  plan(soc, gpu(soc), op("b", nbytes=6e9)), exclusive=exclusive)
     assert events["b"].end_s == pytest.approx(1.0, rel=1e-12)
     assert events["a"].end_s == pytest.approx(2.0, rel=1e-12)
     assert engine.dram.samples[0].rates_B_s == pytest.approx({"c": 2e9, "g": 6e9})
 
 
-def test_ops_on_one_cluster_share_its_cap():
+@both_paths
+def test_ops_on_one_cluster_share_its_cap(exclusive):
     # Two single-core ops on disjoint cores of c (4 GB/s each, 8 GB/s cluster) with the cluster cap lowered to 5:
     # each gets 2.5 GB/s; 5 GB each takes 2 s.
     soc = hand_soc(cpu={"bandwidth_cluster_gb_s": 5.0})
     events, _ = run_together(soc, plan(soc, cpu(soc, 1), op("a", nbytes=5e9)),
-                             plan(soc, type(cpu(soc))(soc.pu("c"), (1,)), op("b", nbytes=5e9)))
+                             plan(soc, type(cpu(soc))(soc.pu("c"), (1,)), op("b", nbytes=5e9)), exclusive=exclusive)
     assert events["a"].end_s == pytest.approx(2.0, rel=1e-12)
     assert events["b"].end_s == pytest.approx(2.0, rel=1e-12)
+
+
+@both_paths
+def test_consecutive_ops_of_two_passes_share_dram_op_by_op(exclusive):
+    # a on c:2 (cap 8): two ops of 4 GB; b on the GPU (cap 6): two of 3 GB; DRAM 10 GB/s, no overheads.
+    # 0..0.6: both at 5 GB/s, b1 ends (3 GB), a1 has 1 GB left; 0.6..0.8: a1 ends, b2 has 2 GB left;
+    # 0.8..1.2: b2 ends, a2 has 2 GB left; then a2 alone at 8 GB/s: 1.2 + 0.25 = 1.45 s.
+    soc = hand_soc()
+    events, engine = run_together(soc, plan(soc, cpu(soc, 2), op("a1", nbytes=4e9), op("a2", nbytes=4e9)),
+                                  plan(soc, gpu(soc), op("b1", nbytes=3e9), op("b2", nbytes=3e9)), exclusive=exclusive)
+    spans = {name: (e.start_s, e.end_s) for name, e in events.items()}
+    assert spans == {"a1": pytest.approx((0.0, 0.8)), "a2": pytest.approx((0.8, 1.45)),
+                     "b1": pytest.approx((0.0, 0.6)), "b2": pytest.approx((0.6, 1.2))}
+    assert engine.env.now == pytest.approx(1.45, rel=1e-12)
+    assert engine.log.ops_count() == 4
+    assert engine.log.contention_s() == pytest.approx(0.3 + 0.15 + 0.1 + 0.1, rel=1e-9)  # each op 0.5 s alone
+    # a counter step wherever an op starts or ends: 10 GB/s until a2 is alone at 8, then nothing
+    assert [(s.time_s, s.total_B_s) for s in engine.dram.samples] == pytest.approx(
+        [(0.0, 10e9), (0.6, 10e9), (0.8, 10e9), (1.2, 8e9), (1.45, 0.0)])
+
+
+def test_a_pass_that_promised_its_cores_fails_loudly_if_they_are_taken():
+    soc = hand_soc()
+    with pytest.raises(RuntimeError, match="declared exclusive"):
+        run_together(soc, plan(soc, cpu(soc, 1), op("a", flops=1e9)), plan(soc, cpu(soc, 2), op("b", flops=2e9)),
+                     exclusive=True)
 
 
 def test_overlapping_placements_queue_for_their_cores():
