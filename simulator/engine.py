@@ -31,6 +31,7 @@ class CoreLock:
     def __init__(self, env: simpy.Environment):
         self.env = env
         self.busy: set[int] = set()
+        self.exclusive: set[int] = set()   # held by a pass that promised no one else would ask for them
         self.waiting: deque[tuple[frozenset[int], simpy.Event]] = deque()
 
     def try_acquire(self, cores: tuple[int, ...]) -> bool:
@@ -40,12 +41,15 @@ class CoreLock:
         return True
 
     def wait(self, cores: tuple[int, ...]) -> simpy.Event:
+        if not self.exclusive.isdisjoint(cores):
+            raise RuntimeError(f"cores {sorted(cores)} were asked for while a pass holds them exclusively")
         event = self.env.event()
         self.waiting.append((frozenset(cores), event))
         return event
 
     def release(self, cores: tuple[int, ...]) -> None:
         self.busy.difference_update(cores)
+        self.exclusive.difference_update(cores)
         if not self.waiting:
             return
         blocked: set[int] = set()      # cores wanted by earlier waiters that are still waiting
@@ -82,14 +86,17 @@ class Engine:
         `alone`, if given, is asked before each task whether, from now on, nothing else can run until this pass
         ends; once it says so and no other op is streaming, the rest of the pass is computed in closed form.
         `exclusive` promises that no other pass asks for this placement's cores until this one ends: then its
-        ops run on the DRAM's own clock, with no simpy event per op (passrun.py).
+        ops run on the DRAM's own clock, with no simpy event per op (passrun.py). `stop` and `alone` are then
+        asked at the run's own instants, ahead of env.now: they must depend on simpy state only, not on time.
         """
         if solo:
             yield from self._run_solo(plan, label)
             return True
         if exclusive:
-            if not self.locks[plan.placement.pu.name].try_acquire(plan.placement.cores):
+            lock = self.locks[plan.placement.pu.name]
+            if not lock.try_acquire(plan.placement.cores):
                 raise RuntimeError(f"pass {label} was declared exclusive but its cores are in use")
+            lock.exclusive.update(plan.placement.cores)
             return (yield self.dram.start(PassRun(self, plan, label, stop, alone)))
         env, dram, log = self.env, self.dram, self.log
         placement = plan.placement
@@ -100,7 +107,7 @@ class Engine:
             task = unique[i]
             if stop is not None and stop():
                 return False
-            if alone is not None and not dram.flows and not dram.solo and alone() and lock.try_acquire(cores):
+            if alone is not None and not dram.busy and alone() and lock.try_acquire(cores):
                 yield from self._solo_from(plan, label, index)
                 return True
             if not lock.try_acquire(cores):
@@ -142,7 +149,7 @@ class Engine:
     def _run_solo(self, plan: PassPlan, label: str):
         """The pass alone: each op spends its overhead, then streams at the single-flow rate (or computes)."""
         lock = self.locks[plan.placement.pu.name]
-        if self.dram.flows or self.dram.solo or not lock.try_acquire(plan.placement.cores):
+        if self.dram.busy or not lock.try_acquire(plan.placement.cores):
             raise RuntimeError(f"pass {label} was declared solo but its cores or DRAM are in use")
         yield from self._solo_from(plan, label, 0)
 

@@ -118,7 +118,8 @@ class FluidDram:
         self.runs: list = []          # passes run on this resource's clock (passrun.PassRun), in flight
         self._outside = 0             # flows of ops that simpy processes wait on (their ends must be simpy events)
         self._flows_end_s = math.inf  # when the first flow ends, as of the last reshare
-        self._dirty = False           # a run added a flow since the last reshare
+        self._dirty = False           # flows changed since the last reshare
+        self._scheduled = False       # call_at put something in simpy: the run-ahead loop must look again
         self._times: list[float] = [0.0]      # the bandwidth counter, as parallel lists (it gets long)
         self._rates: list[dict[str, float]] = [{}]
         self._totals: list[float] = [0.0]
@@ -148,7 +149,6 @@ class FluidDram:
         """A pass that ran alone: its counter steps are replayed from it when `samples` is read."""
         if self._dirty:   # a run goes solo as its last flow ends: that step comes first
             self._reshare(self._settled_at)
-            self._dirty = False
         self._solo.append((len(self._times), solo_pass))
         self._solo_peak = max([self._solo_peak] + [rate for _o, _b, rate in solo_pass.steps])
 
@@ -186,7 +186,7 @@ class FluidDram:
             raise ValueError(f"a flow needs bytes > 0 and a cap > 0, got {nbytes} bytes at {cap} B/s")
         if self.solo:
             raise RuntimeError("a flow started while a solo pass was running: that pass was not alone")
-        now = self.env.now
+        now = self._now()
         self._settle(now)
         self.flows.append(Flow(cap, group, self.env.event(), remaining=nbytes))
         self._outside += 1
@@ -199,10 +199,9 @@ class FluidDram:
         this resource, without simpy events; its `done` fires when it ends or is abandoned."""
         if self.solo:
             raise RuntimeError("a pass started while a solo pass was running: that pass was not alone")
-        now = self.env.now
+        now = self._now()
         self._settle(now)
         self.runs.append(run)
-        self._dirty = False
         run.begin(now)
         if self._dirty:
             self._reshare(now)
@@ -211,8 +210,27 @@ class FluidDram:
 
     def add_flow(self, flow: Flow) -> None:
         """A run's op starts streaming (called by the run, inside this resource's clock)."""
+        if self.solo:
+            raise RuntimeError("a flow started while a solo pass was running: that pass was not alone")
         self.flows.append(flow)
         self._dirty = True
+
+    def call_at(self, t: float, callback) -> None:
+        """Have simpy call `callback` at time `t` (a run's instant, never before now): how a run tells its
+        process it ended. The run-ahead loop stops there, since simpy has something due."""
+        timer = self.env.timeout(max(t - self.env.now, 0.0))
+        timer.callbacks.append(callback)
+        self._scheduled = True
+
+    def _now(self) -> float:
+        """Now, for a call from a simpy process: a run's end wakes its process at env.now + (t - env.now), which
+        can fall an ulp short of t; the resource's clock never goes back."""
+        return max(self.env.now, self._settled_at)
+
+    @property
+    def busy(self) -> bool:
+        """Anything in flight: a flow, a run (even between its flows), or a solo pass."""
+        return bool(self.flows or self.runs or self.solo)
 
     def quiet_for(self, run) -> bool:
         """Nothing but `run` is in flight: no flow, no other run, no solo pass."""
@@ -223,7 +241,7 @@ class FluidDram:
         if dt > 0:
             for f in self.flows:
                 f.remaining -= f.rate * dt
-        self._settled_at = now
+            self._settled_at = now
 
     def _reshare(self, now: float) -> None:
         """Share the DRAM between the flows in flight; note when each would end, and the counter's new step."""
@@ -233,6 +251,7 @@ class FluidDram:
             f = flows[0]
             f.rate = rate = self.alone_rate(f.cap, f.group)
             self._flows_end_s = f.end_s = now + f.remaining / rate
+            self._dirty = False
             self.record(now, {f.group: rate}, rate)
             return
         if n == 2 and self.sharing:
@@ -241,10 +260,12 @@ class FluidDram:
             a.end_s = now + a.remaining / ra
             b.end_s = now + b.remaining / rb
             self._flows_end_s = min(a.end_s, b.end_s)
+            self._dirty = False
             self.record(now, {a.group: ra, b.group: rb} if a.group != b.group else {a.group: ra + rb}, ra + rb)
             return
         if not flows:
             self._flows_end_s = math.inf
+            self._dirty = False
             self.record(now, {}, 0.0)
             return
         if self.sharing:
@@ -260,6 +281,7 @@ class FluidDram:
                 first = end
             by_group[f.group] = by_group.get(f.group, 0.0) + r
         self._flows_end_s = first
+        self._dirty = False
         self.record(now, by_group, sum(rates))
 
     def _next_s(self) -> float:
@@ -279,24 +301,25 @@ class FluidDram:
     def _on_timer(self, generation: int, _event=None) -> None:
         """Flows and run phases end; runs go on to their next ops. While only runs are in flight, and nothing
         else is due in simpy before the next of their instants, go on to it right here (a run's own ending is
-        put in simpy, so the loop stops at it): a contended stretch of ops costs no simpy event per op."""
+        put in simpy, so the loop stops at it): a contended stretch of ops costs no simpy event per op.
+
+        At an instant where something else is due in simpy too, the runs decide (stop, alone) before it is
+        processed: ties between a run's op boundary and another process are broken that way."""
         if generation != self._generation:
             return  # rates changed since this timer was set
         t = self.env.now
         runs = self.runs
-        in_flight = len(runs)
+        self._scheduled = False
         horizon = self.env.peek()    # the next instant anything else is due in simpy
         while True:
             self._settle(t)
-            self._dirty = False
-            woken = False
-            before = ()
+            finished = ()
             if self._flows_end_s <= t:
-                before = self.flows
-                self.flows = [f for f in before if f.end_s > t]
+                finished = [f for f in self.flows if f.end_s <= t]
+                self.flows = [f for f in self.flows if f.end_s > t]
                 self._dirty = True
-                for f in before:
-                    if f.end_s <= t and f.run is not None:
+                for f in finished:
+                    if f.run is not None:
                         f.run.streamed(t)
             for run in runs:
                 if run.wake_s <= t:
@@ -305,14 +328,15 @@ class FluidDram:
                     break
             if self._dirty:
                 self._reshare(t)
-            for f in before:
-                if f.end_s <= t and f.run is None:
+            woken = False
+            for f in finished:
+                if f.run is None:
                     self._outside -= 1
                     f.done.succeed()     # its process resumes now, in simpy
                     woken = True
             t_next = self._next_s()
-            if len(runs) != in_flight:   # a run ended: its process resumes in simpy
-                in_flight = len(runs)
+            if self._scheduled:          # a run ended: its process resumes in simpy
+                self._scheduled = False
                 horizon = self.env.peek()
             if woken or self._outside or t_next >= horizon:
                 self._set_timer(t_next)

@@ -111,23 +111,21 @@ class PassRun:
         self._at(t, result)
 
     def _go_solo(self, t: float) -> None:
-        """Nothing else can run until the pass ends: its remaining ops in closed form (Engine._solo_from)."""
+        """Nothing else can run until the pass ends: its remaining ops in closed form (Engine.solo_entry, which
+        marks the DRAM solo until then)."""
         self.dram.runs.remove(self)
         self._log()
         entry = self.engine.solo_entry(self.plan, self.label, self.index, t)
-        self.dram.solo = True
 
         def unsolo():
             self.dram.solo = False
         self._at(entry.end_s, True, unsolo)
 
     def _at(self, t: float, result: bool, then=None) -> None:
-        env = self.engine.env
-        timer = env.timeout(max(t - env.now, 0.0))
-
+        """At `t`, in simpy: give the cores back and tell the pass's process."""
         def fire(_event):
             if then is not None:
                 then()
             self.engine.locks[self.pu].release(self.cores)
             self.done.succeed(result)
-        timer.callbacks.append(fire)
+        self.dram.call_at(t, fire)

@@ -201,3 +201,45 @@ def test_a_request_on_free_cores_does_not_wait_behind_a_blocked_one():
                              plan(soc, c1, op("c", flops=1e9)))
     assert events["c"].start_s == 0.0 and events["c"].end_s == 1.0
     assert events["b"].start_s == 2.0
+
+
+def test_flows_ending_a_rounding_error_apart_each_end_once():
+    # Three flows of ~3 GB share 9 GB/s: all end at 1 s, the middle one an ulp of bytes later; each process is told
+    # exactly once (a flow rescheduled to the current instant by rounding must not be told twice).
+    import math
+    import simpy
+    from simulator.fluid import FluidDram
+    env = simpy.Environment()
+    dram = FluidDram(env, 9e9, {})
+    ends = []
+
+    def op(nbytes):
+        yield dram.stream(nbytes, 9e9, "a")
+        ends.append(env.now)
+    for nbytes in (3e9, math.nextafter(3e9, math.inf), 3e9):
+        env.process(op(nbytes))
+    env.run()
+    assert ends == pytest.approx([1.0, 1.0, 1.0], rel=1e-12)
+
+
+def test_a_solo_pass_started_beside_a_run_between_its_flows_fails_loudly():
+    # The run is in its 0.5 s dispatch overhead (no flow yet) when a wrongly promised solo pass starts.
+    soc = hand_soc(cpu={"dispatch_overhead_us": 500000})
+    engine = Engine(soc)
+    engine.env.process(engine.run_pass(plan(soc, cpu(soc, 1), op("a", nbytes=4e9)), "a", exclusive=True))
+
+    def late():
+        yield engine.env.timeout(0.1)
+        yield from engine.run_pass(plan(soc, gpu(soc), op("b", nbytes=6e9)), "b", solo=True)
+    engine.env.process(late())
+    with pytest.raises(RuntimeError, match="declared solo"):
+        engine.env.run()
+
+
+def test_asking_for_cores_a_pass_holds_exclusively_fails_loudly():
+    soc = hand_soc()
+    engine = Engine(soc)
+    engine.env.process(engine.run_pass(plan(soc, cpu(soc, 1), op("a", flops=1e9)), "a", exclusive=True))
+    engine.env.process(engine.run_pass(plan(soc, cpu(soc, 2), op("b", flops=1e9)), "b"))
+    with pytest.raises(RuntimeError, match="exclusively"):
+        engine.env.run()
