@@ -54,11 +54,8 @@ class PassRun:
                 return
         self._op_done(t)
 
-    def streamed(self, t: float) -> None:
-        """Its op's last byte is in."""
-        self._op_done(t)
-
     def _op_done(self, t: float) -> None:
+        """Its op ended: its last byte is in (the DRAM calls `streamed`), or its compute phase is over."""
         self.starts.append(self.op_start_s)
         self.ends.append(t)
         self.index += 1
@@ -85,6 +82,8 @@ class PassRun:
             self.starts.append(t)
             self.ends.append(t)
             self.index += 1
+
+    streamed = _op_done
 
     def _work(self, t: float, task) -> bool:
         """The op's overhead is spent: stream its bytes, or compute; False if it has nothing to do."""
