@@ -86,7 +86,7 @@ def run_bench(repeat: int = 3, progress=lambda step: None) -> BenchResult:
             ops_per_s = (res["ops_simulated"] + res["baseline"]["ops_simulated"]) / wall
     rss_default = peak_rss_mb()
     progress("1000-round overlap trace with contention")
-    overlap_wall, res = _timed(OVERLAP_ARGS, 1)
+    overlap_wall, res = _timed(OVERLAP_ARGS, repeat)
     return BenchResult(simpy_rate, ops_per_s, walls, overlap_wall, res["rounds"], rss_default)
 
 
