@@ -114,19 +114,25 @@ def make_task(name: str, kind: str, ops: tuple[Op, ...], placement: Placement, s
     pu = placement.pu
     cap = pu.op_bandwidth_cap(placement.units)
     alone_bw = min(cap, soc.dram.usable_B_s)
-    computes = [op_compute_s(op, placement) for op in ops]
-    memories = [op.bytes / alone_bw for op in ops]
-    if len(ops) == 1:
-        compute = computes[0]
-        stream = max(compute, memories[0])
+    costed: dict[int, tuple[float, float, float, float]] = {}   # a coarse node repeats its layers' ops:
+    rows = []                                                    # cost each op object once
+    for op in ops:
+        row = costed.get(id(op))
+        if row is None:
+            nbytes = op.bytes
+            row = costed[id(op)] = (op_compute_s(op, placement), nbytes / alone_bw, nbytes, op.flops)
+        rows.append(row)
+    if len(rows) == 1:
+        compute = rows[0][0]
+        stream = max(compute, rows[0][1])
     else:
-        compute = stream = sum(max(c, m) for c, m in zip(computes, memories))
+        compute = stream = sum(max(c, m) for c, m, _b, _f in rows)
     overhead = pu.overhead_s * len(ops)
-    nbytes = sum(o.bytes for o in ops)
+    nbytes = sum(r[2] for r in rows)
     stream_cap = 0.0 if nbytes <= 0 else (min(cap, nbytes / compute) if compute > 0 else cap)
-    return Task(name=name, kind=kind, flops=sum(o.flops for o in ops), bytes=nbytes, compute_s=compute,
+    return Task(name=name, kind=kind, flops=sum(r[3] for r in rows), bytes=nbytes, compute_s=compute,
                 overhead_s=overhead, bandwidth_cap_B_s=cap, alone_s=overhead + stream,
-                compute_bound=sum(computes) >= sum(memories), stream_cap_B_s=stream_cap)
+                compute_bound=sum(r[0] for r in rows) >= sum(r[1] for r in rows), stream_cap_B_s=stream_cap)
 
 
 def _run_order(graph: nx.DiGraph):
