@@ -312,11 +312,7 @@ class FluidDram:
         self._scheduled = False
         horizon = self.env.peek()    # the next instant anything else is due in simpy
         while True:
-            dt = t - self._settled_at      # _settle, inlined: this loop is the simulator's hot path
-            if dt > 0:
-                for f in self.flows:
-                    f.remaining -= f.rate * dt
-                self._settled_at = t
+            self._settle(t)
             finished = ()
             if self._flows_end_s <= t:
                 finished = [f for f in self.flows if f.end_s <= t]
@@ -325,11 +321,8 @@ class FluidDram:
                 for f in finished:
                     if f.run is not None:
                         f.run.streamed(t)
-            for run in runs:
-                if run.wake_s <= t:
-                    for due in [r for r in runs if r.wake_s <= t]:
-                        due.wake(t)
-                    break
+            for due in [r for r in runs if r.wake_s <= t]:
+                due.wake(t)
             if self._dirty:
                 self._reshare(t)
             woken = False
@@ -338,10 +331,7 @@ class FluidDram:
                     self._outside -= 1
                     f.done.succeed()     # its process resumes now, in simpy
                     woken = True
-            t_next = self._flows_end_s     # _next_s, inlined
-            for run in runs:
-                if run.wake_s < t_next:
-                    t_next = run.wake_s
+            t_next = self._next_s()
             if self._scheduled:          # a run ended: its process resumes in simpy
                 self._scheduled = False
                 horizon = self.env.peek()

@@ -23,7 +23,7 @@ _OVERHEAD, _COMPUTE = 0, 1   # what a run waits for when it is not streaming
 
 class PassRun:
     __slots__ = ("engine", "dram", "plan", "label", "pu", "cores", "stop", "alone", "done", "index", "phase",
-                 "wake_s", "op_start_s", "starts", "ends", "flow")
+                 "wake_s", "task", "op_start_s", "starts", "ends", "flow")
 
     def __init__(self, engine, plan, label: str, stop=None, alone=None):
         self.engine = engine
@@ -38,6 +38,7 @@ class PassRun:
         self.index = 0              # the op running, or next to run
         self.phase = _OVERHEAD
         self.wake_s = math.inf      # when its overhead or compute phase ends; inf while it streams
+        self.task = None            # the op running (a costs.Task)
         self.op_start_s = 0.0
         self.starts: list[float] = []
         self.ends: list[float] = []
@@ -48,18 +49,21 @@ class PassRun:
 
     def wake(self, t: float) -> None:
         """Its overhead or compute phase ended."""
-        if self.phase == _OVERHEAD:
-            task = self.plan.unique[self.plan.order[self.index]]
-            if self._work(t, task):
-                return
+        if self.phase == _OVERHEAD and self._work(t):
+            return
         self._op_done(t)
 
     def _op_done(self, t: float) -> None:
         """Its op ended: its last byte is in (the DRAM calls `streamed`), or its compute phase is over."""
+        self._close_op(t)
+        self._boundary(t)
+
+    streamed = _op_done
+
+    def _close_op(self, t: float) -> None:
         self.starts.append(self.op_start_s)
         self.ends.append(t)
         self.index += 1
-        self._boundary(t)
 
     def _boundary(self, t: float) -> None:
         """Between two ops: end the pass, abandon it, finish it alone in closed form, or start the next op."""
@@ -71,22 +75,19 @@ class PassRun:
                 return self._finish(t, False)
             if self.alone is not None and self.dram.quiet_for(self) and self.alone():
                 return self._go_solo(t)
-            task = unique[order[self.index]]
+            task = self.task = unique[order[self.index]]
             self.op_start_s = t
             if task.overhead_s > 0:
                 self.phase = _OVERHEAD
                 self.wake_s = t + task.overhead_s
                 return
-            if self._work(t, task):
+            if self._work(t):
                 return
-            self.starts.append(t)
-            self.ends.append(t)
-            self.index += 1
+            self._close_op(t)     # an op with nothing to do ends where it starts
 
-    streamed = _op_done
-
-    def _work(self, t: float, task) -> bool:
+    def _work(self, t: float) -> bool:
         """The op's overhead is spent: stream its bytes, or compute; False if it has nothing to do."""
+        task = self.task
         if task.stream_cap_B_s > 0:
             self.wake_s = math.inf
             flow = self.flow
