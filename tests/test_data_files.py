@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from simulator.model import load_model
-from simulator.soc import load_soc
+from simulator.llm.model import load_model
+from simulator.hw.soc import load_soc
 
 ROOT = Path(__file__).resolve().parent.parent
 SOC_FILES = sorted((ROOT / "socs").glob("*.yaml"))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator.cli import main
+from simulator.cli.main import main
 
 GOLDEN = Path(__file__).resolve().parent / "fixtures" / "golden"
 

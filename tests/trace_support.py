@@ -7,8 +7,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from simulator.cli_common import Parser as _Parser
-from simulator.trace_cli import add_trace_commands, run_trace_command
+from simulator.cli.common import Parser as _Parser
+from simulator.cli.trace import add_trace_commands, run_trace_command
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,142 @@
+"""Where does Eq. 1 hold for this scenario, and which of its assumptions moves the answer, by how much.
+
+The closed form (Eq. 1, the trace's mean alpha, c from simulated single passes at S_L) is compared with
+simulations that switch the realistic effects on one at a time, in a fixed order, each step on the same
+samples as the one before (a waterfall):
+
+    closed form -> simulation with every effect off (i.i.d. acceptance, many rounds: only the closed form's
+    own arithmetic differs, so the gap is ~0) -> the scenario's samples, still i.i.d. (finite samples, short
+    last rounds) -> its acceptance trace instead of i.i.d. at the same mean alpha -> verify cost growing with
+    gamma -> dispatch, launch and handoff overheads -> sequence growth -> overlap (overlap scenarios) -> DRAM
+    contention = the scenario as `specsoc run` simulates it.
+
+Each step's change is reported in percent of speedup and flagged above a threshold. Because effects
+interact, the change of leaving each one out of the full scenario is reported too.
+
+Sequential steps run at model granularity: with nothing in parallel every granularity gives the same total
+(tests/test_decode.py), and it is the fast one. Overlap steps keep the scenario's granularity, since a
+thrown-away pre-draft is abandoned at op (or layer) boundaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from simulator.analysis.analytic import eq1, expected_tokens
+from simulator.llm.costs import Planner
+from simulator.analysis.explore import pass_seconds
+from simulator.run.scenario import Effects, Scenario, Workload
+from simulator.run.simulate import Progress, _no_progress, planner_for, run_baseline, run_speculative
+from simulator.traces.synth import Iid, Lengths, generate
+from simulator.traces.trace import estimate_alpha
+
+EFFECTS = ("verify_grows", "overheads", "sequence_growth", "dram_contention")   # Effects fields, in waterfall order
+LABELS = {"acceptance": "acceptance trace instead of i.i.d. (same mean alpha)",
+          "verify_grows": "verify cost grows with gamma", "overheads": "dispatch, launch and handoff overheads",
+          "sequence_growth": "sequence growth", "overlap": "overlap (drafting during verify)",
+          "dram_contention": "DRAM contention"}
+CLOSED_FORM_ROUNDS = 20000   # i.i.d. rounds for the all-off comparison: ~0.25% standard error at alpha 0.9
+
+
+@dataclass
+class Step:
+    key: str
+    label: str
+    speedup: float
+    mean_accepted: float | None = None
+    delta_percent: float | None = None      # against the step before
+    flagged: bool = False
+
+    def to_json(self) -> dict:
+        return {"effect": self.key, "label": self.label, "speedup": self.speedup,
+                "mean_accepted_per_round": self.mean_accepted, "delta_percent": self.delta_percent,
+                "flagged": self.flagged}
+
+
+def _iid_like(scenario: Scenario, alpha: float, seed: int, samples=None, output=None) -> Workload:
+    """i.i.d. agreement at alpha over the scenario's sample lengths (or `samples` x `output` tokens)."""
+    if samples is None:
+        lengths = [(s.prompt_tokens, s.output_tokens) for s in scenario.workload.samples]
+    else:
+        lengths = [(scenario.workload.samples[0].prompt_tokens, output)] * samples
+    parts = [generate(Iid(alpha=alpha), 1, Lengths(p, 0, o, 0), seed + i).samples[0] for i, (p, o) in enumerate(lengths)]
+    trace = replace(generate(Iid(alpha=alpha), 1, Lengths(1, 0, 1, 0), seed), samples=tuple(parts))
+    return Workload(trace, trace.samples, seed)
+
+
+def check(scenario: Scenario, threshold_percent: float = 2.0, progress: Progress = _no_progress) -> dict:
+    if scenario.speculation is None:
+        raise ValueError("check needs a drafter")
+    spec = scenario.speculation
+    alpha = estimate_alpha(scenario.workload.trace)
+    prompts = [s.prompt_tokens for s in scenario.workload.samples]
+    seq_len = round(sum(prompts) / len(prompts))
+    all_off = Effects(False, False, False, False)
+    planners: dict[tuple, Planner] = {}
+
+    overlap = spec.mode == "overlap"
+    total = 2 * (len(EFFECTS) + 1 + overlap) + 2   # the waterfall's simulations, then one per effect left out
+    done = [0]
+
+    def simulate(sc: Scenario) -> dict:
+        if sc.speculation.mode == "sequential":
+            sc = replace(sc, granularity="model")
+        planner = planners.setdefault((sc.effects.overheads, sc.granularity), planner_for(sc))
+        res = run_speculative(sc, run_baseline(sc, planner), planner)
+        done[0] += 1
+        progress("check", done[0], total)
+        return res
+
+    off_sc = replace(scenario, effects=all_off, speculation=replace(spec, mode="sequential"))
+    target_at, draft_at = off_sc.placements()
+    planner = planners.setdefault((False, "model"), planner_for(replace(off_sc, granularity="model")))
+    c = (pass_seconds(planner, spec.draft, draft_at, seq_len, scenario.kv_cache)
+         / pass_seconds(planner, scenario.target, target_at, seq_len, scenario.kv_cache))
+    closed = eq1(alpha, spec.gamma, c)
+    tokens_per_round = expected_tokens(alpha, spec.gamma)
+    output = max(8, round(CLOSED_FORM_ROUNDS * tokens_per_round / 16))
+
+    steps: list[Step] = []
+    loo: list[dict] = []
+    steps.append(Step("closed_form", f"Eq. 1 (alpha {alpha:.3f}, c {c:.3f} at S_L {seq_len})", closed,
+                      tokens_per_round - 1.0))
+
+    def add(key, label, sc):
+        res = simulate(sc)
+        steps.append(Step(key, label, res["speedup"], res["mean_accepted_per_round"]))
+        return sc
+
+    long_iid = _iid_like(off_sc, alpha, scenario.workload.seed + 1000, samples=16, output=output)
+    add("all_off", "simulation, every effect off (i.i.d., many rounds)", replace(off_sc, workload=long_iid))
+    sc = add("samples", "the scenario's samples, still i.i.d.",
+             replace(off_sc, workload=_iid_like(scenario, alpha, scenario.workload.seed + 2000)))
+    generator = scenario.workload.trace.header.get("generator", {})
+    iid_itself = generator.get("name") == "iid" and "alpha" in generator
+    sc = add("acceptance", "the scenario's own i.i.d. draw (sampling noise)" if iid_itself else LABELS["acceptance"],
+             replace(sc, workload=scenario.workload))
+    effects = all_off
+    for key in EFFECTS:
+        if key == "dram_contention" and spec.mode == "overlap":
+            sc = add("overlap", LABELS["overlap"], replace(sc, speculation=spec))
+        effects = replace(effects, **{key: True})
+        sc = add(key, LABELS[key], replace(sc, effects=effects))
+    for before, step in zip(steps, steps[1:]):
+        step.delta_percent = 100.0 * (step.speedup / before.speedup - 1.0)
+        step.flagged = abs(step.delta_percent) > threshold_percent and step.key not in ("all_off",)
+    full = steps[-1].speedup
+    for key in ("acceptance", *EFFECTS) + (("overlap",) if spec.mode == "overlap" else ()):
+        if key == "acceptance":
+            without = replace(scenario, workload=_iid_like(scenario, alpha, scenario.workload.seed + 2000))
+        elif key == "overlap":
+            without = replace(scenario, speculation=replace(spec, mode="sequential"))
+        else:
+            without = replace(scenario, effects=replace(scenario.effects, **{key: False}))
+        s = simulate(without)["speedup"]
+        change = 100.0 * (full / s - 1.0)
+        label = next((st.label for st in steps if st.key == key), LABELS[key])
+        loo.append({"effect": key, "label": label, "speedup_without": s, "delta_percent": change,
+                    "flagged": abs(change) > threshold_percent})
+    return {"alpha": alpha, "c": c, "seq_len": seq_len, "gamma": spec.gamma, "threshold_percent": threshold_percent,
+            "closed_form_speedup": closed, "simulated_speedup": full,
+            "gap_all_off_percent": 100.0 * (steps[1].speedup / closed - 1.0),
+            "steps": [s.to_json() for s in steps], "leave_one_out": loo}

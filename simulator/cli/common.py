@@ -1,0 +1,127 @@
+"""Command-line pieces shared by the commands: the parser class, model and workload flags, scenario building."""
+
+from __future__ import annotations
+
+import argparse
+
+from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_DTYPES
+from simulator.common.errors import InputError
+from simulator.llm.graph import GRANULARITIES
+from simulator.hw.placement import parse_device
+from simulator.llm.model import Precision, load_model
+from simulator.run.scenario import MODES, ModelRun, Scenario, Speculation, Workload
+from simulator.hw.soc import load_soc
+from simulator.traces.synth import Iid, Lengths, generate
+from simulator.traces.trace import load_trace
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (the full usage stays behind --help) and exits with 2."""
+
+    def error(self, message: str):
+        raise InputError(self.prog, message)
+
+
+def model_flags(run: argparse.ArgumentParser, role: str, dtype: str, device: str) -> None:
+    run.add_argument(f"--{role}-dtype", default=dtype, choices=WEIGHT_DTYPES, help=f"weight format (default: {dtype})")
+    run.add_argument(f"--{role}-act-dtype", choices=COMPUTE_DTYPES, help="activation format (default: follows weights)")
+    run.add_argument(f"--{role}-kv-dtype", choices=COMPUTE_DTYPES, help="KV-cache format (default: activations')")
+    run.add_argument(f"--{role}-device", default=device,
+                     help=f"cpu:K[@FIRST], cpu, a cluster name[:K] such as a76:4, or gpu (default: {device})")
+
+
+def soc_flags(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--soc", default="imx95", help="bundled SoC name or YAML path (default: imx95)")
+    cmd.add_argument("--uncalibrated", action="store_true",
+                     help="ignore the SoC file's calibration section: spec-derived values and assumptions only")
+
+
+def acceptance_flags(cmd: argparse.ArgumentParser, alpha_default: float = 0.94) -> None:
+    acceptance = cmd.add_mutually_exclusive_group()
+    acceptance.add_argument("--trace", metavar="NAME|FILE", help="acceptance trace (bundled name or JSONL file)")
+    acceptance.add_argument("--alpha", type=float,
+                            help=f"i.i.d. acceptance rate for synthetic samples (default: {alpha_default})")
+    cmd.add_argument("--samples", type=int,
+                     help="samples to decode: the first N of the trace (default: all), or N synthetic ones "
+                          "(default: 4; 1 with --draft none)")
+    cmd.add_argument("--seed", type=int, default=0, help="seed for synthetic samples and unknown agreements (default: 0)")
+    cmd.set_defaults(alpha_default=alpha_default)
+
+
+def pair_flags(cmd: argparse.ArgumentParser) -> None:
+    """The two models and their formats, for commands that place them themselves (explore, figure, plot)."""
+    cmd.add_argument("--target", default="llama-3.2-3b", help="target model (default: llama-3.2-3b)")
+    model_flags(cmd, "target", "int8", "cpu:1")
+    cmd.add_argument("--draft", default="llama-3.2-1b", help="drafter model (default: llama-3.2-1b)")
+    model_flags(cmd, "draft", "fp16", "gpu")
+
+
+def check_ints(text: str, flag: str) -> list[int]:
+    """A comma-separated list of whole numbers >= 1 (core counts, sequence lengths)."""
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise InputError(flag, f"must be comma-separated whole numbers, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise InputError(flag, f"must all be >= 1, got {text!r}")
+    return values
+
+
+def run_flags(cmd: argparse.ArgumentParser, granularity: str = "op") -> None:
+    """Every flag that defines a scenario (`specsoc run`, `specsoc check`)."""
+    soc_flags(cmd)
+    cmd.add_argument("--target", default="llama-3.2-3b", help="bundled model, graphs YAML or HF config.json path")
+    model_flags(cmd, "target", "int8", "cpu:1")
+    cmd.add_argument("--draft", default="llama-3.2-1b",
+                     help="drafter model (default: llama-3.2-1b); 'none' = plain autoregressive decoding")
+    model_flags(cmd, "draft", "fp16", "gpu")
+    cmd.add_argument("--gamma", type=int, default=5, help="drafts per round (default: 5)")
+    cmd.add_argument("--mode", choices=MODES, default="sequential",
+                     help="sequential: draft then verify (the paper); overlap: draft the next block during verify")
+    acceptance_flags(cmd)
+    cmd.add_argument("--prompt-tokens", type=int, default=63, help="synthetic prompt length (default: 63, the paper's S_L)")
+    cmd.add_argument("--new-tokens", type=int, default=63,
+                     help="synthetic output length (default: 63; the paper's outputs are about as long as inputs)")
+    cmd.add_argument("--kv-cache", action=argparse.BooleanOptionalAction, default=False,
+                     help="keep KV caches (default: off, the paper's setting: every pass recomputes the sequence)")
+    cmd.add_argument("--granularity", choices=GRANULARITIES, default=granularity,
+                     help=f"simulate each op, each layer, or a whole pass as one task (default: {granularity})")
+
+
+def model_run(args, soc, role: str) -> ModelRun:
+    """The --target or --draft model with its dtype and device flags."""
+    flag = f"--{role}-device"
+    device = getattr(args, f"{role}_device")
+    precision = Precision.resolve(getattr(args, f"{role}_dtype"), getattr(args, f"{role}_act_dtype"),
+                                  getattr(args, f"{role}_kv_dtype"), flag=f"--{role}-dtype")
+    return ModelRun(load_model(getattr(args, role)), precision, parse_device(soc, device, flag), device)
+
+
+def workload(args) -> Workload:
+    if args.samples is not None and args.samples < 1:
+        raise InputError("--samples", f"must be >= 1, got {args.samples}")
+    if args.trace:
+        trace = load_trace(args.trace)
+        samples = trace.samples[: args.samples] if args.samples else trace.samples
+        return Workload(trace, samples, args.seed)
+    for flag, value in (("--prompt-tokens", args.prompt_tokens), ("--new-tokens", args.new_tokens)):
+        if value < 1:
+            raise InputError(flag, f"must be >= 1, got {value}")
+    alpha = args.alpha_default if args.alpha is None else args.alpha
+    if not 0.0 <= alpha <= 1.0:
+        raise InputError("--alpha", f"must be in 0..1, got {alpha}")
+    trace = generate(Iid(alpha=alpha), args.samples or (1 if args.draft == "none" else 4),
+                     Lengths(args.prompt_tokens, 0, args.new_tokens, 0), args.seed)
+    return Workload(trace, trace.samples, args.seed)
+
+
+def scenario_from_args(args: argparse.Namespace) -> Scenario:
+    soc = load_soc(args.soc, calibrated=not args.uncalibrated)
+    target = model_run(args, soc, "target")
+    speculation = None
+    if args.draft != "none":
+        speculation = Speculation(model_run(args, soc, "draft"), args.gamma, args.mode)
+    return Scenario(soc=soc, target=target, workload=workload(args), kv_cache=args.kv_cache,
+                    granularity=args.granularity, speculation=speculation)
+
+

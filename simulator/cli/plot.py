@@ -1,0 +1,119 @@
+"""`specsoc plot`: the paper's figures, the explore heatmap and a run's timeline as PNG or SVG (needs matplotlib)."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from simulator.cli.common import check_ints, model_run, pair_flags, soc_flags
+from simulator.common.errors import InputError
+from simulator.render.run_tables import check_output_path
+
+EXAMPLES = """examples:
+  specsoc plot speedup-vs-alpha --c 0.41 --paper --out speedup.png   # Fig. 7 with the paper's measurements
+  specsoc plot c-vs-seq-len --cores 1,2 --out c.svg                   # Fig. 6
+  specsoc explore --no-simulate --json explore.json && specsoc plot heatmap --from explore.json --out map.png
+  specsoc run --granularity layer --samples 1 --timeline t.json && specsoc plot timeline --from t.json --out t.png
+
+The format comes from the --out extension (.png or .svg). Needs matplotlib: pip install 'specsoc[plot]'.
+"""
+
+
+def _out(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--out", metavar="FILE", required=True, help="output file, .png or .svg")
+
+
+def add_plot_command(sub, parser_class) -> None:
+    plot = sub.add_parser("plot", help="draw figures as PNG or SVG: speedup vs alpha, c vs sequence length, the "
+                          "explore heatmap, a run's timeline (needs matplotlib)",
+                          description="Draw a figure to a PNG or SVG file (format from the --out extension).",
+                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    kinds = plot.add_subparsers(dest="plot", required=True, parser_class=parser_class)
+    raw = argparse.RawDescriptionHelpFormatter
+
+    alpha = kinds.add_parser("speedup-vs-alpha", help="Fig. 7: Eq. 1 speedup against alpha, one line per gamma",
+                             description="Eq. 1 speedup against the acceptance rate alpha (0..1), one line per gamma, "
+                                         "and the break-even line at 1.0; --paper adds the paper's measured points.",
+                             epilog="example:\n  specsoc plot speedup-vs-alpha --c 0.41 --paper --out speedup.png",
+                             formatter_class=raw)
+    alpha.add_argument("--c", type=float, default=0.41,
+                       help="cost ratio c = t(draft pass) / t(target pass) (default: 0.41, the paper's GPU drafter)")
+    alpha.add_argument("--gamma-max", type=int, default=8, help="lines for gamma 1..N (default: 8)")
+    alpha.add_argument("--paper", action="store_true", help="overlay the paper's points: 1.68x measured on the "
+                       "board at alpha 0.94 (gamma 5), and Table II's k=1 choice, 1.68x at alpha 0.90")
+    _out(alpha)
+
+    seq = kinds.add_parser("c-vs-seq-len", help="Fig. 6: c against sequence length, one line per mapping",
+                           description="c = t(draft pass) / t(target pass), no KV cache, against the sequence "
+                                       "length, for each mapping of the drafter and the target onto k cores of the "
+                                       "first CPU cluster or a GPU (the numbers of `specsoc figure c-vs-seq-len`).",
+                           epilog="example:\n  specsoc plot c-vs-seq-len --soc imx95 --cores 1 --out c.png",
+                           formatter_class=raw)
+    soc_flags(seq)
+    pair_flags(seq)
+    seq.add_argument("--cores", default="1", help="comma-separated core counts of the first cluster (default: 1)")
+    seq.add_argument("--seq-lens", default="16,32,63,128,256,512", help="sequence lengths (default: 16,...,512)")
+    _out(seq)
+
+    heat = kinds.add_parser("heatmap", help="an explore --json file as a variant x mapping speedup heatmap",
+                            description="Speedup per design variant (rows) and mapping (columns) from a "
+                                        "`specsoc explore --json` file: simulated if the file has simulations, else "
+                                        "Eq. 1; each cell is the best speedup over gamma >= 1, with that gamma.",
+                            epilog="example:\n  specsoc explore --no-simulate --json explore.json\n"
+                                   "  specsoc plot heatmap --from explore.json --out heatmap.png",
+                            formatter_class=raw)
+    heat.add_argument("--from", dest="source", metavar="FILE", required=True, help="a `specsoc explore --json` file")
+    _out(heat)
+
+    tl = kinds.add_parser("timeline", help="a run --timeline file: PU utilisation and DRAM bandwidth over time",
+                          description="From a `specsoc run --timeline` file: each processing unit's utilisation "
+                                      "(fraction of its cores busy) and the DRAM bandwidth in use, averaged over ~400 time "
+                                      "bins (stacked per PU, with the highest total within each bin), against the SoC's peak.",
+                          epilog="example:\n  specsoc run --granularity layer --samples 1 --timeline t.json\n"
+                                 "  specsoc plot timeline --from t.json --out timeline.png",
+                          formatter_class=raw)
+    tl.add_argument("--from", dest="source", metavar="FILE", required=True, help="a `specsoc run --timeline` file")
+    tl.add_argument("--bins", type=int, default=400, help="time bins across the run, both panels (default: 400)")
+    _out(tl)
+
+
+def run_plot_command(args, console: Console) -> None:
+    from simulator.render import plots as plot
+    plot.output_format(args.out)
+    check_output_path(args.out)
+    plot.require_matplotlib()
+    if args.plot == "speedup-vs-alpha":
+        if not args.c >= 0:
+            raise InputError("--c", f"must be >= 0, got {args.c}")
+        if args.gamma_max < 1:
+            raise InputError("--gamma-max", f"must be >= 1, got {args.gamma_max}")
+        plot.render(plot.speedup_vs_alpha, args.out, args.c, args.gamma_max, args.paper)
+        what = f"Eq. 1 speedup vs alpha, c = {args.c:g}"
+    elif args.plot == "c-vs-seq-len":
+        from simulator.analysis.explore import c_vs_seq_len
+        from simulator.hw.soc import load_soc
+        seq_lens = sorted(set(check_ints(args.seq_lens, "--seq-lens")))
+        cores = check_ints(args.cores, "--cores")
+        soc = load_soc(args.soc, calibrated=not args.uncalibrated)
+        target = model_run(args, soc, "target")
+        draft = model_run(args, soc, "draft")
+        rows = c_vs_seq_len(soc, target, draft, seq_lens, cores)
+        if not rows:
+            raise InputError("--cores", f"no CPU cluster of {soc.name} has that many cores, got {args.cores!r}")
+        title = (f"c against sequence length, no KV cache · {soc.name}"
+                 f"{'' if soc.calibration else ' (uncalibrated)'}\n"
+                 f"draft {draft.spec.name} {args.draft_dtype} · target {target.spec.name} {args.target_dtype}")
+        plot.render(plot.c_vs_seq_len, args.out, rows, seq_lens, title)
+        what = f"c vs sequence length on {soc.name}"
+    elif args.plot == "heatmap":
+        doc = plot.load_explore(args.source)
+        plot.render(plot.heatmap, args.out, doc)
+        what = f"heatmap of {args.source}"
+    else:
+        if args.bins < 1:
+            raise InputError("--bins", f"must be >= 1, got {args.bins}")
+        data = plot.load_timeline(args.source)
+        plot.render(plot.timeline, args.out, data, args.bins)
+        what = f"timeline of {args.source}"
+    console.print(f"[dim]{what}: plot written to {args.out}[/]")

@@ -1,0 +1,1 @@
+"""Shared plumbing: the input-error type, strict config reading, bundled files and atomic output files."""

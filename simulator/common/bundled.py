@@ -1,0 +1,39 @@
+"""Where bundled SoC, model and trace files live, in a source checkout and in an installed package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simulator.common.errors import InputError
+
+_PACKAGE = Path(__file__).resolve().parent.parent   # simulator/
+_SOURCE_ROOT = _PACKAGE.parent
+
+
+def bundled_dir(kind: str) -> Path:
+    """The directory of bundled files of one kind: "socs", "graphs" or "traces".
+
+    In a checkout (and an editable install) that is the top-level directory; an installed wheel carries a copy
+    inside the package as simulator/bundled_<kind> (see pyproject.toml).
+    """
+    local = _SOURCE_ROOT / kind
+    if local.is_dir() and (_SOURCE_ROOT / "pyproject.toml").is_file():
+        return local
+    return _PACKAGE / f"bundled_{kind}"
+
+
+def bundled_names(kind: str, suffix: str) -> list[str]:
+    return sorted(p.stem for p in bundled_dir(kind).glob(f"*{suffix}"))
+
+
+def resolve_file(kind: str, name_or_path: str, suffixes: tuple[str, ...]) -> tuple[Path, str]:
+    """Return (path, label): a bundled file by bare name, else a path on disk. The label is what outputs show."""
+    for suffix in suffixes:
+        candidate = bundled_dir(kind) / f"{name_or_path}{suffix}"
+        if "/" not in name_or_path and candidate.is_file():
+            return candidate, f"{kind}/{name_or_path}{suffix}"
+    path = Path(name_or_path)
+    if path.is_file():
+        return path, str(path)
+    known = ", ".join(bundled_names(kind, suffixes[0]))
+    raise InputError(name_or_path, f"no such file, and not a bundled name (bundled {kind}: {known})")

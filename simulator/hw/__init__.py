@@ -1,0 +1,1 @@
+"""Hardware: SoC descriptions (processing units, DRAM, interconnect), numeric formats and placements."""

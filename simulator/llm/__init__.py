@@ -1,0 +1,1 @@
+"""LLMs as workloads: model specs, forward-pass DAGs, and costing them into engine plans."""

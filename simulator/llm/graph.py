@@ -1,0 +1,225 @@
+"""Forward-pass DAGs of a decoder-only transformer, with FLOPs and bytes by kind on every op.
+
+A pass computes `tokens` positions and attends over `context` positions (PassShape). With a KV cache the
+pass feeds only its new tokens, reads the cached K/V of all `context` positions and writes those of the new
+ones. Without a KV cache (the seed paper's setting) a pass reprocesses the whole sequence: every position is
+computed again, K and V are plain activations, and nothing is read from or written to a cache. Logits are
+computed only for the positions whose next token is needed (1 when decoding, gamma + 1 when verifying).
+
+Per-op costs (T = tokens computed, S = positions attended, d = hidden, F = intermediate, qd = heads x head
+dim, kd = KV heads x head dim, V = vocab, L = logit positions; a, w, c = bytes per activation, weight,
+KV-cache element):
+    norm            4 T d FLOP        weights 4 d (fp32 gains)   act in/out T d a
+    q / k / v proj  2 T d qd|kd       weights d qd|kd w          act in T d a, out T qd|kd a   (+bias if any);
+                                      with a cache V goes there instead (T kd c)
+    rotary          3 T (qd + kd)     act in T (qd + kd) a       out T qd a; K goes to the cache (T kd c) or out
+    attn scores     2 T S qd          Q in T qd a; K of S positions (cache read, or activations)  out H T S a
+    softmax         5 H T S           in/out H T S a
+    attn x values   2 T S qd          probs in H T S a; V of S positions      out T qd a
+    o proj          2 T qd d          weights qd d w
+    residual add    T d               in 2 T d a, out T d a
+    gate / up       2 T d F each      weights d F w
+    act x mul       5 T F (SiLU, mul) in 2 T F a, out T F a
+    down            2 T F d           weights F d w
+    embedding       0                 gathers T rows: T d w; out T d a
+    final norm      on L positions;   lm head 2 L d V, weights d V w;   sample (argmax) L V
+Attention is costed dense (all T x S scores, masked), as a compiled graph with an explicit mask computes it.
+V is written to the cache by the v projection, K by the rotary op that produces it.
+
+Coarser granularities (layer, model) are the same DAG contracted: a coarse node holds its member ops, so
+its FLOPs and bytes are the members' sums and costing can still see every member.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from simulator.hw.dtypes import DTYPES
+from simulator.llm.model import ModelSpec, Precision
+
+GRANULARITIES = ("op", "layer", "model")
+BYTE_KINDS = ("weights", "act_in", "act_out", "kv_read", "kv_write")
+NORM_WEIGHT_BYTES = 4  # norm gains and biases are kept in fp32 (as llama.cpp and IREE exports do); tiny either way
+
+
+@dataclass(frozen=True)
+class PassShape:
+    """One forward pass: `new_tokens` fed after `past_tokens` already seen; `logits` positions kept."""
+
+    new_tokens: int
+    past_tokens: int
+    kv_cache: bool
+    logits: int = 1
+
+    @property
+    def tokens(self) -> int:
+        """Positions computed: only the new ones with a cache, the whole sequence without."""
+        return self.new_tokens if self.kv_cache else self.past_tokens + self.new_tokens
+
+    @property
+    def context(self) -> int:
+        """Positions attended by the last token."""
+        return self.past_tokens + self.new_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    name: str
+    kind: str
+    op_class: str      # matmul | attention | elementwise: selects the PU's efficiency
+    dtype: str         # arithmetic before any PU promotion
+    flops: float
+    weights: float = 0.0
+    act_in: float = 0.0
+    act_out: float = 0.0
+    kv_read: float = 0.0
+    kv_write: float = 0.0
+
+    @property
+    def bytes(self) -> float:
+        return self.weights + self.act_in + self.act_out + self.kv_read + self.kv_write
+
+    def renamed(self, name: str) -> "Op":
+        return Op(name, self.kind, self.op_class, self.dtype, self.flops, self.weights, self.act_in,
+                  self.act_out, self.kv_read, self.kv_write)
+
+
+def _layer_ops(m: ModelSpec, p: Precision, s: PassShape) -> list[tuple[Op, tuple[str, ...]]]:
+    """The ops of one decoder layer, each with the kinds of its inputs inside the layer ("in" = layer input)."""
+    T, S, d, F = s.tokens, s.context, m.hidden_size, m.intermediate_size
+    qd, kd, H = m.q_dim, m.kv_dim, m.num_heads
+    a, c = DTYPES[p.activations].bytes, DTYPES[p.kv_cache].bytes
+    w = DTYPES[p.weights].bytes
+    mm = DTYPES[p.weights].compute
+    att = p.activations
+    ew = "fp32" if att == "int8" else att      # elementwise math on int8 activations runs dequantized
+    bias = m.qkv_bias
+
+    def proj(kind, n_in, n_out, to_cache=False, bias_on=False):
+        """A projection; with to_cache its output is written to the KV cache instead of the activations."""
+        extra_f = T * n_out if bias_on else 0.0
+        extra_w = n_out * NORM_WEIGHT_BYTES if bias_on else 0.0
+        return Op(kind, kind, "matmul", mm, 2.0 * T * n_in * n_out + extra_f, weights=n_in * n_out * w + extra_w,
+                  act_in=T * n_in * a, act_out=0.0 if to_cache else T * n_out * a,
+                  kv_write=T * n_out * c if to_cache else 0.0)
+
+    def norm(kind):
+        return Op(kind, kind, "elementwise", ew, 4.0 * T * d, weights=d * NORM_WEIGHT_BYTES, act_in=T * d * a, act_out=T * d * a)
+
+    def residual(kind):
+        return Op(kind, kind, "elementwise", ew, 1.0 * T * d, act_in=2 * T * d * a, act_out=T * d * a)
+
+    kv = s.kv_cache
+    kv_span = S * kd  # K (or V) elements of every attended position: read from the cache, or plain activations
+
+    def attn(kind, flops, act_in, act_out):
+        return Op(kind, kind, "attention", att, flops, act_in=act_in + (0.0 if kv else kv_span * a),
+                  act_out=act_out, kv_read=kv_span * c if kv else 0.0)
+
+    return [
+        (norm("attn_norm"), ("in",)),
+        (proj("q_proj", d, qd, bias_on=bias), ("attn_norm",)),
+        (proj("k_proj", d, kd, bias_on=bias), ("attn_norm",)),
+        (proj("v_proj", d, kd, to_cache=kv, bias_on=bias), ("attn_norm",)),
+        (Op("rotary", "rotary", "elementwise", ew, 3.0 * T * (qd + kd), act_in=T * (qd + kd) * a,
+            act_out=T * qd * a + (0.0 if kv else T * kd * a), kv_write=T * kd * c if kv else 0.0), ("q_proj", "k_proj")),
+        (attn("attn_scores", 2.0 * T * S * qd, T * qd * a, H * T * S * a), ("rotary",)),
+        (Op("softmax", "softmax", "attention", ew, 5.0 * H * T * S, act_in=H * T * S * a, act_out=H * T * S * a), ("attn_scores",)),
+        (attn("attn_values", 2.0 * T * S * qd, H * T * S * a, T * qd * a), ("softmax", "v_proj")),
+        (proj("o_proj", qd, d), ("attn_values",)),
+        (residual("attn_residual"), ("o_proj", "in")),
+        (norm("mlp_norm"), ("attn_residual",)),
+        (proj("gate", d, F), ("mlp_norm",)),
+        (proj("up", d, F), ("mlp_norm",)),
+        (Op("act_mul", "act_mul", "elementwise", ew, 5.0 * T * F, act_in=2 * T * F * a, act_out=T * F * a), ("gate", "up")),
+        (proj("down", F, d), ("act_mul",)),
+        (residual("mlp_residual"), ("down", "attn_residual")),
+    ]
+
+
+def _head_ops(m: ModelSpec, p: Precision, s: PassShape) -> tuple[Op, list[Op]]:
+    T, L, d, V = s.tokens, s.logits, m.hidden_size, m.vocab_size
+    a, w = DTYPES[p.activations].bytes, DTYPES[p.weights].bytes
+    ew = "fp32" if p.activations == "int8" else p.activations
+    embed = Op("embedding", "embedding", "elementwise", ew, 0.0, weights=T * d * w, act_out=T * d * a)
+    tail = [
+        Op("final_norm", "final_norm", "elementwise", ew, 4.0 * L * d, weights=d * NORM_WEIGHT_BYTES, act_in=L * d * a, act_out=L * d * a),
+        Op("lm_head", "lm_head", "matmul", DTYPES[p.weights].compute, 2.0 * L * d * V, weights=d * V * w, act_in=L * d * a, act_out=L * V * a),
+        Op("sample", "sample", "elementwise", ew, 1.0 * L * V, act_in=L * V * a, act_out=L * 4.0),
+    ]
+    return embed, tail
+
+
+def template_ops(m: ModelSpec, p: Precision, s: PassShape) -> dict[str, Op]:
+    """One Op of each kind of the pass, by kind: every layer's ops are the same, so this is all a cost needs."""
+    embed, tail = _head_ops(m, p, s)
+    ops = {op.kind: op for op, _ in _layer_ops(m, p, s)}
+    ops[embed.kind] = embed
+    ops.update((op.kind, op) for op in tail)
+    return ops
+
+
+def _op_graph(m: ModelSpec, p: Precision, s: PassShape) -> nx.DiGraph:
+    g = nx.DiGraph()
+    embed, tail = _head_ops(m, p, s)
+    g.add_node(embed.name, ops=(embed,), layer=None)
+    prev = embed.name
+    template = _layer_ops(m, p, s)
+    for i in range(m.num_layers):
+        names = {"in": prev}
+        for op, inputs in template:
+            name = f"L{i}.{op.kind}"
+            names[op.kind] = name
+            g.add_node(name, ops=(op.renamed(name),), layer=i)
+            for src in inputs:
+                g.add_edge(names[src], name)
+        prev = names["mlp_residual"]
+    for op in tail:
+        g.add_node(op.name, ops=(op,), layer=None)
+        g.add_edge(prev, op.name)
+        prev = op.name
+    return g
+
+
+def _contract(g: nx.DiGraph, group_of) -> nx.DiGraph:
+    """Merge nodes by group key, in topological order; members keep their order, edges between groups stay."""
+    out = nx.DiGraph()
+    members: dict[str, list] = {}
+    for name in nx.topological_sort(g):
+        members.setdefault(group_of(name, g.nodes[name]), []).extend(g.nodes[name]["ops"])
+    for key, ops in members.items():
+        out.add_node(key, ops=tuple(ops), layer=None)
+    for u, v in g.edges:
+        gu, gv = group_of(u, g.nodes[u]), group_of(v, g.nodes[v])
+        if gu != gv:
+            out.add_edge(gu, gv)
+    return out
+
+
+def pass_graph(model: ModelSpec, precision: Precision, shape: PassShape, granularity: str = "op") -> nx.DiGraph:
+    """The DAG of one forward pass. Every node has `ops` (its member Op tuple); see node_totals for sums."""
+    g = _op_graph(model, precision, shape)
+    if granularity == "op":
+        return g
+    if granularity == "layer":
+        def group_of(name, data):
+            return "embed" if name == "embedding" else (f"L{data['layer']}" if data["layer"] is not None else "head")
+        return _contract(g, group_of)
+    if granularity == "model":
+        return _contract(g, lambda name, data: "model")
+    raise ValueError(f"unknown granularity {granularity!r}")
+
+
+def node_totals(ops: tuple[Op, ...]) -> dict[str, float]:
+    """FLOPs and bytes by kind of a node: the sums over its member ops."""
+    out = {"flops": sum(o.flops for o in ops)}
+    for kind in BYTE_KINDS:
+        out[kind] = sum(getattr(o, kind) for o in ops)
+    return out
+
+
+def weight_bytes(model: ModelSpec, precision: Precision, shape: PassShape) -> float:
+    """Weight bytes one pass reads (embedding rows gathered, every matmul's weights, norm gains)."""
+    return sum(op.weights for _, data in pass_graph(model, precision, shape).nodes(data=True) for op in data["ops"])

@@ -1,0 +1,1 @@
+"""Output for people and tools: rich tables, Chrome/Perfetto timelines, matplotlib figures."""

@@ -1,0 +1,1 @@
+"""One simulation: the scenario, building it, running it, and its typed results."""
