@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from simulator.hw.placement import Placement
+from simulator.hw.socfile import parse_soc
 from simulator.llm.model import ModelSpec
-from simulator.hw.soc import parse_soc
 
 # hidden 12, intermediate 20, 2 layers, 3 heads of 2, 1 KV head, vocab 40: qd = 6, kd = 2. Every dimension
 # differs from the others (and from the token counts the tests use), so a swapped factor cannot go unseen.

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from simulator.llm.model import load_model
-from simulator.hw.soc import load_soc
+from simulator.hw.socfile import load_soc
+from simulator.llm.modelfile import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
 SOC_FILES = sorted((ROOT / "socs").glob("*.yaml"))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from simulator.cli import trace as trace_command
 from simulator.cli.common import Parser as _Parser
-from simulator.cli.trace import add_trace_commands, run_trace_command
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,9 +18,9 @@ def trace_main(argv: list[str], console: Console | None = None) -> None:
     """Parse and run `specsoc ARGV` for the trace commands; InputError propagates (cli.main turns it into exit 2)."""
     parser = _Parser(prog="specsoc")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    add_trace_commands(sub, _Parser)
+    trace_command.add_commands(sub)
     args = parser.parse_args(argv)
-    run_trace_command(args, console or Console(width=120))
+    trace_command.execute(args, console or Console(width=120))
 
 
 def write_lines(path: Path, *objects) -> Path:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from simulator.llm.costs import plan_pass
-from simulator.llm.graph import PassShape
 from simulator.hw.placement import Placement
-from simulator.llm.model import ModelSpec, Precision
 from simulator.hw.soc import SoC
+from simulator.llm.costs import Planner
+from simulator.llm.graph import PassShape
+from simulator.llm.model import ModelSpec, Precision
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,9 @@ class PassPair:
 
 def cost_ratio(soc: SoC, pair: PassPair, draft_at: Placement, target_at: Placement) -> float:
     """c: one drafter pass over one target pass, each alone on the SoC (op granularity)."""
-    t_draft = plan_pass(pair.draft, pair.draft_precision, pair.shape, draft_at, soc, "op").alone_s
-    t_target = plan_pass(pair.target, pair.target_precision, pair.shape, target_at, soc, "op").alone_s
+    planner = Planner(soc, "op")
+    t_draft = planner.plan(pair.draft, pair.draft_precision, pair.shape, draft_at).alone_s
+    t_target = planner.plan(pair.target, pair.target_precision, pair.shape, target_at).alone_s
     return t_draft / t_target
 
 

@@ -23,10 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from simulator.analysis.analytic import eq1, expected_tokens
-from simulator.llm.costs import Planner
 from simulator.analysis.explore import pass_seconds
+from simulator.llm.costs import Planner
+from simulator.run.results import SpeculativeResults
 from simulator.run.scenario import Effects, Scenario, Workload
-from simulator.run.simulate import Progress, _no_progress, planner_for, run_baseline, run_speculative
+from simulator.run.simulate import Progress, no_progress, planner_for, run_baseline, run_speculative
 from simulator.traces.synth import Iid, Lengths, generate
 from simulator.traces.trace import estimate_alpha
 
@@ -64,7 +65,75 @@ def _iid_like(scenario: Scenario, alpha: float, seed: int, samples=None, output=
     return Workload(trace, trace.samples, seed)
 
 
-def check(scenario: Scenario, threshold_percent: float = 2.0, progress: Progress = _no_progress) -> dict:
+@dataclass(frozen=True)
+class LeftOut:
+    """The full scenario with one effect left out."""
+
+    key: str
+    label: str
+    speedup_without: float
+    delta_percent: float        # the effect's own: full / without - 1
+    flagged: bool
+
+    def to_json(self) -> dict:
+        return {"effect": self.key, "label": self.label, "speedup_without": self.speedup_without,
+                "delta_percent": self.delta_percent, "flagged": self.flagged}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    alpha: float
+    c: float
+    seq_len: int
+    gamma: int
+    threshold_percent: float
+    closed_form_speedup: float
+    steps: list[Step]
+    leave_one_out: list[LeftOut]
+
+    @property
+    def simulated_speedup(self) -> float:
+        return self.steps[-1].speedup
+
+    @property
+    def gap_all_off_percent(self) -> float:
+        """Eq. 1 against the simulation with every effect off: only the closed form's own arithmetic differs."""
+        return 100.0 * (self.steps[1].speedup / self.closed_form_speedup - 1.0)
+
+    @property
+    def flagged_labels(self) -> list[str]:
+        return sorted({s.label for s in self.steps if s.flagged} | {e.label for e in self.leave_one_out if e.flagged})
+
+    def to_json(self) -> dict:
+        return {"alpha": self.alpha, "c": self.c, "seq_len": self.seq_len, "gamma": self.gamma,
+                "threshold_percent": self.threshold_percent, "closed_form_speedup": self.closed_form_speedup,
+                "simulated_speedup": self.simulated_speedup, "gap_all_off_percent": self.gap_all_off_percent,
+                "steps": [s.to_json() for s in self.steps], "leave_one_out": [e.to_json() for e in self.leave_one_out]}
+
+
+class _Simulations:
+    """Runs the check's simulations, sharing planners, and reports progress."""
+
+    def __init__(self, total: int, progress: Progress):
+        self.total = total
+        self.done = 0
+        self.progress = progress
+        self.planners: dict[tuple, Planner] = {}
+
+    def planner(self, sc: Scenario) -> Planner:
+        return self.planners.setdefault((sc.effects.overheads, sc.granularity), planner_for(sc))
+
+    def run(self, sc: Scenario) -> SpeculativeResults:
+        if sc.speculation.mode == "sequential":
+            sc = replace(sc, granularity="model")
+        planner = self.planner(sc)
+        res = run_speculative(sc, run_baseline(sc, planner), planner)
+        self.done += 1
+        self.progress("check", self.done, self.total)
+        return res
+
+
+def check(scenario: Scenario, threshold_percent: float = 2.0, progress: Progress = no_progress) -> CheckResult:
     if scenario.speculation is None:
         raise ValueError("check needs a drafter")
     spec = scenario.speculation
@@ -72,38 +141,24 @@ def check(scenario: Scenario, threshold_percent: float = 2.0, progress: Progress
     prompts = [s.prompt_tokens for s in scenario.workload.samples]
     seq_len = round(sum(prompts) / len(prompts))
     all_off = Effects(False, False, False, False)
-    planners: dict[tuple, Planner] = {}
-
     overlap = spec.mode == "overlap"
-    total = 2 * (len(EFFECTS) + 1 + overlap) + 2   # the waterfall's simulations, then one per effect left out
-    done = [0]
-
-    def simulate(sc: Scenario) -> dict:
-        if sc.speculation.mode == "sequential":
-            sc = replace(sc, granularity="model")
-        planner = planners.setdefault((sc.effects.overheads, sc.granularity), planner_for(sc))
-        res = run_speculative(sc, run_baseline(sc, planner), planner)
-        done[0] += 1
-        progress("check", done[0], total)
-        return res
+    sims = _Simulations(2 * (len(EFFECTS) + 1 + overlap) + 2, progress)   # the waterfall, then one per effect left out
 
     off_sc = replace(scenario, effects=all_off, speculation=replace(spec, mode="sequential"))
     target_at, draft_at = off_sc.placements()
-    planner = planners.setdefault((False, "model"), planner_for(replace(off_sc, granularity="model")))
+    planner = sims.planner(replace(off_sc, granularity="model"))
     c = (pass_seconds(planner, spec.draft, draft_at, seq_len, scenario.kv_cache)
          / pass_seconds(planner, scenario.target, target_at, seq_len, scenario.kv_cache))
     closed = eq1(alpha, spec.gamma, c)
     tokens_per_round = expected_tokens(alpha, spec.gamma)
     output = max(8, round(CLOSED_FORM_ROUNDS * tokens_per_round / 16))
 
-    steps: list[Step] = []
-    loo: list[dict] = []
-    steps.append(Step("closed_form", f"Eq. 1 (alpha {alpha:.3f}, c {c:.3f} at S_L {seq_len})", closed,
-                      tokens_per_round - 1.0))
+    steps = [Step("closed_form", f"Eq. 1 (alpha {alpha:.3f}, c {c:.3f} at S_L {seq_len})", closed,
+                  tokens_per_round - 1.0)]
 
     def add(key, label, sc):
-        res = simulate(sc)
-        steps.append(Step(key, label, res["speedup"], res["mean_accepted_per_round"]))
+        res = sims.run(sc)
+        steps.append(Step(key, label, res.speedup, res.mean_accepted_per_round))
         return sc
 
     long_iid = _iid_like(off_sc, alpha, scenario.workload.seed + 1000, samples=16, output=output)
@@ -116,7 +171,7 @@ def check(scenario: Scenario, threshold_percent: float = 2.0, progress: Progress
              replace(sc, workload=scenario.workload))
     effects = all_off
     for key in EFFECTS:
-        if key == "dram_contention" and spec.mode == "overlap":
+        if key == "dram_contention" and overlap:
             sc = add("overlap", LABELS["overlap"], replace(sc, speculation=spec))
         effects = replace(effects, **{key: True})
         sc = add(key, LABELS[key], replace(sc, effects=effects))
@@ -124,19 +179,16 @@ def check(scenario: Scenario, threshold_percent: float = 2.0, progress: Progress
         step.delta_percent = 100.0 * (step.speedup / before.speedup - 1.0)
         step.flagged = abs(step.delta_percent) > threshold_percent and step.key not in ("all_off",)
     full = steps[-1].speedup
-    for key in ("acceptance", *EFFECTS) + (("overlap",) if spec.mode == "overlap" else ()):
+    left_out = []
+    for key in ("acceptance", *EFFECTS) + (("overlap",) if overlap else ()):
         if key == "acceptance":
             without = replace(scenario, workload=_iid_like(scenario, alpha, scenario.workload.seed + 2000))
         elif key == "overlap":
             without = replace(scenario, speculation=replace(spec, mode="sequential"))
         else:
             without = replace(scenario, effects=replace(scenario.effects, **{key: False}))
-        s = simulate(without)["speedup"]
+        s = sims.run(without).speedup
         change = 100.0 * (full / s - 1.0)
         label = next((st.label for st in steps if st.key == key), LABELS[key])
-        loo.append({"effect": key, "label": label, "speedup_without": s, "delta_percent": change,
-                    "flagged": abs(change) > threshold_percent})
-    return {"alpha": alpha, "c": c, "seq_len": seq_len, "gamma": spec.gamma, "threshold_percent": threshold_percent,
-            "closed_form_speedup": closed, "simulated_speedup": full,
-            "gap_all_off_percent": 100.0 * (steps[1].speedup / closed - 1.0),
-            "steps": [s.to_json() for s in steps], "leave_one_out": loo}
+        left_out.append(LeftOut(key, label, s, change, abs(change) > threshold_percent))
+    return CheckResult(alpha, c, seq_len, spec.gamma, threshold_percent, closed, steps, left_out)

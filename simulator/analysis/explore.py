@@ -8,6 +8,9 @@ picks gamma in 0..gamma_max. As in the paper, the baseline of every speedup in a
 on the variant's k CPU cores; a mapping that puts the target elsewhere pays t(target there) / t(baseline) on
 top (r below): S = Eq.1(alpha, gamma, c) / r. Full simulation runs every (mapping, gamma) over the workload
 (sequential, the paper's mode, every effect on) against the simulated baseline of the same samples.
+
+The JSON document (`specsoc explore --json`, read back by `specsoc plot heatmap`) is written and read here:
+a decision names its mapping by `decision_label`.
 """
 
 from __future__ import annotations
@@ -15,25 +18,46 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from simulator.analysis.analytic import eq1
+from simulator.common.config import is_number, read_json
+from simulator.common.errors import InputError
+from simulator.hw.placement import DeviceRequest, Placement
+from simulator.hw.soc import SoC
 from simulator.llm.costs import Planner
 from simulator.llm.graph import PassShape
-from simulator.hw.placement import DeviceRequest, Placement
-from simulator.run.scenario import Effects, ModelRun, Scenario, Speculation, Workload
-from simulator.run.simulate import Progress, _no_progress, run_baseline, run_speculative
-from simulator.hw.soc import SoC
+from simulator.run.scenario import Effects, ModelRun, Scenario, Speculation
+from simulator.run.simulate import Progress, no_progress, run_baseline, run_speculative
 
 
 @dataclass(frozen=True)
 class ExploreSpec:
-    soc: SoC
-    target: ModelRun            # the device fields are ignored: explore places the models itself
-    draft: ModelRun
-    workload: Workload          # samples for the simulation; its alpha feeds Eq. 1
+    """What to explore: the scenario's SoC, models (with their formats) and workload, at acceptance `alpha`.
+    The scenario's devices, gamma, mode and granularity are not used: explore places the models itself and
+    simulates sequential rounds at model granularity (with nothing in parallel, every granularity gives one
+    total)."""
+
+    scenario: Scenario
     alpha: float
     seq_len: int = 63
     gamma_max: int = 8
     simulate: bool = True
-    granularity: str = "model"  # sequential runs have nothing in parallel: every granularity gives one total
+    granularity: str = "model"
+
+    @property
+    def soc(self) -> SoC:
+        return self.scenario.soc
+
+    @property
+    def target(self) -> ModelRun:
+        return self.scenario.target
+
+    @property
+    def draft(self) -> ModelRun:
+        return self.scenario.speculation.draft
+
+
+def decision_label(draft_device: str | None, target_device: str) -> str:
+    """How a decision names its mapping in the JSON: 'draft X, target Y', or 'target Y alone' (not speculating)."""
+    return f"target {target_device} alone" if draft_device is None else f"draft {draft_device}, target {target_device}"
 
 
 @dataclass
@@ -63,6 +87,10 @@ class MappingResult:
                 best = (gamma, s)
         return best
 
+    def simulated_at(self, gamma: int) -> float:
+        """The simulated speedup at gamma (0: the target alone on this mapping's placement)."""
+        return self.alone_simulated if gamma == 0 else self.speedup_simulated[gamma]
+
     def to_json(self) -> dict:
         g_eq1, s_eq1 = self.best("eq1")
         out = {"cluster": self.cluster, "cores": self.cores, "draft_device": self.draft_device,
@@ -76,40 +104,71 @@ class MappingResult:
         return out
 
 
+@dataclass(frozen=True)
+class Decision:
+    """A variant's choice: speculate with `mapping` at `gamma`, or not (gamma 0: the target alone on the
+    mapping's target placement, or on the variant's own cores when `mapping` is None)."""
+
+    speedup: float
+    gamma: int = 0
+    mapping: MappingResult | None = None
+
+    @property
+    def speculate(self) -> bool:
+        return self.gamma > 0
+
+    @property
+    def heterogeneous(self) -> bool:
+        return self.speculate and self.mapping.heterogeneous
+
+    @property
+    def label(self) -> str | None:
+        if self.mapping is None:
+            return None
+        return decision_label(self.mapping.draft_device if self.speculate else None, self.mapping.target_device)
+
+    def to_json(self) -> dict:
+        return {"speculate": self.speculate, "gamma": self.gamma, "heterogeneous": self.heterogeneous,
+                "speedup": self.speedup, "mapping": self.label}
+
+
 @dataclass
 class Variant:
     cluster: str
     cores: int
     mappings: list[MappingResult]
 
-    def decision(self, which: str) -> dict:
+    def decision(self, which: str) -> Decision:
         """The variant's choice: the best mapping and gamma, or no speculation (the target alone: on the
         variant's cores, or on another PU if that alone is faster)."""
-        best_map, best_gamma, best = None, 0, 1.0
+        best = Decision(1.0)
         for m in self.mappings:
             gamma, s = m.best(which)
-            if s > best + 1e-12:
-                best_map, best_gamma, best = m, gamma, s
-        if best_map is None:
-            return {"speculate": False, "gamma": 0, "heterogeneous": False, "speedup": 1.0, "mapping": None}
-        if best_gamma == 0:
-            return {"speculate": False, "gamma": 0, "heterogeneous": False, "speedup": best,
-                    "mapping": f"target {best_map.target_device} alone"}
-        return {"speculate": True, "gamma": best_gamma, "heterogeneous": best_map.heterogeneous, "speedup": best,
-                "mapping": f"draft {best_map.draft_device}, target {best_map.target_device}"}
+            if s > best.speedup + 1e-12:
+                best = Decision(s, gamma, m)
+        return best
 
     def to_json(self, simulated: bool) -> dict:
         eq = self.decision("eq1")
-        out = {"cluster": self.cluster, "cores": self.cores, "speculate": eq["speculate"], "gamma": eq["gamma"],
-               "heterogeneous": eq["heterogeneous"], "speedup_eq1": eq["speedup"], "mapping": eq["mapping"]}
+        out = {"cluster": self.cluster, "cores": self.cores, "speculate": eq.speculate, "gamma": eq.gamma,
+               "heterogeneous": eq.heterogeneous, "speedup_eq1": eq.speedup, "mapping": eq.label}
         if simulated:
-            chosen = next((m for m in self.mappings if eq["mapping"] in
-                           (f"draft {m.draft_device}, target {m.target_device}", f"target {m.target_device} alone")),
-                          None)
-            out["speedup_simulated"] = (1.0 if chosen is None else chosen.alone_simulated if eq["gamma"] == 0
-                                        else chosen.speedup_simulated[eq["gamma"]])
-            out["simulated_decision"] = self.decision("simulated")
+            out["speedup_simulated"] = 1.0 if eq.mapping is None else eq.mapping.simulated_at(eq.gamma)
+            out["simulated_decision"] = self.decision("simulated").to_json()
         return out
+
+
+@dataclass
+class ExploreResult:
+    spec: ExploreSpec
+    variants: list[Variant]
+
+    def to_json(self) -> dict:
+        spec = self.spec
+        return {"soc": spec.soc.name, "calibration": spec.soc.calibration or "none", "alpha": spec.alpha,
+                "seq_len": spec.seq_len, "simulated": spec.simulate, "samples": len(spec.scenario.workload.samples),
+                "variants": [v.to_json(spec.simulate) for v in self.variants],
+                "mappings": [m.to_json() for v in self.variants for m in v.mappings]}
 
 
 def variant_placements(soc: SoC) -> list[tuple[str, int, list[Placement]]]:
@@ -134,8 +193,9 @@ def _model_run(run: ModelRun, placement: Placement) -> ModelRun:
                     placement.label)
 
 
-def explore(spec: ExploreSpec, progress: Progress = _no_progress) -> list[Variant]:
+def explore(spec: ExploreSpec, progress: Progress = no_progress) -> ExploreResult:
     planner = Planner(spec.soc, spec.granularity)
+    workload = spec.scenario.workload
     variants = []
     todo = variant_placements(spec.soc)
     for index, (cluster, k, places) in enumerate(todo):
@@ -144,9 +204,9 @@ def explore(spec: ExploreSpec, progress: Progress = _no_progress) -> list[Varian
         baseline, alone = None, {}
         if spec.simulate:
             for place in places:   # the target alone on each PU of the variant; the first is the baseline
-                sc = Scenario(spec.soc, _model_run(spec.target, place), spec.workload, False, spec.granularity)
-                alone[place.label] = run_baseline(sc, planner)["total_time_s"]
-            base_sc = Scenario(spec.soc, _model_run(spec.target, base_place), spec.workload, False, spec.granularity)
+                sc = Scenario(spec.soc, _model_run(spec.target, place), workload, False, spec.granularity)
+                alone[place.label] = run_baseline(sc, planner).total_time_s
+            base_sc = Scenario(spec.soc, _model_run(spec.target, base_place), workload, False, spec.granularity)
             baseline = run_baseline(base_sc, planner)
         mappings = []
         for d_place in places:
@@ -159,15 +219,14 @@ def explore(spec: ExploreSpec, progress: Progress = _no_progress) -> list[Varian
                 if baseline is not None:
                     m.alone_simulated = alone[base_place.label] / alone[t_place.label]
                     for gamma in range(1, spec.gamma_max + 1):
-                        sc = Scenario(spec.soc, _model_run(spec.target, t_place), spec.workload, False,
+                        sc = Scenario(spec.soc, _model_run(spec.target, t_place), workload, False,
                                       spec.granularity, Speculation(_model_run(spec.draft, d_place), gamma),
                                       Effects())
-                        res = run_speculative(sc, baseline, planner)
-                        m.speedup_simulated[gamma] = res["speedup"]
+                        m.speedup_simulated[gamma] = run_speculative(sc, baseline, planner).speedup
                 mappings.append(m)
         variants.append(Variant(cluster, k, mappings))
         progress("variants", index + 1, len(todo))
-    return variants
+    return ExploreResult(spec, variants)
 
 
 def c_vs_seq_len(soc: SoC, target: ModelRun, draft: ModelRun, seq_lens: list[int], cores: list[int] | None = None
@@ -186,3 +245,36 @@ def c_vs_seq_len(soc: SoC, target: ModelRun, draft: ModelRun, seq_lens: list[int
                 rows.append({"cluster": cluster, "cores": k, "draft_device": d_place.label,
                              "target_device": t_place.label, "c": dict(zip(seq_lens, cs))})
     return rows
+
+
+# ------------------------------------------------------------------------------------ the JSON, read back
+
+_MAPPING_KEYS = {"cluster": str, "cores": int, "draft_device": str, "target_device": str, "c": float,
+                 "best_gamma": int, "speedup_eq1": float}
+WRONG = "not a `specsoc explore --json` file"
+
+
+def read_explore(path: str) -> dict:
+    """A `specsoc explore --json` document, checked enough to plot."""
+    doc = read_json(path, "specsoc explore --json")
+    if not isinstance(doc, dict) or not isinstance(doc.get("mappings"), list) or not isinstance(doc.get("variants"), list):
+        raise InputError(path, f"{WRONG} (it needs 'variants' and 'mappings' lists)")
+    if not doc["mappings"]:
+        raise InputError(path, f"{WRONG}: 'mappings' is empty")
+    for i, m in enumerate(doc["mappings"]):
+        if not isinstance(m, dict):
+            raise InputError(path, f"{WRONG}: mapping {i} is not an object")
+        for key, kind in _MAPPING_KEYS.items():
+            value = m.get(key)
+            ok = isinstance(value, str) if kind is str else is_number(value)
+            if not ok:
+                raise InputError(path, f"{WRONG}: mapping {i} has no valid {key!r}")
+        for key in ("speedup_eq1_by_gamma", "speedup_simulated_by_gamma"):
+            table = m.get(key)
+            if table is not None and (not isinstance(table, dict) or not table
+                                      or not all(k.isdigit() and is_number(v) for k, v in table.items())):
+                raise InputError(path, f"{WRONG}: mapping {i} has an invalid {key!r}")
+    for i, v in enumerate(doc["variants"]):
+        if not isinstance(v, dict) or not isinstance(v.get("cluster"), str) or not is_number(v.get("cores")):
+            raise InputError(path, f"{WRONG}: variant {i} has no valid 'cluster' and 'cores'")
+    return doc

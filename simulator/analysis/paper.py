@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from simulator.run.scenario import Scenario
+
 # The board validation: target Llama 3.2 3B int8 on one Cortex-A55 core, drafter Llama 3.2 1B fp16 on the
 # Mali-G310, no KV cache, S_L = 63, sequential; up to 1.68x measured at alpha = 0.94 (mean of 10 runs).
 VALIDATED = {"soc": "imx95", "target": ("llama-3.2-3b", "int8", "a55:1"), "draft": ("llama-3.2-1b", "fp16", "mali-g310"),
@@ -11,18 +13,19 @@ VALIDATED_ALPHA = 0.94
 VALIDATED_GAMMA = 5
 
 
-def validated_reference(scenario: dict) -> str | None:
+def validated_reference(scenario: Scenario) -> str | None:
     """The paper's measured speedup, if the scenario is the paper's validated mapping; else None."""
-    draft = scenario.get("draft")
-    if not isinstance(draft, dict) or scenario["soc"]["name"] != VALIDATED["soc"]:
+    spec = scenario.speculation
+    if spec is None or scenario.soc.name != VALIDATED["soc"]:
         return None
-    target = scenario["target"]
-    if ((target["model"]["name"], target["weights_dtype"], target["placement"]) != VALIDATED["target"]
-            or (draft["model"]["name"], draft["weights_dtype"], draft["placement"]) != VALIDATED["draft"]
-            or scenario["kv_cache"] != VALIDATED["kv_cache"] or scenario["mode"] != VALIDATED["mode"]):
+    target_at, draft_at = scenario.placements()
+    if ((scenario.target.spec.name, scenario.target.precision.weights, target_at.label) != VALIDATED["target"]
+            or (spec.draft.spec.name, spec.draft.precision.weights, draft_at.label) != VALIDATED["draft"]
+            or scenario.kv_cache != VALIDATED["kv_cache"] or spec.mode != VALIDATED["mode"]):
         return None
     return (f"paper, measured on the board (arXiv 2602.08060): {VALIDATED_SPEEDUP:.2f}x at alpha {VALIDATED_ALPHA}, "
             f"gamma {VALIDATED_GAMMA}, this mapping")
+
 
 # Table II (alpha = 0.90, S_L = 63) and Table III (alpha = 0.17): the best choice per variant (k A55 cores).
 TABLE_II = {1: (True, 5, True, 1.68), 2: (True, 2, True, 1.10), 3: (False, 0, False, 1.0), 4: (False, 0, False, 1.0),

@@ -7,15 +7,16 @@ import argparse
 from rich.table import Table
 
 from simulator.common.errors import InputError
-from simulator.render.run_tables import check_output_path, write_json
-from simulator.run.bench import __doc__ as BENCH_DOC, run_bench
+from simulator.common.output import check_output_path, write_json
+from simulator.run.bench import __doc__ as BENCH_DOC
+from simulator.run.bench import run_bench
 
 TARGETS = {  # issue: the machine this runs on (2 cores), figures in the README
     "default_op_wall_s": 1.0, "ratio_ops_to_simpy": 1.0, "overlap_1000_rounds_wall_s": 10.0, "peak_rss_mb": 300.0,
 }
 
 
-def add_bench_command(sub) -> None:
+def add_commands(sub) -> None:
     cmd = sub.add_parser("bench", help="measure the simulator's speed and memory on this machine",
                          description=BENCH_DOC, formatter_class=argparse.RawDescriptionHelpFormatter,
                          epilog="examples:\n  specsoc bench\n  specsoc bench --repeat 1 --json bench.json")
@@ -23,7 +24,7 @@ def add_bench_command(sub) -> None:
     cmd.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
 
 
-def run_bench_command(args, console) -> None:
+def execute(args, console) -> None:
     if args.repeat < 1:
         raise InputError("--repeat", f"must be >= 1, got {args.repeat}")
     if args.json:

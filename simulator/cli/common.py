@@ -1,18 +1,20 @@
-"""Command-line pieces shared by the commands: the parser class, model and workload flags, scenario building."""
+"""Command-line pieces shared by the commands: the parser class, the flags of a scenario, and the ScenarioSpec
+they give (run/builder.py builds and checks it)."""
 
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
+from dataclasses import fields, replace
 
-from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_DTYPES
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
 from simulator.common.errors import InputError
+from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_DTYPES
 from simulator.llm.graph import GRANULARITIES
-from simulator.hw.placement import parse_device
-from simulator.llm.model import Precision, load_model
-from simulator.run.scenario import MODES, ModelRun, Scenario, Speculation, Workload
-from simulator.hw.soc import load_soc
-from simulator.traces.synth import Iid, Lengths, generate
-from simulator.traces.trace import load_trace
+from simulator.run.builder import DEFAULT_ALPHA, ScenarioSpec
+from simulator.run.scenario import MODES
 
 
 class Parser(argparse.ArgumentParser):
@@ -36,7 +38,7 @@ def soc_flags(cmd: argparse.ArgumentParser) -> None:
                      help="ignore the SoC file's calibration section: spec-derived values and assumptions only")
 
 
-def acceptance_flags(cmd: argparse.ArgumentParser, alpha_default: float = 0.94) -> None:
+def acceptance_flags(cmd: argparse.ArgumentParser, alpha_default: float = DEFAULT_ALPHA) -> None:
     acceptance = cmd.add_mutually_exclusive_group()
     acceptance.add_argument("--trace", metavar="NAME|FILE", help="acceptance trace (bundled name or JSONL file)")
     acceptance.add_argument("--alpha", type=float,
@@ -88,40 +90,33 @@ def run_flags(cmd: argparse.ArgumentParser, granularity: str = "op") -> None:
                      help=f"simulate each op, each layer, or a whole pass as one task (default: {granularity})")
 
 
-def model_run(args, soc, role: str) -> ModelRun:
-    """The --target or --draft model with its dtype and device flags."""
-    flag = f"--{role}-device"
-    device = getattr(args, f"{role}_device")
-    precision = Precision.resolve(getattr(args, f"{role}_dtype"), getattr(args, f"{role}_act_dtype"),
-                                  getattr(args, f"{role}_kv_dtype"), flag=f"--{role}-dtype")
-    return ModelRun(load_model(getattr(args, role)), precision, parse_device(soc, device, flag), device)
+def scenario_spec(args: argparse.Namespace, **overrides) -> ScenarioSpec:
+    """The ScenarioSpec of this command's flags (the fields it has no flag for keep their defaults)."""
+    values = {f.name: getattr(args, f.name) for f in fields(ScenarioSpec) if hasattr(args, f.name)}
+    values["calibrated"] = not args.uncalibrated
+    if hasattr(args, "alpha_default") and args.alpha is None:
+        values["alpha"] = args.alpha_default
+    return replace(ScenarioSpec(**values), **overrides)
 
 
-def workload(args) -> Workload:
-    if args.samples is not None and args.samples < 1:
-        raise InputError("--samples", f"must be >= 1, got {args.samples}")
-    if args.trace:
-        trace = load_trace(args.trace)
-        samples = trace.samples[: args.samples] if args.samples else trace.samples
-        return Workload(trace, samples, args.seed)
-    for flag, value in (("--prompt-tokens", args.prompt_tokens), ("--new-tokens", args.new_tokens)):
-        if value < 1:
-            raise InputError(flag, f"must be >= 1, got {value}")
-    alpha = args.alpha_default if args.alpha is None else args.alpha
-    if not 0.0 <= alpha <= 1.0:
-        raise InputError("--alpha", f"must be in 0..1, got {alpha}")
-    trace = generate(Iid(alpha=alpha), args.samples or (1 if args.draft == "none" else 4),
-                     Lengths(args.prompt_tokens, 0, args.new_tokens, 0), args.seed)
-    return Workload(trace, trace.samples, args.seed)
+@contextmanager
+def progress_bar(console: Console, unit: str):
+    """A transient rich progress bar, shown from the first report on; yields the (phase, done, total) callback
+    the simulators call. A command that fails before any work prints nothing."""
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} " + unit),
+               TimeElapsedColumn())
+    bar = Progress(*columns, console=console, transient=True)
+    phases = {}
 
+    def progress(phase: str, done: int, total: int) -> None:
+        if not phases:
+            bar.start()
+        if phase not in phases:
+            phases[phase] = bar.add_task(f"simulating {phase}", total=total)
+        bar.update(phases[phase], completed=done)
 
-def scenario_from_args(args: argparse.Namespace) -> Scenario:
-    soc = load_soc(args.soc, calibrated=not args.uncalibrated)
-    target = model_run(args, soc, "target")
-    speculation = None
-    if args.draft != "none":
-        speculation = Speculation(model_run(args, soc, "draft"), args.gamma, args.mode)
-    return Scenario(soc=soc, target=target, workload=workload(args), kv_cache=args.kv_cache,
-                    granularity=args.granularity, speculation=speculation)
-
-
+    try:
+        yield progress
+    finally:
+        if phases:
+            bar.stop()

@@ -6,9 +6,9 @@ import argparse
 
 from rich.console import Console
 
-from simulator.cli.common import check_ints, model_run, pair_flags, soc_flags
+from simulator.cli.common import Parser, check_ints, pair_flags, scenario_spec, soc_flags
 from simulator.common.errors import InputError
-from simulator.render.run_tables import check_output_path
+from simulator.common.output import check_output_path
 
 EXAMPLES = """examples:
   specsoc plot speedup-vs-alpha --c 0.41 --paper --out speedup.png   # Fig. 7 with the paper's measurements
@@ -24,12 +24,12 @@ def _out(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--out", metavar="FILE", required=True, help="output file, .png or .svg")
 
 
-def add_plot_command(sub, parser_class) -> None:
+def add_commands(sub) -> None:
     plot = sub.add_parser("plot", help="draw figures as PNG or SVG: speedup vs alpha, c vs sequence length, the "
                           "explore heatmap, a run's timeline (needs matplotlib)",
                           description="Draw a figure to a PNG or SVG file (format from the --out extension).",
                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    kinds = plot.add_subparsers(dest="plot", required=True, parser_class=parser_class)
+    kinds = plot.add_subparsers(dest="plot", required=True, parser_class=Parser)
     raw = argparse.RawDescriptionHelpFormatter
 
     alpha = kinds.add_parser("speedup-vs-alpha", help="Fig. 7: Eq. 1 speedup against alpha, one line per gamma",
@@ -78,7 +78,7 @@ def add_plot_command(sub, parser_class) -> None:
     _out(tl)
 
 
-def run_plot_command(args, console: Console) -> None:
+def execute(args, console: Console) -> None:
     from simulator.render import plots as plot
     plot.output_format(args.out)
     check_output_path(args.out)
@@ -92,12 +92,11 @@ def run_plot_command(args, console: Console) -> None:
         what = f"Eq. 1 speedup vs alpha, c = {args.c:g}"
     elif args.plot == "c-vs-seq-len":
         from simulator.analysis.explore import c_vs_seq_len
-        from simulator.hw.soc import load_soc
         seq_lens = sorted(set(check_ints(args.seq_lens, "--seq-lens")))
         cores = check_ints(args.cores, "--cores")
-        soc = load_soc(args.soc, calibrated=not args.uncalibrated)
-        target = model_run(args, soc, "target")
-        draft = model_run(args, soc, "draft")
+        spec = scenario_spec(args)
+        soc = spec.load_soc()
+        target, draft = spec.model_run(soc, "target"), spec.model_run(soc, "draft")
         rows = c_vs_seq_len(soc, target, draft, seq_lens, cores)
         if not rows:
             raise InputError("--cores", f"no CPU cluster of {soc.name} has that many cores, got {args.cores!r}")
@@ -107,13 +106,15 @@ def run_plot_command(args, console: Console) -> None:
         plot.render(plot.c_vs_seq_len, args.out, rows, seq_lens, title)
         what = f"c vs sequence length on {soc.name}"
     elif args.plot == "heatmap":
-        doc = plot.load_explore(args.source)
+        from simulator.analysis.explore import read_explore
+        doc = read_explore(args.source)
         plot.render(plot.heatmap, args.out, doc)
         what = f"heatmap of {args.source}"
     else:
         if args.bins < 1:
             raise InputError("--bins", f"must be >= 1, got {args.bins}")
-        data = plot.load_timeline(args.source)
+        from simulator.render.timeline import read_timeline
+        data = read_timeline(args.source)
         plot.render(plot.timeline, args.out, data, args.bins)
         what = f"timeline of {args.source}"
     console.print(f"[dim]{what}: plot written to {args.out}[/]")

@@ -6,11 +6,13 @@ import argparse
 
 from rich.console import Console
 
+from simulator.analysis.tracestats import trace_stats
+from simulator.cli.common import Parser
+from simulator.common.output import check_output_path, write_json
+from simulator.render.trace_tables import render_stats, render_summary
 from simulator.traces.importers import FORMATS, ImportOptions, import_trace
-from simulator.render.run_tables import check_output_path, write_json
 from simulator.traces.synth import Curve, Iid, Lengths, Markov, generate, parse_curve, parse_quantiles
 from simulator.traces.trace import load_trace
-from simulator.analysis.tracestats import render_stats, render_summary, trace_stats
 
 TRACE_EXAMPLES = """examples:
   specsoc trace synth iid --alpha 0.6 --samples 100 --seed 1 --out iid.jsonl
@@ -70,18 +72,18 @@ def _common_synth(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="FILE", required=True, help="write the trace (JSONL) here")
 
 
-def add_trace_commands(sub, parser_class) -> None:
+def add_commands(sub) -> None:
     """Add `trace synth|import|stats` to the CLI's subcommands."""
     trace = sub.add_parser("trace", help="make, import and inspect acceptance traces",
                            description="Make, import and inspect acceptance traces (JSONL; see traces/README.md).",
                            epilog=TRACE_EXAMPLES, formatter_class=_formatter)
-    commands = trace.add_subparsers(dest="trace_command", parser_class=parser_class, required=True,
+    commands = trace.add_subparsers(dest="trace_command", parser_class=Parser, required=True,
                                     metavar="{synth,import,stats}")
 
     synth = commands.add_parser("synth", help="generate a seeded synthetic trace",
                                 description="Generate a seeded synthetic acceptance trace.",
                                 epilog=SYNTH_EXAMPLES, formatter_class=_formatter)
-    generators = synth.add_subparsers(dest="generator", parser_class=parser_class, required=True,
+    generators = synth.add_subparsers(dest="generator", parser_class=Parser, required=True,
                                       metavar="{iid,curve,markov}")
     iid = generators.add_parser("iid", help="independent agreement bits, alpha fixed or per sample",
                                 description="Each output position agrees with probability alpha, independently. "
@@ -152,7 +154,7 @@ def _synth(args: argparse.Namespace):
     return generate(generator, args.samples, lengths, args.seed, {"imitates": args.imitates, "notes": args.notes})
 
 
-def run_trace_command(args: argparse.Namespace, console: Console) -> None:
+def execute(args: argparse.Namespace, console: Console) -> None:
     """Run `specsoc trace ...`; bad input raises InputError before any file is written."""
     if args.trace_command == "stats":
         if args.json:

@@ -134,3 +134,25 @@ class Section:
         for key in self._data:
             if key not in self._taken:
                 raise self.fail(str(key), "unknown key")
+
+
+def read_json(path: str, kind: str):
+    """A JSON document one of specsoc's commands wrote (`kind` names it, for the error when it is not)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a directory, not a file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(path, f"cannot be read: {err}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(path, f"not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); "
+                               f"expected a `{kind}` file") from None
+
+
+def is_number(value) -> bool:
+    """A finite int or float (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

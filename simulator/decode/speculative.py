@@ -25,6 +25,9 @@ On cores or a GPU shared by both models the two interleave op by op, first come 
 
 Drafts cross to the target, and the verdict back to the drafter, through engine handoffs when the two models
 sit on different PUs; emitted tokens go to the host CPU.
+
+How each pass runs (alone in closed form, on the DRAM's clock, or op by op) is the engine's business; the loop
+only says which pre-draft passes to abandon, and when: once the verify has ended, unless the work is kept.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from simulator.decode.runtime import Job, Runtime
-from simulator.traces.trace import Replay
+from simulator.traces.replay import Replay
 
 
 @dataclass(frozen=True)
@@ -68,81 +71,99 @@ class SpecLog:
     drawn_positions: int = 0         # unknown agreements drawn from the seeded generator
 
 
-def speculative(rt: Runtime, draft: Job, target: Job, replay: Replay, prompt_tokens: int, output_tokens: int,
-                gamma: int, overlap: bool, spec: SpecLog, sample: int = 0):
-    """Process body: decode one sample speculatively; appends its token times to the engine log."""
-    env = rt.engine.env
-    tag = f"s{sample}"
-    yield from rt.from_host(target, f"target.{tag}.prompt", prompt_tokens)
-    yield from rt.from_host(draft, f"draft.{tag}.prompt", prompt_tokens)
-    times: list[float] = []
-    committed = prompt_tokens       # L: prompt + emitted tokens
-    emitted = 0
-    target_fed = 0
-    last_draftable = prompt_tokens + output_tokens - 1   # the last output token is always the target's
-    state = {"fed": 0, "have": prompt_tokens}
+@dataclass
+class _Sample:
+    """Where one sample stands, in positions of the committed-or-drafted sequence."""
 
-    # Closed-form passes need DRAM traffic only from passes: handoff copies (memory not shared) would stream too.
-    can_be_alone = rt.engine.soc.interconnect.shared_memory
-    # No pass queues for another's cores when the two models never run at once, or run on cores of their own.
-    exclusive = not overlap or not draft.placement.shares_cores(target.placement)
+    index: int
+    prompt_tokens: int
+    output_tokens: int
+    replay: Replay
+    committed: int          # L: prompt + emitted tokens
+    have: int               # drafter: positions it knows (committed tokens and its own drafts)
+    fed: int = 0            # drafter: positions in its KV cache
+    target_fed: int = 0     # target: positions in its KV cache
+    emitted: int = 0
 
-    def draft_step(label, stop=None, solo=None, alone=None):
-        """Produce the drafter's token at position `have`; False if abandoned by `stop`."""
-        q = state["have"]
-        done = yield from rt.forward(draft, rt.shape(q - state["fed"], state["fed"], prompt_tokens), label, stop,
-                                     solo, alone, exclusive)
+    @property
+    def last_draftable(self) -> int:
+        """The last output token is always the target's."""
+        return self.prompt_tokens + self.output_tokens - 1
+
+
+class Speculative:
+    """Speculative decoding with one drafter and one target on one runtime; `log` collects every round."""
+
+    def __init__(self, rt: Runtime, draft: Job, target: Job, gamma: int, overlap: bool):
+        self.rt = rt
+        self.draft = draft
+        self.target = target
+        self.gamma = gamma
+        self.overlap = overlap
+        self.log = SpecLog()
+
+    def decode(self, sample: int, prompt_tokens: int, output_tokens: int, replay: Replay):
+        """Process body: decode sample number `sample`; logs its token times and rounds."""
+        rt, env = self.rt, self.rt.engine.env
+        start = rt.now
+        tag = f"s{sample}"
+        yield from rt.handoff(f"target.{tag}.prompt", rt.host, self.target, prompt_tokens)
+        yield from rt.handoff(f"draft.{tag}.prompt", rt.host, self.draft, prompt_tokens)
+        s = _Sample(sample, prompt_tokens, output_tokens, replay, committed=prompt_tokens, have=prompt_tokens)
+        times: list[float] = []
+        index = 0
+        while s.emitted < output_tokens:
+            g = min(self.gamma, output_tokens - s.emitted - 1)
+            round_start = env.now
+            j = 0
+            while s.have < s.committed + g:
+                yield from self._draft(s, f"draft.{tag}.r{index}.d{j}")
+                j += 1
+            if g:
+                yield from rt.handoff(f"draft.{tag}.r{index}.drafts", self.draft, self.target, g)
+            n = replay.accepted(s.emitted, g)
+            keep = self.overlap and n == g and replay.agrees(s.emitted + g)
+            verify_shape = rt.shaping.shape(s.committed - s.target_fed, s.target_fed, prompt_tokens, drafts=g)
+            budget = min(g + 1, s.last_draftable - s.have) if self.overlap else 0
+            labels: list[str] = []
+            verify = env.process(rt.forward(self.target, verify_shape, f"target.{tag}.r{index}.verify"))
+            drafting = env.process(self._predraft(s, index, budget, verify, keep, labels)) if budget > 0 else None
+            yield verify
+            previous = s.committed
+            s.committed += n + 1
+            s.emitted += n + 1
+            s.target_fed = s.committed - 1
+            yield from rt.handoff(f"target.{tag}.r{index}.tokens", self.target, rt.host, n + 1)
+            times.extend([env.now] * (n + 1))
+            round_end = env.now
+            if s.emitted < output_tokens:
+                yield from rt.handoff(f"target.{tag}.r{index}.verdict", self.target, self.draft)
+            if drafting is not None:
+                yield drafting
+            if not keep:
+                self.log.discarded_passes.update(labels)
+                s.fed = min(s.fed, previous + n)
+                s.have = s.committed
+            self.log.rounds.append(Round(sample, index, round_start, round_end, g, n, max(0, s.have - s.committed)))
+            index += 1
+        self.log.drawn_positions += replay.drawn
+        rt.tokens.add(start, times)
+
+    def _draft(self, s: _Sample, label: str, abandon=None):
+        """Process body: the drafter's token at position `have`; False if the pass was abandoned."""
+        q = s.have
+        shape = self.rt.shaping.shape(q - s.fed, s.fed, s.prompt_tokens)
+        done = yield from self.rt.forward(self.draft, shape, label, abandon)
         if done:
-            state["fed"], state["have"] = q, q + 1
+            s.fed, s.have = q, q + 1
         return done
 
-    def predraft(index, budget, verify, keep, labels):
-        """Process body (overlap): draft on while the verify runs; stop at its end unless the work is kept."""
+    def _predraft(self, s: _Sample, index: int, budget: int, verify, keep: bool, labels: list[str]):
+        """Process body (overlap): draft on while the verify runs; the work is abandoned once the verify has
+        ended unless it is kept (every draft accepted and the bonus token guessed)."""
         for i in range(budget):
             if verify.triggered:
                 return
-            labels.append(f"draft.{tag}.r{index}.pre{i}")
-            # once the verify has ended (and the work is kept), the main loop only waits for this process
-            if not (yield from draft_step(labels[-1], stop=lambda: verify.triggered and not keep,
-                                          alone=(lambda: verify.triggered) if can_be_alone else None)):
+            labels.append(f"draft.s{s.index}.r{index}.pre{i}")
+            if not (yield from self._draft(s, labels[-1], abandon=None if keep else verify)):
                 return
-
-    index = 0
-    while emitted < output_tokens:
-        g = min(gamma, output_tokens - emitted - 1)
-        start = env.now
-        j = 0
-        while state["have"] < committed + g:   # nothing else runs while the round drafts: solo when allowed
-            yield from draft_step(f"draft.{tag}.r{index}.d{j}", solo=rt.fast and can_be_alone)
-            j += 1
-        if g:
-            yield from rt.engine.handoff(f"draft.{tag}.r{index}.drafts", draft.placement, target.placement, 4 * g)
-        n = replay.accepted(emitted, g)
-        keep = overlap and n == g and replay.agrees(emitted + g)
-        verify_shape = rt.shape(committed - target_fed, target_fed, prompt_tokens, drafts=g)
-        budget = min(g + 1, last_draftable - state["have"]) if overlap else 0
-        labels: list[str] = []
-        box: list = [None]   # the pre-drafting process, once started
-        verify = env.process(rt.forward(target, verify_shape, f"target.{tag}.r{index}.verify", alone=(
-            lambda: box[0] is None or box[0].triggered) if can_be_alone else None, exclusive=exclusive))
-        drafting = box[0] = env.process(predraft(index, budget, verify, keep, labels)) if budget > 0 else None
-        yield verify
-        previous = committed
-        committed += n + 1
-        emitted += n + 1
-        target_fed = committed - 1
-        yield from rt.to_host(target, f"target.{tag}.r{index}.tokens", n + 1)
-        times.extend([env.now] * (n + 1))
-        end = env.now
-        if emitted < output_tokens:
-            yield from rt.engine.handoff(f"target.{tag}.r{index}.verdict", target.placement, draft.placement, 4)
-        if drafting is not None:
-            yield drafting
-        if not keep:
-            spec.discarded_passes.update(labels)
-            state["fed"] = min(state["fed"], previous + n)
-            state["have"] = committed
-        spec.rounds.append(Round(sample, index, start, end, g, n, max(0, state["have"] - committed)))
-        index += 1
-    spec.drawn_positions += replay.drawn
-    rt.engine.log.samples.append(times)

@@ -1,118 +1,144 @@
-"""The discrete-event engine: tasks wait for their placement's cores, then compute and stream DRAM bytes.
+"""The discrete-event engine: runs plans of tasks on placements, and handoffs between PUs, in simpy.
 
-It knows nothing of LLMs: it runs PassPlans (ordered tasks on one placement) and handoffs, as simpy
-processes, and records every task in an EventLog. A CPU op holds every core of its placement for its whole
-duration; two placements on disjoint cores run at once, overlapping ones queue first-come first-served.
-A GPU is one in-order queue. An op spends its dispatch/launch overhead, then streams its bytes through the
-shared DRAM (fluid.py) no faster than its compute allows; with no bytes it simply computes.
+It knows nothing of LLMs: a plan is tasks with compute floors, bytes and overheads (plan.py), labelled by the
+caller. A task holds every core of its placement for its whole duration; two placements on disjoint cores run
+at once, overlapping ones queue first come, first served (cores.py). A GPU is one in-order queue. A task spends
+its overhead, then streams its bytes through the shared DRAM (dram.py) no faster than its compute allows; with
+no bytes it simply computes. Simulated time passes only in the engine's work: passes, handoffs, their flows.
+
+A caller says only what it needs: run this plan (`run_pass`), and abandon it at the next task boundary once the
+simpy event `abandon` has triggered (a process: once it has ended). How a pass runs is decided here, in `_path`, from the engine's own state, at its start
+and at every task boundary:
+- alone, in closed form: nothing else is in flight in the engine (no other pass, handoff or flow) and nothing
+  is due in simpy but the DRAM's stale timers, so nothing can start before the pass ends; its rest takes each
+  task's time alone, worked out at once (one AlonePass in the log, one simpy timeout);
+- ahead, on the DRAM's clock (passrun.py): its cores are free and nobody waits for them when it starts; if a
+  pass comes to wait for them, it hands them over at its next task boundary and goes on task by task;
+- task by task through simpy: otherwise, or with fast paths off (`fast_paths=False`, for tests).
+The three give the same times, to float rounding (tests/engine/test_fast_paths.py).
 """
 
 from __future__ import annotations
 
-from collections import deque
-
 import simpy
 
-from simulator.llm.costs import PassPlan
-from simulator.engine.eventlog import EventLog, OpEvent, SoloPass
+from simulator.engine.cores import CoreLock
 from simulator.engine.dram import FluidDram
+from simulator.engine.eventlog import AlonePass, EventLog, OpEvent, TimedPass
+from simulator.engine.passrun import ABANDONED, AHEAD, ALONE, TASKS, PassRun
+from simulator.engine.plan import Plan
 from simulator.hw.placement import Placement
-from simulator.engine.passrun import PassRun
 from simulator.hw.soc import SoC
 
 
-class CoreLock:
-    """Hands out sets of cores of one PU.
+class _Clock(simpy.Environment):
+    """simpy's environment, able to say how many events wait in its queue."""
 
-    A request is served as soon as all its cores are free and no earlier waiter wants any of them: requests
-    on disjoint cores never hold each other up, and overlapping ones are served in arrival order.
-    """
-
-    def __init__(self, env: simpy.Environment):
-        self.env = env
-        self.busy: set[int] = set()
-        self.exclusive: set[int] = set()   # held by a pass that promised no one else would ask for them
-        self.waiting: deque[tuple[frozenset[int], simpy.Event]] = deque()
-
-    def try_acquire(self, cores: tuple[int, ...]) -> bool:
-        if self.busy.intersection(cores) or any(not wanted.isdisjoint(cores) for wanted, _ in self.waiting):
-            return False
-        self.busy.update(cores)
-        return True
-
-    def wait(self, cores: tuple[int, ...]) -> simpy.Event:
-        if not self.exclusive.isdisjoint(cores):
-            raise RuntimeError(f"cores {sorted(cores)} were asked for while a pass holds them exclusively")
-        event = self.env.event()
-        self.waiting.append((frozenset(cores), event))
-        return event
-
-    def release(self, cores: tuple[int, ...]) -> None:
-        self.busy.difference_update(cores)
-        self.exclusive.difference_update(cores)
-        if not self.waiting:
-            return
-        blocked: set[int] = set()      # cores wanted by earlier waiters that are still waiting
-        still = deque()
-        for wanted, event in self.waiting:
-            if self.busy.isdisjoint(wanted) and blocked.isdisjoint(wanted):
-                self.busy.update(wanted)
-                event.succeed()
-            else:
-                blocked.update(wanted)
-                still.append((wanted, event))
-        self.waiting = still
+    def pending(self) -> int:
+        return len(self._queue)
 
 
 class Engine:
-    def __init__(self, soc: SoC, contention: bool = True):
+    def __init__(self, soc: SoC, contention: bool = True, fast_paths: bool = True):
         self.soc = soc
-        self.env = simpy.Environment()
+        self.env = _Clock()
         caps = {pu.name: pu.bandwidth_cap_B_s for pu in soc.pus}
         if soc.interconnect.copy_bandwidth_B_s is not None:
             caps["copy"] = soc.interconnect.copy_bandwidth_B_s
         self.dram = FluidDram(self.env, soc.dram.usable_B_s, caps, sharing=contention)
-        self.locks = {pu.name: CoreLock(self.env) for pu in soc.pus}
         self.log = EventLog()
-        self._steps: dict[int, tuple] = {}     # solo steps by plan (the planner keeps plans alive)
+        self.fast_paths = fast_paths
+        self._locks = {pu.name: CoreLock(self.env) for pu in soc.pus}
+        self._active = 0                            # passes and handoffs in flight (started, not returned)
+        self._alone_steps: dict[Plan, tuple] = {}   # per plan: its tasks' steps alone (Plan.alone_steps)
 
-    def run_pass(self, plan: PassPlan, label: str, stop=None, solo: bool = False, alone=None, exclusive: bool = False):
+    # ------------------------------------------------------------------------------ what callers use
+
+    def run_pass(self, plan: Plan, label: str, abandon: simpy.Event | None = None):
         """Process body (use with `yield from`): run the plan's tasks in order on its placement.
 
-        `stop`, if given, is asked before each task; when it answers True the pass is abandoned there (the
-        work is being thrown away) and run_pass returns False. A pass run to its end returns True.
-        `solo` promises that nothing else runs until this pass ends (plain decoding, sequential rounds): then
-        every op takes exactly its time alone, and the pass is computed in closed form as one timeout.
-        `alone`, if given, is asked before each task whether, from now on, nothing else can run until this pass
-        ends; once it says so and no other op is streaming, the rest of the pass is computed in closed form.
-        `exclusive` promises that no other pass asks for this placement's cores until this one ends: then its
-        ops run on the DRAM's own clock, with no simpy event per op (passrun.py). `stop` and `alone` are then
-        asked at the run's own instants, ahead of env.now: they must depend on simpy state only, not on time.
-        """
-        if solo:
-            yield from self._run_solo(plan, label)
-            return True
-        if exclusive:
-            lock = self.locks[plan.placement.pu.name]
-            if not lock.try_acquire(plan.placement.cores):
-                raise RuntimeError(f"pass {label} was declared exclusive but its cores are in use")
-            lock.exclusive.update(plan.placement.cores)
-            return (yield self.dram.start(PassRun(self, plan, label, stop, alone)))
+        Returns True when the pass ran to its end, False when it was abandoned: `abandon` had triggered at a task
+        boundary (or when its cores were handed to it)."""
+        self._active += 1
+        try:
+            path = self._path(plan, None)
+            first = 0
+            if path == ALONE:
+                yield from self._alone(plan, label, 0)
+                return True
+            if path == AHEAD:
+                lock, cores = self._locks[plan.placement.pu.name], plan.placement.cores
+                lock.try_acquire(cores)
+                run = PassRun(self, plan, label, abandon)
+                self.dram.start(run)
+                how, first = yield run.done
+                if how == ALONE:
+                    self.dram.alone_done()
+                lock.release(cores)     # here, in the pass's process, as the task-by-task path does
+                if how != TASKS:
+                    return how != ABANDONED
+            return (yield from self._tasks(plan, label, abandon, first))
+        finally:
+            self._active -= 1
+
+    def handoff(self, label: str, src: Placement, dst: Placement, nbytes: float):
+        """Process body: hand data across PUs (fence, cache maintenance, runtime call; a copy if not shared)."""
+        if src.pu.name == dst.pu.name:
+            return
+        inter = self.soc.interconnect
+        start = self.env.now
+        self._active += 1
+        try:
+            yield self.env.timeout(inter.handoff_latency_s)
+            if not inter.shared_memory and nbytes > 0:
+                yield self.dram.stream(nbytes, inter.copy_bandwidth_B_s, "copy")
+        finally:
+            self._active -= 1
+        self.log.entries.append(OpEvent(label, "handoff", "handoff", dst.pu.name, (), start, self.env.now, 0.0,
+                                        nbytes, inter.handoff_s(nbytes, self.soc.dram.usable_B_s), False))
+
+    def run(self, process) -> float:
+        """Run one top-level process to the end; returns the simulated time."""
+        self.env.process(process)
+        self.env.run()
+        return self.env.now
+
+    # ------------------------------------------------------------------- how a pass runs: decided here
+
+    def _path(self, plan: Plan, running: str | None) -> str:
+        """ALONE, AHEAD or TASKS: how a pass goes on, asked at its start (`running` None) and at each task
+        boundary (`running`: how it runs now). A pass never leaves TASKS but to go alone."""
+        if not self.fast_paths:
+            return TASKS
+        if self._active == 1 and self.env.pending() == self.dram.timers_pending:
+            return ALONE
+        lock, cores = self._locks[plan.placement.pu.name], plan.placement.cores
+        if running is None:
+            return AHEAD if lock.free(cores) else TASKS
+        if running == AHEAD and lock.wanted(cores):
+            return TASKS
+        return running
+
+    # ---------------------------------------------------------------------------------- the three paths
+
+    def _tasks(self, plan: Plan, label: str, abandon, first: int):
+        """Tasks `first`.. of the pass, one by one through simpy: each waits for its cores, spends its overhead,
+        then streams (or computes), and gives the cores back."""
         env, dram, log = self.env, self.dram, self.log
-        placement = plan.placement
-        pu, cores = placement.pu.name, placement.cores
-        lock = self.locks[pu]
+        pu, cores = plan.placement.pu.name, plan.placement.cores
+        lock = self._locks[pu]
         unique = plan.unique
-        for index, (i, name) in enumerate(zip(plan.order, plan.names)):
-            task = unique[i]
-            if stop is not None and stop():
+        order, names = plan.order, plan.names
+        for index in range(first, len(order)):
+            task = unique[order[index]]
+            if abandon is not None and abandon.triggered:
                 return False
-            if alone is not None and not dram.busy and alone() and lock.try_acquire(cores):
-                yield from self._solo_from(plan, label, index)
+            if self._path(plan, TASKS) == ALONE:
+                yield from self._alone(plan, label, index)
                 return True
             if not lock.try_acquire(cores):
                 yield lock.wait(cores)
-                if stop is not None and stop():   # the verdict came while it queued: give the cores back
+                if abandon is not None and abandon.triggered:   # it triggered while the pass queued: give them back
                     lock.release(cores)
                     return False
             start = env.now
@@ -124,46 +150,26 @@ class Engine:
             elif task.compute_s > 0:
                 yield env.timeout(task.compute_s)
             lock.release(cores)
-            log.entries.append(OpEvent(label, name, task.kind, pu, cores, start, env.now, task.flops,
+            log.entries.append(OpEvent(label, names[index], task.kind, pu, cores, start, env.now, task.flops,
                                        task.bytes, task.alone_s, task.compute_bound))
         return True
 
-    def _solo_steps(self, plan: PassPlan) -> tuple[tuple[float, float, float], ...]:
-        """Per task of the plan alone on this engine: (overhead, stream or compute time, DRAM rate or 0)."""
-        cached = self._steps.get(id(plan))
-        if cached is not None and cached[0] is plan:
-            return cached[1]
-        dram, pu = self.dram, plan.placement.pu.name
-        steps = []
-        for task in plan.unique:
-            cap = task.stream_cap_B_s
-            if cap > 0:
-                rate = dram.alone_rate(cap, pu)
-                steps.append((task.overhead_s, task.bytes / rate, rate))
-            else:
-                steps.append((task.overhead_s, task.compute_s, 0.0))
-        steps = tuple(steps)
-        self._steps[id(plan)] = (plan, steps)
-        return steps
-
-    def _run_solo(self, plan: PassPlan, label: str):
-        """The pass alone: each op spends its overhead, then streams at the single-flow rate (or computes)."""
-        lock = self.locks[plan.placement.pu.name]
-        if self.dram.busy or not lock.try_acquire(plan.placement.cores):
-            raise RuntimeError(f"pass {label} was declared solo but its cores or DRAM are in use")
-        yield from self._solo_from(plan, label, 0)
-
-    def _solo_from(self, plan: PassPlan, label: str, first: int):
-        """Ops `first`.. of the pass, now alone with its cores held, in closed form: one timeout."""
-        entry = self.solo_entry(plan, label, first, self.env.now)
+    def _alone(self, plan: Plan, label: str, first: int):
+        """Tasks `first`.. of the pass, alone, in closed form: one timeout."""
+        lock, cores = self._locks[plan.placement.pu.name], plan.placement.cores
+        if not lock.try_acquire(cores):
+            raise RuntimeError(f"pass {label} went alone but its cores are in use")
+        entry = self._alone_entry(plan, label, first, self.env.now)
         yield self.env.timeout(entry.end_s - entry.start_s)
-        self.dram.solo = False
-        self.locks[entry.pu].release(entry.cores)
+        self.dram.alone_done()
+        lock.release(cores)
 
-    def solo_entry(self, plan: PassPlan, label: str, first: int, start: float) -> SoloPass:
-        """Ops `first`.. of the pass, alone from `start`: one SoloPass in the log (its events and DRAM counter
-        steps are replayed from the same arithmetic when asked for); the DRAM is marked solo until it ends."""
-        steps = self._solo_steps(plan)
+    def _alone_entry(self, plan: Plan, label: str, first: int, start: float) -> AlonePass:
+        """Tasks `first`.. of the pass, alone from `start`: one AlonePass in the log (its events and DRAM counter
+        steps are replayed from the same arithmetic when asked for); the DRAM refuses flows until it ends."""
+        steps = self._alone_steps.get(plan)
+        if steps is None:
+            steps = self._alone_steps[plan] = plan_alone_steps(plan, self.dram)
         order = plan.order[first:]
         t = start
         for i in order:
@@ -171,26 +177,33 @@ class Engine:
             t += overhead
             t += busy
         nbytes = plan.bytes if first == 0 else sum(plan.unique[i].bytes for i in order)
-        entry = SoloPass(label, plan.placement.pu.name, plan.placement.cores, plan, steps, start, t, nbytes, first)
+        entry = AlonePass(label, plan.placement.pu.name, plan.placement.cores, plan, steps, start, t, nbytes, first)
         self.log.entries.append(entry)
-        self.dram.add_solo(entry)
-        self.dram.solo = True
+        self.dram.add_alone(entry)
         return entry
 
-    def handoff(self, label: str, src: Placement, dst: Placement, nbytes: float):
-        """Process body: hand data across PUs (fence, cache maintenance, runtime call; a copy if not shared)."""
-        if src.pu.name == dst.pu.name:
-            return
-        inter = self.soc.interconnect
-        start = self.env.now
-        yield self.env.timeout(inter.handoff_latency_s)
-        if not inter.shared_memory and nbytes > 0:
-            yield self.dram.stream(nbytes, inter.copy_bandwidth_B_s, "copy")
-        self.log.entries.append(OpEvent(label, "handoff", "handoff", dst.pu.name, (), start, self.env.now, 0.0,
-                                    nbytes, inter.handoff_s(nbytes, self.soc.dram.usable_B_s), False))
+    def _run_ended(self, run: PassRun, t: float, how: str) -> None:
+        """A pass on the DRAM's clock stops at a task boundary at `t`: DONE, ABANDONED, ALONE (its rest in closed
+        form, from `t`) or TASKS (it hands its cores over and goes on task by task). Its process hears of it in
+        simpy, at `t` or when the closed form ends, and gives the cores back."""
+        self.dram.leave(run)
+        plan = run.plan
+        pu, cores = plan.placement.pu.name, plan.placement.cores
+        if run.starts:
+            self.log.entries.append(TimedPass(run.label, pu, cores, plan, run.starts, run.ends))
+        end = self._alone_entry(plan, run.label, run.index, t).end_s if how == ALONE else t
+        self.dram.call_at(end, lambda _event: run.done.succeed((how, run.index)))
 
-    def run(self, process) -> float:
-        """Run one top-level process to the end; returns the simulated time."""
-        self.env.process(process)
-        self.env.run()
-        return self.env.now
+
+def plan_alone_steps(plan: Plan, dram: FluidDram) -> tuple[tuple[float, float, float], ...]:
+    """Per unique task of the plan, alone on the SoC: (overhead s, stream or compute s, DRAM rate B/s or 0)."""
+    group = plan.placement.pu.name
+    steps = []
+    for task in plan.unique:
+        cap = task.stream_cap_B_s
+        if cap > 0:
+            rate = dram.alone_rate(cap, group)
+            steps.append((task.overhead_s, task.bytes / rate, rate))
+        else:
+            steps.append((task.overhead_s, task.compute_s, 0.0))
+    return tuple(steps)

@@ -1,23 +1,28 @@
-"""What the engine did: one record per task run, per handoff and per emitted token. Metrics read only this.
+"""What the engine did: one record per task run and per handoff. Metrics and timelines read only this.
 
-A pass that ran alone (Engine.run_pass with solo) is kept as one SoloPass: its ops ran back to back, each in
-its time alone, so their events and the DRAM counter's steps follow from the plan and the start time, and are
-replayed, with the same arithmetic, only when asked for (`ops`, a timeline). A pass run on the DRAM's clock
-(passrun.py) is kept as one TimedPass: its plan and each op's start and end, events made only when asked for.
+Records are kept as compact as the way a pass ran allows. A pass run task by task through simpy leaves one
+OpEvent per task. A pass (or its rest) that ran alone in closed form is one AlonePass: its tasks ran back to back,
+each in its time alone, so their events and the DRAM counter's steps follow from the plan and the start time,
+and are replayed, with the same arithmetic, only when asked for (`ops`, a timeline). A pass run on the DRAM's
+clock (passrun.py) is one TimedPass: its plan and each task's start and end, events made only when asked for.
+
+Labels are the caller's: the log never looks inside them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
+
+from simulator.engine.plan import Plan
 
 
 @dataclass(frozen=True, slots=True)
 class OpEvent:
     """One task (op, layer or model node) or handoff, as it ran."""
 
-    pass_label: str     # e.g. "target.prefill", "target.decode.5"
-    name: str           # node name, e.g. "L3.q_proj"
+    pass_label: str     # the label the caller gave the pass or handoff
+    name: str           # task name, or "handoff"
     kind: str
     pu: str
     cores: tuple[int, ...]
@@ -54,15 +59,15 @@ def _lost(duration_s: float, alone_s: float) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class SoloPass:
-    """A pass (or its rest, from node `first`) that ran alone. `steps` holds, per unique task of the plan
-    (costs.PassPlan), (overhead_s, stream-or-compute s, DRAM rate B/s or 0); the plan's `order` says which step
-    each node takes."""
+class AlonePass:
+    """A pass (or its rest, from node `first`) that ran alone, in closed form. `steps` holds, per unique task of
+    the plan (plan.Plan), (overhead_s, stream-or-compute s, DRAM rate B/s or 0); the plan's `order` says which
+    step each node takes."""
 
     label: str
     pu: str
     cores: tuple[int, ...]
-    plan: object            # the costs.PassPlan
+    plan: Plan
     steps: tuple[tuple[float, float, float], ...]
     start_s: float
     end_s: float
@@ -106,13 +111,13 @@ class SoloPass:
 
 @dataclass(frozen=True, slots=True)
 class TimedPass:
-    """A pass run op by op on the DRAM's clock (passrun.PassRun): its ops ran back to back from node 0, and
-    `starts`/`ends` hold each one's times (a pass abandoned, or finished alone, part-way has fewer)."""
+    """A pass run task by task on the DRAM's clock (passrun.PassRun): its tasks ran back to back from node 0, and
+    `starts`/`ends` hold each one's times (a pass abandoned, gone alone or handed back part-way has fewer)."""
 
     label: str
     pu: str
     cores: tuple[int, ...]
-    plan: object            # the costs.PassPlan
+    plan: Plan
     starts: list[float]
     ends: list[float]
     first = 0
@@ -146,7 +151,7 @@ class TimedPass:
         return _pass_events(self, self.times())
 
 
-def _pass_events(entry: SoloPass | TimedPass, times: Iterator[tuple[float, float]]) -> Iterator[OpEvent]:
+def _pass_events(entry: AlonePass | TimedPass, times: Iterator[tuple[float, float]]) -> Iterator[OpEvent]:
     """A pass entry's ops as events, from their (start, end) times."""
     plan, first = entry.plan, entry.first
     unique = plan.unique
@@ -156,19 +161,13 @@ def _pass_events(entry: SoloPass | TimedPass, times: Iterator[tuple[float, float
                       task.alone_s, task.compute_bound)
 
 
-def _what(kind: str, label: str) -> str:
-    return "handoff" if kind == "handoff" else ("draft" if label.startswith("draft") else "target")
-
-
 @dataclass
 class EventLog:
-    entries: list[OpEvent | SoloPass | TimedPass] = field(default_factory=list)   # in the order they were logged
-    samples: list[list[float]] = field(default_factory=list)   # per sample: when each output token reached the host
-    sample_starts_s: list[float] = field(default_factory=list)
+    entries: list[OpEvent | AlonePass | TimedPass] = field(default_factory=list)   # in the order they were logged
 
     @property
     def ops(self) -> list[OpEvent]:
-        """Every task and handoff as an event (solo passes replayed): for timelines and tests, not hot paths."""
+        """Every task and handoff as an event (pass records replayed): for timelines and tests, not hot paths."""
         out: list[OpEvent] = []
         for e in self.entries:
             if isinstance(e, OpEvent):
@@ -184,7 +183,7 @@ class EventLog:
         return sum(e.bytes for e in self.entries)
 
     def contention_s(self) -> float:
-        """Time lost to DRAM sharing; a solo pass ran alone and lost none."""
+        """Time lost to DRAM sharing; an alone pass lost none."""
         return sum(e.contention_s for e in self.entries)
 
     def duration_of(self, labels: set[str]) -> float:
@@ -198,16 +197,16 @@ class EventLog:
                 total += e.end_s - e.start_s
         return total
 
-    def spans(self) -> dict[str, dict[str, list[tuple[float, float]]]]:
-        """Every event's [start, end], by PU and by what it was: "draft", "target" (verify or plain decoding)
-        or "handoff"; one pass over the log (a pass entry is one span: its ops ran back to back)."""
+    def spans(self, role_of: Callable[[str], str]) -> dict[str, dict[str, list[tuple[float, float]]]]:
+        """Every record's [start, end], by PU and by role: `role_of(label)` for passes, "handoff" for handoffs;
+        one pass over the log (a pass record is one span: its tasks ran back to back)."""
         out: dict[str, dict[str, list[tuple[float, float]]]] = {}
         for e in self.entries:
             if isinstance(e, OpEvent):
-                what = _what(e.kind, e.pass_label)
+                role = "handoff" if e.kind == "handoff" else role_of(e.pass_label)
             else:
-                what = _what("", e.label)
-            out.setdefault(e.pu, {}).setdefault(what, []).append((e.start_s, e.end_s))
+                role = role_of(e.label)
+            out.setdefault(e.pu, {}).setdefault(role, []).append((e.start_s, e.end_s))
         return out
 
 

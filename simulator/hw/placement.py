@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simulator.common.errors import InputError
-from simulator.hw.soc import SoC, ProcessingUnit
+from simulator.hw.soc import ProcessingUnit, SoC
 
 
 @dataclass(frozen=True)

@@ -199,7 +199,7 @@ def _contract(g: nx.DiGraph, group_of) -> nx.DiGraph:
 
 
 def pass_graph(model: ModelSpec, precision: Precision, shape: PassShape, granularity: str = "op") -> nx.DiGraph:
-    """The DAG of one forward pass. Every node has `ops` (its member Op tuple); see node_totals for sums."""
+    """The DAG of one forward pass. Every node has `ops`: its member Op tuple (one op at op granularity)."""
     g = _op_graph(model, precision, shape)
     if granularity == "op":
         return g
@@ -210,16 +210,3 @@ def pass_graph(model: ModelSpec, precision: Precision, shape: PassShape, granula
     if granularity == "model":
         return _contract(g, lambda name, data: "model")
     raise ValueError(f"unknown granularity {granularity!r}")
-
-
-def node_totals(ops: tuple[Op, ...]) -> dict[str, float]:
-    """FLOPs and bytes by kind of a node: the sums over its member ops."""
-    out = {"flops": sum(o.flops for o in ops)}
-    for kind in BYTE_KINDS:
-        out[kind] = sum(getattr(o, kind) for o in ops)
-    return out
-
-
-def weight_bytes(model: ModelSpec, precision: Precision, shape: PassShape) -> float:
-    """Weight bytes one pass reads (embedding rows gathered, every matmul's weights, norm gains)."""
-    return sum(op.weights for _, data in pass_graph(model, precision, shape).nodes(data=True) for op in data["ops"])

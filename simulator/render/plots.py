@@ -7,24 +7,23 @@ global backend is left alone), in matplotlib's default style whatever the user's
 deterministically: the same inputs give the same bytes (PNG without a Software tag, SVG without a date, with a
 fixed hash salt and glyphs drawn as paths). Files appear whole or not at all.
 
-The input files are checked here: a bad or wrong-kind file is an InputError naming it.
+Input files are read and checked by the modules that write them (analysis/explore.py, render/timeline.py).
 """
 
 from __future__ import annotations
 
 import io
-import json
-import math
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from simulator.analysis.analytic import eq1
-from simulator.common.errors import InputError
-from simulator.render.run_tables import write_bytes
+from simulator.analysis.explore import decision_label
 from simulator.analysis.paper import TABLE_II, VALIDATED_ALPHA, VALIDATED_GAMMA, VALIDATED_SPEEDUP
+from simulator.common.config import is_number
+from simulator.common.errors import InputError
+from simulator.common.output import write_bytes
+from simulator.render.timeline import Timeline
 
 FORMATS = ("png", "svg")
 DPI = 150
@@ -55,9 +54,10 @@ def output_format(path: str) -> str:
 
 def _style():
     """matplotlib's default style plus what makes the output deterministic, for drawing and saving."""
+    from contextlib import ExitStack
+
     import matplotlib
     import matplotlib.style
-    from contextlib import ExitStack
     stack = ExitStack()
     stack.enter_context(matplotlib.style.context("default"))
     stack.enter_context(matplotlib.rc_context({"svg.hashsalt": "specsoc", "svg.fonttype": "path",
@@ -89,26 +89,6 @@ def render(draw, path: str, *args, **kwargs) -> None:
     with _style():
         fig = draw(*args, **kwargs)
         save(fig, path)
-
-
-def _read_json(path: str, kind: str):
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a directory, not a file") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(path, f"cannot be read: {err}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(path, f"not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); "
-                               f"expected a `{kind}` file") from None
-
-
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # ------------------------------------------------------------------------------------- speedup vs alpha
@@ -175,37 +155,6 @@ def c_vs_seq_len(rows: list[dict], seq_lens: list[int], title: str):
 
 # ------------------------------------------------------------------------------------------- heatmap
 
-_MAPPING_KEYS = {"cluster": str, "cores": int, "draft_device": str, "target_device": str, "c": float,
-                 "best_gamma": int, "speedup_eq1": float}
-
-
-def load_explore(path: str) -> dict:
-    """A `specsoc explore --json` document, checked enough to plot."""
-    doc = _read_json(path, "specsoc explore --json")
-    wrong = "not a `specsoc explore --json` file"
-    if not isinstance(doc, dict) or not isinstance(doc.get("mappings"), list) or not isinstance(doc.get("variants"), list):
-        raise InputError(path, f"{wrong} (it needs 'variants' and 'mappings' lists)")
-    if not doc["mappings"]:
-        raise InputError(path, f"{wrong}: 'mappings' is empty")
-    for i, m in enumerate(doc["mappings"]):
-        if not isinstance(m, dict):
-            raise InputError(path, f"{wrong}: mapping {i} is not an object")
-        for key, kind in _MAPPING_KEYS.items():
-            value = m.get(key)
-            ok = isinstance(value, str) if kind is str else _number(value)
-            if not ok:
-                raise InputError(path, f"{wrong}: mapping {i} has no valid {key!r}")
-        for key in ("speedup_eq1_by_gamma", "speedup_simulated_by_gamma"):
-            table = m.get(key)
-            if table is not None and (not isinstance(table, dict) or not table
-                                      or not all(k.isdigit() and _number(v) for k, v in table.items())):
-                raise InputError(path, f"{wrong}: mapping {i} has an invalid {key!r}")
-    for i, v in enumerate(doc["variants"]):
-        if not isinstance(v, dict) or not isinstance(v.get("cluster"), str) or not _number(v.get("cores")):
-            raise InputError(path, f"{wrong}: variant {i} has no valid 'cluster' and 'cores'")
-    return doc
-
-
 def _side(label: str, m: dict) -> str:
     """A placement label with the variant's CPU cores normalised to 'cpu'."""
     if label == m["cluster"] or label.startswith(f"{m['cluster']}:"):
@@ -214,7 +163,8 @@ def _side(label: str, m: dict) -> str:
 
 
 def heatmap_cells(doc: dict) -> tuple[list[str], list[str], dict, str]:
-    """(rows, columns, {(row, col): (speedup, gamma, chosen)}, which) where which is 'simulated' or 'Eq. 1'.
+    """(rows, columns, {(row, col): (speedup, gamma, chosen)}, which) where which is 'simulated' or 'Eq. 1', from a
+    document of analysis.explore.read_explore.
 
     The value is the best speedup over gamma >= 1 (below 1.0 when speculating never pays for that mapping),
     simulated when the file has simulations, else Eq. 1; chosen marks the variant's decision.
@@ -238,7 +188,7 @@ def heatmap_cells(doc: dict) -> tuple[list[str], list[str], dict, str]:
             gamma, speedup = m.get("best_gamma_simulated", 0), m["speedup_simulated"]
         else:
             gamma, speedup = m["best_gamma"], m["speedup_eq1"]
-        is_chosen = chosen.get((m["cluster"], m["cores"])) == f"draft {m['draft_device']}, target {m['target_device']}"
+        is_chosen = chosen.get((m["cluster"], m["cores"])) == decision_label(m["draft_device"], m["target_device"])
         cells[(row, col)] = (float(speedup), int(gamma), is_chosen)
     return rows, cols, cells, "simulated" if simulated else "Eq. 1"
 
@@ -277,11 +227,11 @@ def heatmap(doc: dict):
     bar.set_label(f"speedup, {which} (× over the target alone on the k cores)")
     alpha = doc.get("alpha")
     head = [str(doc.get("soc", "?")) + " design space"]
-    if _number(alpha):
+    if is_number(alpha):
         head.append(f"α {alpha:.2f}")
-    if _number(doc.get("seq_len")):
+    if is_number(doc.get("seq_len")):
         head.append(f"S_L {doc['seq_len']}")
-    if which == "simulated" and _number(doc.get("samples")):
+    if which == "simulated" and is_number(doc.get("samples")):
         head.append(f"simulated, {doc['samples']} sample{'' if doc['samples'] == 1 else 's'}")
     ax.set_title(" · ".join(head) + f"\nbest speedup over γ ≥ 1 per mapping ({which}); boxed: the variant's choice; "
                  "(no): speculating never pays", fontsize=10)
@@ -289,123 +239,6 @@ def heatmap(doc: dict):
 
 
 # ------------------------------------------------------------------------------------------- timeline
-
-@dataclass
-class PUTrack:
-    name: str
-    kind: str                   # "CPU" or "GPU"
-    units: int                  # cores (CPU), 1 for a GPU's in-order queue
-    starts_us: list[float] = field(default_factory=list)
-    ends_us: list[float] = field(default_factory=list)
-    cores: list[int] = field(default_factory=list)
-    roles: set[str] = field(default_factory=set)
-    used: set[int] = field(default_factory=set)
-
-    def label(self) -> str:
-        role = "/".join(sorted(self.roles)) or "idle"
-        if self.kind == "CPU":
-            used = sorted(self.used)
-            span = (f"core {used[0]}" if len(used) == 1 else
-                    f"cores {used[0]}-{used[-1]}" if used == list(range(used[0], used[-1] + 1)) else
-                    "cores " + ",".join(map(str, used))) if used else "no cores"
-            return f"{self.name} ({role}, {span} of {self.units})"
-        return f"{self.name} GPU ({role})"
-
-
-@dataclass
-class Timeline:
-    soc: str
-    total_s: float
-    ops: int | None
-    peak_GB_s: float
-    pus: list[PUTrack]
-    counter_us: np.ndarray      # step times of the DRAM counters
-    total_GB_s: np.ndarray
-    shares_GB_s: dict[str, np.ndarray]
-    round_starts_us: list[float]
-    usable_GB_s: float | None = None   # peak x achievable fraction, when the file says
-
-
-_PU_NAME = re.compile(r"^(.+) \((CPU|GPU)\)$")
-_DRAM_NAME = re.compile(r"^DRAM \(([0-9.]+(?:[eE][+-]?[0-9]+)?) GB/s peak\)$")
-
-
-def load_timeline(path: str) -> Timeline:
-    """A `specsoc run --timeline` Chrome trace, read back into per-PU ops and DRAM counter steps."""
-    doc = _read_json(path, "specsoc run --timeline")
-    wrong = "not a `specsoc run --timeline` file"
-    if not isinstance(doc, dict) or not isinstance(doc.get("traceEvents"), list):
-        raise InputError(path, f"{wrong} (no 'traceEvents' list)")
-    other = doc.get("otherData")
-    if not isinstance(other, dict) or not _number(other.get("total_time_s")) or other["total_time_s"] <= 0:
-        raise InputError(path, f"{wrong} (no positive otherData.total_time_s)")
-    try:
-        return _parse_timeline(doc, path, wrong)
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
-        raise InputError(path, f"{wrong}: malformed event ({type(err).__name__}: {err})") from None
-
-
-def _parse_timeline(doc: dict, path: str, wrong: str) -> Timeline:
-    events = doc["traceEvents"]
-    pus: dict[int, PUTrack] = {}
-    dram_pid = rounds_pid = None
-    peak = None
-    core_threads: dict[int, int] = {}
-    for e in events:
-        if e.get("ph") != "M":
-            continue
-        name = e["args"]["name"]
-        if e["name"] == "process_name":
-            if (match := _PU_NAME.match(name)):
-                pus[e["pid"]] = PUTrack(match.group(1), match.group(2), 0)
-            elif (match := _DRAM_NAME.match(name)):
-                dram_pid, peak = e["pid"], float(match.group(1))
-            elif name == "speculative rounds":
-                rounds_pid = e["pid"]
-        elif e["name"] == "thread_name" and str(name).startswith("core "):
-            core_threads[e["pid"]] = core_threads.get(e["pid"], 0) + 1
-    if dram_pid is None:
-        raise InputError(path, f"{wrong} (no process named 'DRAM (... GB/s peak)')")
-    if not pus:
-        raise InputError(path, f"{wrong} (no processing-unit processes named 'NAME (CPU)' or 'NAME (GPU)')")
-    steps: dict[float, dict[str, float]] = {}     # DRAM counter values by time; later events at a time win
-    rounds = []
-    for e in events:
-        ph = e.get("ph")
-        if ph == "X" and e["pid"] in pus and e.get("cat") != "handoff":
-            track = pus[e["pid"]]
-            ts, dur = float(e["ts"]), float(e["dur"])
-            cores = e["args"]["cores"]
-            if not isinstance(cores, list) or not math.isfinite(ts + dur) or dur < 0:
-                raise ValueError(f"op {e.get('name')!r} at ts {ts} has a bad duration or cores")
-            track.starts_us.append(ts)
-            track.ends_us.append(ts + dur)
-            track.cores.append(max(len(cores), 1))
-            track.used.update(int(c) for c in cores)
-            track.roles.add(str(e["args"].get("pass", "")).split(".")[0] or "?")
-        elif ph == "X" and e["pid"] == rounds_pid:
-            rounds.append(float(e["ts"]))
-        elif ph == "C" and e["pid"] == dram_pid:
-            # One counter with "total" and a series per PU, or (older files) a total counter and a share counter.
-            ts = float(e["ts"])
-            if not math.isfinite(ts):
-                raise ValueError(f"counter at ts {ts}")
-            steps.setdefault(ts, {}).update({str(k): float(v) for k, v in e["args"].items()})
-    for pid, track in pus.items():
-        track.units = 1 if track.kind == "GPU" else core_threads.get(pid) or max(track.used, default=0) + 1
-    if not steps:
-        raise InputError(path, f"{wrong} (no DRAM bandwidth counter events)")
-    names = [p.name for p in pus.values()]
-    t = np.asarray(sorted(steps))
-    by_pu = {n: np.asarray([steps[x].get(n, 0.0) for x in t]) for n in names}
-    totals = np.asarray([steps[x]["total"] if "total" in steps[x] else sum(steps[x].get(n, 0.0) for n in names)
-                         for x in t])
-    other = doc["otherData"]
-    usable = other.get("dram_usable_B_s")
-    return Timeline(str(other.get("soc", "?")), float(other["total_time_s"]),
-                    other.get("ops") if _number(other.get("ops")) else None, peak, list(pus.values()),
-                    t, totals, by_pu, sorted(rounds), float(usable) / 1e9 if _number(usable) else None)
-
 
 def busy_per_bin(starts_us, ends_us, weights, edges_us) -> np.ndarray:
     """Integral of sum(weight x [start <= t < end]) over each bin, exactly (in weight x microseconds)."""

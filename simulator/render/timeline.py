@@ -1,25 +1,39 @@
-"""Timelines of a run in the Chrome trace event format (ui.perfetto.dev, chrome://tracing).
+"""Timelines of a run in the Chrome trace event format (ui.perfetto.dev, chrome://tracing), written and read back.
 
 One process per processing unit, with one track per CPU core (an op on several cores is drawn once, on the
 track of the first of its cores; its args list them all) or one track for a GPU's in-order queue, plus a
-track for handoffs into that PU. Every op of the run is one complete event carrying its pass, FLOPs, bytes,
-achieved bandwidth and whether it was compute- or memory-bound. A "speculative rounds" process marks each
-round with its verdict. A "DRAM" process carries one counter with a series for the total bandwidth in use
-and one for each PU's share, in GB/s, stepping wherever the fluid sharing changed. Times are microseconds,
-as the format wants, rounded to the nanosecond.
+track for handoffs into that PU. Every op of the run is one complete event carrying its pass, its role (draft
+or target), FLOPs, bytes, achieved bandwidth and whether it was compute- or memory-bound. A "speculative
+rounds" process marks each round with its verdict. A "DRAM" process carries one counter with a series for the
+total bandwidth in use and one for each PU's share, in GB/s, stepping wherever the fluid sharing changed. Times
+are microseconds, as the format wants, rounded to the nanosecond.
+
+The schema: display names are for people; programs read `otherData.specsoc_timeline`, which says which process
+is which (`pus`: pid, name, kind, tracks; `rounds_pid`, `dram_pid`). `read_timeline` reads a file through it
+(`specsoc plot timeline`).
 """
 
 from __future__ import annotations
 
-from simulator.engine.eventlog import EventLog
-from simulator.engine.dram import BandwidthSample
-from simulator.hw.soc import SoC
-from simulator.decode.speculative import Round
+import math
+from dataclasses import dataclass, field
 
+import numpy as np
+
+from simulator.common.config import is_number, read_json
+from simulator.common.errors import InputError
+from simulator.decode.runtime import role_of
+from simulator.run.simulate import RunRecord
+
+SCHEMA = 1
 HANDOFF_TID = 1000
+COUNTER = "DRAM bandwidth (GB/s)"
 
 
-def chrome_trace(soc: SoC, log: EventLog, samples: list[BandwidthSample], rounds: list[Round], total_s: float) -> dict:
+def chrome_trace(record: RunRecord) -> dict:
+    """The run's timeline as a Chrome trace document."""
+    engine = record.engine
+    soc, log = engine.soc, engine.log
     pids = {pu.name: i + 1 for i, pu in enumerate(soc.pus)}
     rounds_pid, dram_pid = len(pids) + 1, len(pids) + 2
     events: list[dict] = []
@@ -44,16 +58,129 @@ def chrome_trace(soc: SoC, log: EventLog, samples: list[BandwidthSample], rounds
     meta("thread_name", rounds_pid, "rounds", 0)
     meta("process_name", dram_pid, f"DRAM ({soc.dram.peak_bandwidth_B_s / 1e9:g} GB/s peak)")
 
-    ops = log.ops
-    for e in ops:
-        tid = HANDOFF_TID if e.kind == "handoff" else e.cores[0]
-        events.append(e.trace_event(pids[e.pu], tid))
-    events.extend(r.trace_event(rounds_pid, 0) for r in rounds)
+    for e in log.ops:
+        if e.kind == "handoff":
+            events.append(e.trace_event(pids[e.pu], HANDOFF_TID))
+        else:
+            event = e.trace_event(pids[e.pu], e.cores[0])
+            event["args"]["role"] = role_of(e.pass_label)
+            events.append(event)
+    events.extend(r.trace_event(rounds_pid, 0) for r in record.rounds)
     names = [pu.name for pu in soc.pus]
-    for s in samples:   # one counter event a step; Perfetto draws one track per series
+    for s in engine.dram.samples:   # one counter event a step; Perfetto draws one track per series
         series = {"total": s.total_B_s / 1e9, **{name: s.rates_B_s.get(name, 0.0) / 1e9 for name in names}}
-        events.append({"name": "DRAM bandwidth (GB/s)", "ph": "C", "pid": dram_pid, "ts": round(s.time_s * 1e6, 3),
-                       "args": series})
+        events.append({"name": COUNTER, "ph": "C", "pid": dram_pid, "ts": round(s.time_s * 1e6, 3), "args": series})
+    schema = {"version": SCHEMA, "rounds_pid": rounds_pid, "dram_pid": dram_pid,
+              "pus": [{"pid": pids[pu.name], "name": pu.name, "kind": pu.kind,
+                       "tracks": pu.units if pu.kind == "cpu" else 1} for pu in soc.pus]}
     return {"traceEvents": events, "displayTimeUnit": "ms",
-            "otherData": {"soc": soc.name, "total_time_s": total_s, "ops": log.ops_count(),
-                          "dram_peak_B_s": soc.dram.peak_bandwidth_B_s, "dram_usable_B_s": soc.dram.usable_B_s}}
+            "otherData": {"soc": soc.name, "total_time_s": engine.env.now, "ops": log.ops_count(),
+                          "dram_peak_B_s": soc.dram.peak_bandwidth_B_s, "dram_usable_B_s": soc.dram.usable_B_s,
+                          "specsoc_timeline": schema}}
+
+
+# ------------------------------------------------------------------------------------------- reading back
+
+@dataclass
+class PUTrack:
+    """One processing unit's ops, read back from a timeline."""
+
+    name: str
+    kind: str                   # "CPU" or "GPU"
+    units: int                  # cores (CPU), 1 for a GPU's in-order queue
+    starts_us: list[float] = field(default_factory=list)
+    ends_us: list[float] = field(default_factory=list)
+    cores: list[int] = field(default_factory=list)
+    roles: set[str] = field(default_factory=set)
+    used: set[int] = field(default_factory=set)
+
+    def label(self) -> str:
+        role = "/".join(sorted(self.roles)) or "idle"
+        if self.kind == "CPU":
+            used = sorted(self.used)
+            span = (f"core {used[0]}" if len(used) == 1 else
+                    f"cores {used[0]}-{used[-1]}" if used == list(range(used[0], used[-1] + 1)) else
+                    "cores " + ",".join(map(str, used))) if used else "no cores"
+            return f"{self.name} ({role}, {span} of {self.units})"
+        return f"{self.name} GPU ({role})"
+
+
+@dataclass
+class Timeline:
+    """A timeline file read back: per-PU ops, DRAM counter steps, round starts."""
+
+    soc: str
+    total_s: float
+    ops: int | None
+    peak_GB_s: float
+    pus: list[PUTrack]
+    counter_us: np.ndarray      # step times of the DRAM counters
+    total_GB_s: np.ndarray
+    shares_GB_s: dict[str, np.ndarray]
+    round_starts_us: list[float]
+    usable_GB_s: float | None = None   # peak x achievable fraction
+
+
+WRONG = "not a `specsoc run --timeline` file"
+
+
+def read_timeline(path: str) -> Timeline:
+    """A `specsoc run --timeline` file, read back through its schema into per-PU ops and DRAM counter steps."""
+    doc = read_json(path, "specsoc run --timeline")
+    if not isinstance(doc, dict) or not isinstance(doc.get("traceEvents"), list):
+        raise InputError(path, f"{WRONG} (no 'traceEvents' list)")
+    other = doc.get("otherData")
+    if not isinstance(other, dict) or not is_number(other.get("total_time_s")) or other["total_time_s"] <= 0:
+        raise InputError(path, f"{WRONG} (no positive otherData.total_time_s)")
+    if not isinstance(other.get("specsoc_timeline"), dict) or other["specsoc_timeline"].get("version") != SCHEMA:
+        raise InputError(path, f"{WRONG} (no otherData.specsoc_timeline version {SCHEMA}: written by another "
+                               "version of specsoc? run `specsoc run --timeline` again)")
+    if not is_number(other.get("dram_peak_B_s")) or other["dram_peak_B_s"] <= 0:
+        raise InputError(path, f"{WRONG} (no positive otherData.dram_peak_B_s)")
+    try:
+        return _parse(doc, path)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise InputError(path, f"{WRONG}: malformed event ({type(err).__name__}: {err})") from None
+
+
+def _parse(doc: dict, path: str) -> Timeline:
+    other = doc["otherData"]
+    schema = other["specsoc_timeline"]
+    pus = {int(p["pid"]): PUTrack(str(p["name"]), str(p["kind"]).upper(), int(p["tracks"])) for p in schema["pus"]}
+    if not pus:
+        raise InputError(path, f"{WRONG} (its schema lists no processing units)")
+    rounds_pid, dram_pid = schema["rounds_pid"], schema["dram_pid"]
+    steps: dict[float, dict[str, float]] = {}     # DRAM counter values by time; later events at a time win
+    rounds = []
+    for e in doc["traceEvents"]:
+        ph = e.get("ph")
+        if ph == "X" and e["pid"] in pus and e.get("cat") != "handoff":
+            track = pus[e["pid"]]
+            ts, dur = float(e["ts"]), float(e["dur"])
+            cores = e["args"]["cores"]
+            if not isinstance(cores, list) or not math.isfinite(ts + dur) or dur < 0:
+                raise ValueError(f"op {e.get('name')!r} at ts {ts} has a bad duration or cores")
+            track.starts_us.append(ts)
+            track.ends_us.append(ts + dur)
+            track.cores.append(max(len(cores), 1))
+            track.used.update(int(c) for c in cores)
+            track.roles.add(str(e["args"].get("role", "?")))
+        elif ph == "X" and e["pid"] == rounds_pid:
+            rounds.append(float(e["ts"]))
+        elif ph == "C" and e["pid"] == dram_pid:
+            ts = float(e["ts"])
+            if not math.isfinite(ts):
+                raise ValueError(f"counter at ts {ts}")
+            steps.setdefault(ts, {}).update({str(k): float(v) for k, v in e["args"].items()})
+    if not steps:
+        raise InputError(path, f"{WRONG} (no DRAM bandwidth counter events)")
+    names = [p.name for p in pus.values()]
+    t = np.asarray(sorted(steps))
+    by_pu = {n: np.asarray([steps[x].get(n, 0.0) for x in t]) for n in names}
+    totals = np.asarray([steps[x]["total"] if "total" in steps[x] else sum(steps[x].get(n, 0.0) for n in names)
+                         for x in t])
+    usable = other.get("dram_usable_B_s")
+    return Timeline(str(other.get("soc", "?")), float(other["total_time_s"]),
+                    other.get("ops") if is_number(other.get("ops")) else None, other["dram_peak_B_s"] / 1e9,
+                    list(pus.values()), t, totals, by_pu, sorted(rounds),
+                    float(usable) / 1e9 if is_number(usable) else None)

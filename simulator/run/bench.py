@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import simpy
 
-OVERLAP_ARGS = ["run", "--kv-cache", "--target-device", "cpu:4", "--draft-device", "gpu", "--mode", "overlap",
-                "--alpha", "0.9", "--gamma", "3", "--samples", "10", "--new-tokens", "344", "--granularity", "op"]
+from simulator.run.builder import ScenarioSpec
+from simulator.run.simulate import simulate
 
-
+OVERLAP = ScenarioSpec(kv_cache=True, target_device="cpu:4", draft_device="gpu", mode="overlap", alpha=0.9, gamma=3,
+                       samples=10, new_tokens=344, granularity="op")
 def simpy_timeouts_per_s(events: int = 200_000) -> float:
     env = simpy.Environment()
 
@@ -34,16 +35,9 @@ def simpy_timeouts_per_s(events: int = 200_000) -> float:
     return events / (time.perf_counter() - start)
 
 
-def _scenario(argv: list[str]):
-    from simulator.cli.main import _build_parser
-    from simulator.cli.common import scenario_from_args
-    return scenario_from_args(_build_parser().parse_args(argv))
-
-
-def _timed(argv: list[str], repeat: int) -> tuple[float, dict]:
+def _timed(spec: ScenarioSpec, repeat: int):
     """Best wall of simulating the scenario `repeat` times (each from a fresh planner), and its results."""
-    from simulator.run.simulate import simulate
-    scenario = _scenario(argv)
+    scenario = spec.build()
     best, results = float("inf"), None
     for _ in range(repeat):
         start = time.perf_counter()
@@ -80,11 +74,11 @@ def run_bench(repeat: int = 3, progress=lambda step: None) -> BenchResult:
     ops_per_s = 0.0
     for granularity in ("op", "layer", "model"):
         progress(f"default scenario, 128 new tokens, {granularity} granularity")
-        wall, res = _timed(["run", "--new-tokens", "128", "--granularity", granularity], repeat)
+        wall, res = _timed(ScenarioSpec(new_tokens=128, granularity=granularity), repeat)
         walls[granularity] = wall
         if granularity == "op":
-            ops_per_s = (res["ops_simulated"] + res["baseline"]["ops_simulated"]) / wall
+            ops_per_s = (res.ops_simulated + res.baseline.ops_simulated) / wall
     rss_default = peak_rss_mb()
     progress("1000-round overlap trace with contention")
-    overlap_wall, res = _timed(OVERLAP_ARGS, repeat)
-    return BenchResult(simpy_rate, ops_per_s, walls, overlap_wall, res["rounds"], rss_default)
+    overlap_wall, res = _timed(OVERLAP, repeat)
+    return BenchResult(simpy_rate, ops_per_s, walls, overlap_wall, res.rounds, rss_default)

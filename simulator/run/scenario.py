@@ -5,15 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simulator.common.errors import InputError
-from simulator.llm.graph import GRANULARITIES
+from simulator.decode.runtime import Shaping
 from simulator.hw.placement import DeviceRequest, Placement, place
-from simulator.llm.model import ModelSpec, Precision
 from simulator.hw.soc import SoC
+from simulator.llm.graph import GRANULARITIES
+from simulator.llm.model import ModelSpec, Precision
 from simulator.traces.trace import Trace, TraceSample
 
 MODES = ("sequential", "overlap")
-
-
 @dataclass(frozen=True)
 class Effects:
     """Realistic effects the closed form (Eq. 1) leaves out; each can be switched off to isolate the others.
@@ -88,7 +87,6 @@ class Scenario:
     granularity: str = "op"
     speculation: Speculation | None = None
     effects: Effects = Effects()
-    fast: bool = True     # closed-form passes when nothing else can run (exact; off: op by op through simpy)
 
     def __post_init__(self):
         if self.granularity not in GRANULARITIES:
@@ -103,6 +101,10 @@ class Scenario:
 
     def host_placement(self) -> Placement:
         return Placement(self.soc.pu(self.soc.host), (0,))
+
+    def shaping(self) -> Shaping:
+        """How the decoding loops shape passes in this scenario."""
+        return Shaping(self.kv_cache, self.effects.verify_grows, self.effects.sequence_growth)
 
     def describe(self) -> dict:
         target_place, draft_place = self.placements()

@@ -1,4 +1,4 @@
-"""One simulation end to end: a Scenario in, a results dict out.
+"""One simulation end to end: a Scenario in, typed results out.
 
 The baseline is always simulated: the target alone, not speculating, on the same placement, over the same
 samples (prompt and output lengths). With a drafter, the speculative run follows on a fresh engine; the
@@ -12,46 +12,30 @@ from typing import Callable
 
 import numpy as np
 
-from simulator.llm.costs import Planner, precision_on
-from simulator.decode.runtime import Job, Runtime, autoregressive
+from simulator.decode.autoregressive import autoregressive
+from simulator.decode.runtime import Job, Runtime, TokenLog
+from simulator.decode.speculative import Round, Speculative
 from simulator.engine.engine import Engine
-from simulator.llm.graph import PassShape, weight_bytes
-from simulator.run.results import decoding_results, speculative_results
+from simulator.llm.costs import Planner
+from simulator.llm.graph import PassShape
+from simulator.run.results import DecodingResults, SpeculativeResults, decoding_results, speculative_results
 from simulator.run.scenario import Scenario
-from simulator.decode.speculative import SpecLog, speculative
-from simulator.traces.trace import Replay, estimate_alpha
+from simulator.traces.replay import Replay
+from simulator.traces.trace import estimate_alpha
 
 Progress = Callable[[str, int, int], None]   # (phase, samples done, samples in all)
+def no_progress(phase: str, done: int, total: int) -> None:
+    pass
 
 
 @dataclass
 class RunRecord:
-    """What one simulated run leaves besides its results: the event log, DRAM samples and rounds."""
+    """What one simulated run leaves besides its results: the engine (event log, DRAM counter), the token log
+    and, for a speculative run, its rounds."""
 
     engine: Engine
-    rounds: list = field(default_factory=list)
-
-    def chrome_trace(self) -> dict:
-        from simulator.render.timeline import chrome_trace
-        return chrome_trace(self.engine.soc, self.engine.log, self.engine.dram.samples, self.rounds,
-                            self.engine.env.now)
-
-
-def _no_progress(phase: str, done: int, total: int) -> None:
-    pass
-
-
-def _run_samples(rt: Runtime, scenario: Scenario, body, phase: str, progress: Progress):
-    """Decode every sample of the workload one after another on one engine."""
-    samples = scenario.workload.samples
-
-    def driver():
-        for i, sample in enumerate(samples):
-            rt.engine.log.sample_starts_s.append(rt.now)
-            yield from body(i, sample)
-            progress(phase, i + 1, len(samples))
-
-    rt.engine.run(driver())
+    tokens: TokenLog
+    rounds: list[Round] = field(default_factory=list)
 
 
 def planner_for(scenario: Scenario) -> Planner:
@@ -61,73 +45,91 @@ def planner_for(scenario: Scenario) -> Planner:
     return Planner(soc, scenario.granularity)
 
 
-def _setup(scenario: Scenario, planner: Planner | None):
-    planner = planner or planner_for(scenario)
-    return planner.soc, planner
+def _runtime(scenario: Scenario, planner: Planner, fast_paths: bool) -> Runtime:
+    engine = Engine(planner.soc, scenario.effects.dram_contention, fast_paths)
+    return Runtime(engine, planner, scenario.host_placement(), scenario.shaping())
 
 
-def _weight_bytes(scenario: Scenario, target_place) -> float:
+def _run_samples(rt: Runtime, scenario: Scenario, body, phase: str, progress: Progress) -> None:
+    """Decode every sample of the workload one after another on one engine."""
+    samples = scenario.workload.samples
+
+    def driver():
+        for i, sample in enumerate(samples):
+            yield from body(i, sample)
+            progress(phase, i + 1, len(samples))
+
+    rt.engine.run(driver())
+
+
+def _weight_bytes(scenario: Scenario, planner: Planner, target: Job) -> float:
     shape = PassShape(1, scenario.workload.samples[0].prompt_tokens, scenario.kv_cache)
-    return weight_bytes(scenario.target.spec, precision_on(scenario.target.precision, target_place), shape)
+    return planner.weight_bytes(target.model, target.precision, shape, target.placement)
 
 
-def run_baseline(scenario: Scenario, planner: Planner | None = None, progress: Progress = _no_progress) -> dict:
-    """The target alone, not speculating, on its placement, over the workload's samples."""
-    return _baseline(scenario, planner, progress)[0]
-
-
-def run_speculative(scenario: Scenario, baseline: dict, planner: Planner | None = None,
-                    progress: Progress = _no_progress) -> dict:
-    """The speculative run; its speedup is against `baseline` (a results block of the same samples)."""
-    return _speculative(scenario, baseline, planner, progress)[0]
-
-
-def _baseline(scenario: Scenario, planner: Planner | None, progress: Progress) -> tuple[dict, RunRecord]:
-    soc, planner = _setup(scenario, planner)
-    target_place, _ = scenario.placements()
-    target = Job(scenario.target, target_place, "target")
-    rt = Runtime(Engine(soc, scenario.effects.dram_contention), planner, scenario.host_placement(),
-                 scenario.kv_cache, scenario.effects, solo=scenario.fast)
-    _run_samples(rt, scenario, lambda i, s: autoregressive(rt, target, s.prompt_tokens, s.output_tokens, i),
-                 "baseline", progress)
-    return decoding_results(rt.engine, _weight_bytes(scenario, target_place)), RunRecord(rt.engine)
-
-
-def _speculative(scenario: Scenario, baseline: dict, planner: Planner | None,
-                 progress: Progress) -> tuple[dict, RunRecord]:
-    soc, planner = _setup(scenario, planner)
-    spec_cfg = scenario.speculation
+def _jobs(scenario: Scenario) -> tuple[Job, Job | None]:
     target_place, draft_place = scenario.placements()
-    target = Job(scenario.target, target_place, "target")
-    draft = Job(spec_cfg.draft, draft_place, "draft")
+    target = Job(scenario.target.spec, scenario.target.precision, target_place, "target")
+    if scenario.speculation is None:
+        return target, None
+    draft = scenario.speculation.draft
+    return target, Job(draft.spec, draft.precision, draft_place, "draft")
+
+
+def run_baseline(scenario: Scenario, planner: Planner | None = None, progress: Progress = no_progress,
+                 fast_paths: bool = True) -> DecodingResults:
+    """The target alone, not speculating, on its placement, over the workload's samples."""
+    return _baseline(scenario, planner or planner_for(scenario), progress, fast_paths)[0]
+
+
+def run_speculative(scenario: Scenario, baseline: DecodingResults, planner: Planner | None = None,
+                    progress: Progress = no_progress, fast_paths: bool = True) -> SpeculativeResults:
+    """The speculative run; its speedup is against `baseline` (the results of the same samples)."""
+    return _speculative(scenario, baseline, planner or planner_for(scenario), progress, fast_paths)[0]
+
+
+def _baseline(scenario: Scenario, planner: Planner, progress: Progress,
+              fast_paths: bool) -> tuple[DecodingResults, RunRecord]:
+    target, _ = _jobs(scenario)
+    rt = _runtime(scenario, planner, fast_paths)
+    _run_samples(rt, scenario, lambda i, s: autoregressive(rt, target, i, s.prompt_tokens, s.output_tokens),
+                 "baseline", progress)
+    results = decoding_results(rt.engine, rt.tokens, _weight_bytes(scenario, planner, target))
+    return results, RunRecord(rt.engine, rt.tokens)
+
+
+def _speculative(scenario: Scenario, baseline: DecodingResults, planner: Planner, progress: Progress,
+                 fast_paths: bool) -> tuple[SpeculativeResults, RunRecord]:
+    spec = scenario.speculation
+    target, draft = _jobs(scenario)
     trace = scenario.workload.trace
     alpha = estimate_alpha(trace)
-    spec_log = SpecLog()
-    rt = Runtime(Engine(soc, scenario.effects.dram_contention), planner, scenario.host_placement(),
-                 scenario.kv_cache, scenario.effects, solo=scenario.fast and spec_cfg.mode == "sequential",
-                 fast=scenario.fast)
+    rt = _runtime(scenario, planner, fast_paths)
+    loop = Speculative(rt, draft, target, spec.gamma, spec.mode == "overlap")
 
     def one(i, sample):
         replay = Replay.of(sample, trace.gamma, alpha, np.random.default_rng([scenario.workload.seed, i]))
-        return speculative(rt, draft, target, replay, sample.prompt_tokens, sample.output_tokens, spec_cfg.gamma,
-                           spec_cfg.mode == "overlap", spec_log, i)
+        return loop.decode(i, sample.prompt_tokens, sample.output_tokens, replay)
 
     _run_samples(rt, scenario, one, "speculative", progress)
-    return ({**decoding_results(rt.engine, _weight_bytes(scenario, target_place)),
-             **speculative_results(rt.engine, spec_log, baseline)}, RunRecord(rt.engine, spec_log.rounds))
+    results = speculative_results(rt.engine, rt.tokens, _weight_bytes(scenario, planner, target), loop.log, baseline)
+    return results, RunRecord(rt.engine, rt.tokens, loop.log.rounds)
 
 
-def simulate(scenario: Scenario, progress: Progress = _no_progress) -> dict:
-    """Returns the "results" block: the speculative run's (with "speedup" and "baseline"), or the baseline's.
+def simulate(scenario: Scenario, progress: Progress = no_progress,
+             fast_paths: bool = True) -> DecodingResults | SpeculativeResults:
+    """The results of the scenario: the speculative run's (with its speedup and baseline), or the baseline's.
 
-    The baseline is the target alone on the same placement and samples; both runs share one planner."""
-    return simulate_recorded(scenario, progress)[0]
+    The baseline is the target alone on the same placement and samples; both runs share one planner.
+    `fast_paths=False` runs every pass op by op through simpy (for tests: the results are the same)."""
+    return simulate_recorded(scenario, progress, fast_paths)[0]
 
 
-def simulate_recorded(scenario: Scenario, progress: Progress = _no_progress) -> tuple[dict, RunRecord]:
+def simulate_recorded(scenario: Scenario, progress: Progress = no_progress,
+                      fast_paths: bool = True) -> tuple[DecodingResults | SpeculativeResults, RunRecord]:
     """As simulate(), with the record of the main run (the speculative one, or the baseline without a drafter)."""
     planner = planner_for(scenario)
-    baseline, record = _baseline(scenario, planner, progress)
+    baseline, record = _baseline(scenario, planner, progress, fast_paths)
     if scenario.speculation is None:
         return baseline, record
-    return _speculative(scenario, baseline, planner, progress)
+    return _speculative(scenario, baseline, planner, progress, fast_paths)

@@ -25,14 +25,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from simulator.common.bundled import resolve_file
 from simulator.common.errors import InputError
+from simulator.common.output import write_text
 
 RECORDS = ("agreement", "accepted")
 HEADER_KEYS = {"specsoc_trace", "record", "gamma", "source", "draft_model", "target_model", "task", "temperature",
                "synthetic", "generator", "seed", "imitates", "notes", "generated_by"}
-UNKNOWN = -1  # an agreement the record does not know (the bonus position after a fully accepted round)
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,6 @@ class Trace:
         return {**self.header, "samples": len(self.samples), **({"file": self.label} if self.label else {})}
 
     def write(self, path: str) -> None:
-        from simulator.render.run_tables import write_text
         lines = [json.dumps(self.header, sort_keys=True)] + [json.dumps(s.to_json(), sort_keys=True) for s in self.samples]
         write_text(path, "\n".join(lines) + "\n")
 
@@ -166,7 +164,6 @@ def parse_sample(obj, source: str, where: str, header: dict) -> TraceSample:
 
 def load_trace(name_or_path: str) -> Trace:
     """A bundled trace by name (traces/NAME.jsonl) or a JSONL file by path."""
-    from simulator.common.bundled import resolve_file
     path, label = resolve_file("traces", name_or_path, (".jsonl",))
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -202,65 +199,3 @@ def estimate_alpha(trace: Trace) -> float:
     accepted = sum(n for s in trace.samples for n in s.accepted)
     rejections = sum(1 for s in trace.samples for n in s.accepted if n < gamma)
     return accepted / (accepted + rejections) if accepted + rejections else 0.0
-
-
-def agreement_stream(sample: TraceSample, gamma: int | None) -> list[int]:
-    """The sample's per-position agreement, with UNKNOWN at positions the record cannot know."""
-    if sample.agreement:
-        return list(sample.agreement)
-    stream: list[int] = []
-    for n in sample.accepted:
-        stream.extend([1] * n)
-        stream.append(0 if n < gamma else UNKNOWN)
-    return stream[: sample.output_tokens]
-
-
-@dataclass
-class Replay:
-    """Replays one sample: how many drafts a round starting at an output position accepts.
-
-    A position the record does not know is drawn, when first consulted, from the seeded generator at the
-    trace's acceptance rate; `drawn` counts them (zero when an accepted record is replayed at its own gamma
-    in sequential mode).
-    """
-
-    stream: list[int]
-    alpha: float
-    rng: np.random.Generator
-    drawn: int = 0
-
-    @classmethod
-    def of(cls, sample: TraceSample, trace_gamma: int | None, alpha: float, rng: np.random.Generator) -> "Replay":
-        return cls(agreement_stream(sample, trace_gamma), alpha, rng)
-
-    def agrees(self, position: int) -> bool:
-        """Does the drafter predict output token `position` (False past the end of the sample)?"""
-        if position >= len(self.stream):
-            return False
-        bit = self.stream[position]
-        if bit == UNKNOWN:
-            bit = self.stream[position] = int(self.rng.random() < self.alpha)
-            self.drawn += 1
-        return bool(bit)
-
-    def accepted(self, position: int, gamma: int) -> int:
-        """The run of agreements from `position`, capped at gamma (and at the end of the sample)."""
-        n = 0
-        while n < gamma and self.agrees(position + n):
-            n += 1
-        return n
-
-    def rounds(self, gamma: int) -> list[int]:
-        """The accepted length of every round when the sample is decoded sequentially at `gamma` from position 0.
-
-        A round at position p accepts n drafts and emits n + 1 tokens, so the next starts at p + n + 1. The last
-        round drafts no further than the output's end (gamma is cut to the tokens left minus one, as the decoding
-        loop does), so the rounds emit exactly the sample's output tokens: sum(n + 1) == len(stream).
-        """
-        out: list[int] = []
-        p = 0
-        while p < len(self.stream):
-            n = self.accepted(p, min(gamma, len(self.stream) - p - 1))
-            out.append(n)
-            p += n + 1
-        return out

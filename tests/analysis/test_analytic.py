@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from simulator.analysis.analytic import ExtendedTerms, break_even_alpha, eq1, expected_tokens, extended, optimal_gamma
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from simulator.analysis.calibrate import PassPair, cost_ratio, fit_dtype_efficiency, fit_efficiency_scale
-from simulator.llm.graph import PassShape
 from simulator.hw.placement import Placement
-from simulator.llm.model import Precision, load_model
-from simulator.hw.soc import load_soc
+from simulator.hw.socfile import load_soc
+from simulator.llm.graph import PassShape
+from simulator.llm.model import Precision
+from simulator.llm.modelfile import load_model
 
 PAIR = PassPair(load_model("llama-3.2-1b"), Precision.resolve("fp16"), load_model("llama-3.2-3b"),
                 Precision.resolve("int8"), PassShape(63, 0, False))

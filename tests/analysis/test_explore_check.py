@@ -5,25 +5,14 @@ from __future__ import annotations
 import pytest
 
 from simulator.analysis.check import check
-from simulator.cli.main import _build_parser
-from simulator.cli.common import scenario_from_args
 from simulator.analysis.explore import ExploreSpec, explore
-from simulator.hw.placement import parse_device
-from simulator.llm.model import Precision, load_model
-from simulator.run.scenario import ModelRun, Workload
-from simulator.hw.soc import load_soc
-from simulator.traces.synth import Iid, Lengths, generate
-from simulator.traces.trace import Replay
-
-SOC = load_soc("imx95")
+from simulator.run.builder import ScenarioSpec
+from simulator.traces.replay import Replay
 
 
 def _explore(alpha, simulate=False, gamma_max=8, samples=2):
-    target = ModelRun(load_model("llama-3.2-3b"), Precision.resolve("int8"), parse_device(SOC, "cpu:1"), "cpu:1")
-    draft = ModelRun(load_model("llama-3.2-1b"), Precision.resolve("fp16"), parse_device(SOC, "gpu"), "gpu")
-    trace = generate(Iid(alpha=alpha), samples, Lengths(63, 0, 63, 0), 0)
-    variants = explore(ExploreSpec(SOC, target, draft, Workload(trace, trace.samples, 0), alpha, 63, gamma_max, simulate))
-    return {v.cores: v for v in variants}
+    scenario = ScenarioSpec(alpha=alpha, samples=samples).build()
+    return {v.cores: v for v in explore(ExploreSpec(scenario, alpha, 63, gamma_max, simulate)).variants}
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +22,9 @@ def table_ii():
 
 def test_one_core_speculates_with_the_drafter_on_the_gpu_and_gamma_at_least_4(table_ii):
     d = table_ii[1].decision("eq1")
-    assert d["speculate"] and d["heterogeneous"] and d["gamma"] >= 4
-    assert d["mapping"] == "draft mali-g310, target a55:1"
+    assert d.speculate and d.heterogeneous and d.gamma >= 4
+    assert (d.mapping.draft_device, d.mapping.target_device) == ("mali-g310", "a55:1")
+    assert d.to_json()["mapping"] == "draft mali-g310, target a55:1"
 
 
 def test_simulated_c_values_fall_in_the_papers_ranges(table_ii):
@@ -50,85 +40,80 @@ def test_simulated_c_values_fall_in_the_papers_ranges(table_ii):
                    "c >= 0.9 at k = 3, 4, 6 (implied by Table II). See the issue-4 note: not fitted on purpose.")
 @pytest.mark.parametrize("k", [3, 4, 6])
 def test_three_four_and_six_cores_do_not_speculate(table_ii, k):
-    assert not table_ii[k].decision("eq1")["speculate"]
+    assert not table_ii[k].decision("eq1").speculate
 
 
 def test_three_to_six_cores_never_speculate_heterogeneously(table_ii):
     # what does follow from the model: with >= 3 target cores the Mali drafter is slower than the target
     for k in (3, 4, 5, 6):
-        assert not table_ii[k].decision("eq1")["heterogeneous"]
+        assert not table_ii[k].decision("eq1").heterogeneous
 
 
 def test_table_iii_no_variant_speculates_at_alpha_0_17():
     variants = _explore(0.17, simulate=True, gamma_max=3, samples=1)
     for v in variants.values():
-        assert not v.decision("eq1")["speculate"]
-        assert not v.decision("simulated")["speculate"]
+        assert not v.decision("eq1").speculate
+        assert not v.decision("simulated").speculate
 
 
-def _check(*flags):
-    args = _build_parser().parse_args(["check", *flags])
-    return check(scenario_from_args(args), args.threshold)
+def _check(**fields):
+    """`specsoc check` with these flags: its granularity defaults to layer."""
+    return check(ScenarioSpec(**{"granularity": "layer", **fields}).build())
 
 
 def _step(result, key):
-    return next(s for s in result["steps"] if s["effect"] == key)
+    return next(s for s in result.steps if s.key == key)
 
 
 def test_check_default_every_effect_off_matches_eq1_within_1_percent():
     result = _check()
-    assert abs(result["gap_all_off_percent"]) < 1.0
-    assert _step(result, "verify_grows")["delta_percent"] < 0      # more positions to verify: slower rounds
-    assert _step(result, "dram_contention")["delta_percent"] == 0  # sequential: never two passes at once
-    assert result["simulated_speedup"] == pytest.approx(
-        _check("--granularity", "op")["simulated_speedup"], rel=1e-9)   # the same answer at op granularity
+    assert abs(result.gap_all_off_percent) < 1.0
+    assert _step(result, "verify_grows").delta_percent < 0      # more positions to verify: slower rounds
+    assert _step(result, "dram_contention").delta_percent == 0  # sequential: never two passes at once
+    assert result.simulated_speedup == pytest.approx(
+        _check(granularity="op").simulated_speedup, rel=1e-9)   # the same answer at op granularity
 
 
 def test_check_contention_slows_and_overlap_on_separate_pus_speeds_up():
-    result = _check("--target", "qwen2.5-1.5b", "--draft", "qwen2.5-0.5b", "--kv-cache", "--target-device", "cpu:4",
-                    "--mode", "overlap", "--alpha", "0.9", "--gamma", "4", "--samples", "2",
-                    "--prompt-tokens", "32", "--new-tokens", "48")
-    assert _step(result, "overlap")["delta_percent"] > 0
-    assert _step(result, "dram_contention")["delta_percent"] < 0
-    contention = next(e for e in result["leave_one_out"] if e["effect"] == "dram_contention")
-    assert contention["delta_percent"] < 0
+    result = _check(target="qwen2.5-1.5b", draft="qwen2.5-0.5b", kv_cache=True, target_device="cpu:4",
+                    mode="overlap", alpha=0.9, gamma=4, samples=2, prompt_tokens=32, new_tokens=48)
+    assert _step(result, "overlap").delta_percent > 0
+    assert _step(result, "dram_contention").delta_percent < 0
+    contention = next(e for e in result.leave_one_out if e.key == "dram_contention")
+    assert contention.delta_percent < 0
 
 
 def test_check_a_non_iid_trace_moves_the_mean_accepted_length_as_its_statistics_predict():
-    args = _build_parser().parse_args(["check", "--trace", "translation-semiquant", "--samples", "12"])
-    scenario = scenario_from_args(args)
-    result = check(scenario, args.threshold)
+    scenario = ScenarioSpec(trace="translation-semiquant", samples=12, granularity="layer").build()
+    result = check(scenario)
     trace_step, iid_step = _step(result, "acceptance"), _step(result, "samples")
     # the trace's own statistics: replay each sample sequentially at gamma 5 (no drawn positions: agreement record)
     rounds = [n for s in scenario.workload.samples for n in Replay.of(s, None, 0.0, None).rounds(5)]
-    assert trace_step["mean_accepted_per_round"] == pytest.approx(sum(rounds) / len(rounds), rel=1e-12)
+    assert trace_step.mean_accepted == pytest.approx(sum(rounds) / len(rounds), rel=1e-12)
     # and it is not what i.i.d. acceptance at the same mean alpha gives (samples differ in alpha: median 0.17,
     # a few near 1; which way the mixture moves the mean depends on the samples, the replay says by how much)
-    assert abs(trace_step["mean_accepted_per_round"] / iid_step["mean_accepted_per_round"] - 1) > 0.05
-    assert trace_step["delta_percent"] != 0
+    assert abs(trace_step.mean_accepted / iid_step.mean_accepted - 1) > 0.05
+    assert trace_step.delta_percent != 0
 
 
 def test_moving_the_target_is_not_credited_to_speculation():
     # an fp16 target runs faster alone on the Mali than on one A55 core: at alpha 0.17 the best choice is to move
     # it there and not speculate, never "speculate with the target on the GPU"
-    target = ModelRun(load_model("llama-3.2-3b"), Precision.resolve("fp16"), parse_device(SOC, "cpu:1"), "cpu:1")
-    draft = ModelRun(load_model("llama-3.2-1b"), Precision.resolve("fp16"), parse_device(SOC, "gpu"), "gpu")
-    trace = generate(Iid(alpha=0.17), 1, Lengths(16, 0, 8, 0), 0)
-    variants = explore(ExploreSpec(SOC, target, draft, Workload(trace, trace.samples, 0), 0.17, 63, 3, True))
-    one_core = variants[0]
+    scenario = ScenarioSpec(target_dtype="fp16", alpha=0.17, samples=1, prompt_tokens=16, new_tokens=8).build()
+    one_core = explore(ExploreSpec(scenario, 0.17, 63, 3, True)).variants[0]
     for which in ("eq1", "simulated"):
         d = one_core.decision(which)
-        assert not d["speculate"] and d["mapping"] == "target mali-g310 alone" and d["speedup"] > 1.0
+        assert not d.speculate and d.mapping.target_device == "mali-g310" and d.speedup > 1.0
+        assert d.to_json()["mapping"] == "target mali-g310 alone"
 
 
 def test_check_counts_its_simulations_and_keeps_the_overlap_granularity():
     from simulator.run.simulate import simulate
-    args = _build_parser().parse_args(["check", "--target", "qwen2.5-1.5b", "--draft", "qwen2.5-0.5b", "--kv-cache",
-                                       "--target-device", "cpu:4", "--mode", "overlap", "--alpha", "0.9",
-                                       "--samples", "1", "--prompt-tokens", "16", "--new-tokens", "24"])
-    scenario = scenario_from_args(args)
+    scenario = ScenarioSpec(target="qwen2.5-1.5b", draft="qwen2.5-0.5b", kv_cache=True, target_device="cpu:4",
+                            mode="overlap", alpha=0.9, samples=1, prompt_tokens=16, new_tokens=24,
+                            granularity="layer").build()
     calls = []
     result = check(scenario, 2.0, lambda phase, done, total: calls.append((done, total)))
     assert calls == [(i, calls[0][1]) for i in range(1, len(calls) + 1)] and calls[-1][0] == calls[-1][1]
     # the check's full scenario is the run's, at the run's (layer) granularity
-    assert result["simulated_speedup"] == pytest.approx(simulate(scenario)["speedup"], rel=1e-9)
+    assert result.simulated_speedup == pytest.approx(simulate(scenario).speedup, rel=1e-9)

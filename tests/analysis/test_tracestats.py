@@ -7,11 +7,17 @@ import math
 
 import pytest
 
+from simulator.analysis.tracestats import (
+    chi_square,
+    chi_square_sf,
+    iid_histogram,
+    iid_mean_accepted,
+    trace_stats,
+    upper_gamma_q,
+)
 from simulator.common.errors import InputError
 from simulator.traces.synth import Curve, Iid, Lengths, Markov, generate
 from simulator.traces.trace import load_trace
-from simulator.analysis.tracestats import (chi_square, chi_square_sf, iid_histogram, iid_mean_accepted, trace_stats,
-                                  upper_gamma_q)
 from tests.trace_support import trace_main, write_lines
 
 AGREEMENT = {"specsoc_trace": 1, "record": "agreement"}

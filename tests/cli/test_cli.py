@@ -21,7 +21,7 @@ import yaml
 
 import simulator
 from simulator.cli.main import main
-from simulator.llm.model import load_model
+from simulator.llm.modelfile import load_model
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"

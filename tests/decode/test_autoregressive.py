@@ -4,40 +4,36 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.llm.costs import Planner, plan_pass
-from simulator.decode.runtime import Job, Runtime, autoregressive
+from simulator.decode.autoregressive import autoregressive
+from simulator.decode.runtime import Job, Runtime
 from simulator.engine.engine import Engine
+from simulator.hw.placement import Placement
+from simulator.hw.socfile import load_soc
+from simulator.llm.costs import Planner
 from simulator.llm.graph import PassShape
-from simulator.hw.placement import Placement, parse_device
-from simulator.llm.model import Precision, load_model
-from simulator.run.scenario import ModelRun, Scenario, Workload
+from simulator.llm.model import Precision
+from simulator.llm.modelfile import load_model
+from simulator.run.builder import ScenarioSpec
+from simulator.run.scenario import Scenario
 from simulator.run.simulate import simulate
-from simulator.hw.soc import load_soc
-from simulator.traces.synth import Iid, Lengths, generate
-
-
-def runtime_for(sc: Scenario) -> Runtime:
-    return Runtime(Engine(sc.soc), Planner(sc.soc, sc.granularity), sc.host_placement(), sc.kv_cache)
 
 
 def scenario(soc="imx95", model="qwen2.5-0.5b", dtype="fp16", device="cpu:2", prompt=16, new=6, kv=True, gran="op"):
-    s = load_soc(soc)
-    run = ModelRun(load_model(model), Precision.resolve(dtype), parse_device(s, device), device)
-    trace = generate(Iid(alpha=0.5), 1, Lengths(prompt, 0, new, 0), seed=0)
-    return Scenario(s, run, Workload(trace, trace.samples, 0), kv, gran)
+    return ScenarioSpec(soc=soc, target=model, target_dtype=dtype, target_device=device, draft=None, alpha=0.5,
+                        prompt_tokens=prompt, new_tokens=new, kv_cache=kv, granularity=gran).build()
 
 
 def run_log(sc: Scenario):
-    """Simulate the scenario's autoregressive decoding and return the engine's event log."""
-    rt = runtime_for(sc)
+    """Simulate the scenario's autoregressive decoding; return the engine's event log and the token log."""
+    rt = Runtime(Engine(sc.soc), Planner(sc.soc, sc.granularity), sc.host_placement(), sc.shaping())
     sample = sc.workload.samples[0]
-    rt.engine.run(autoregressive(rt, Job(sc.target, sc.placements()[0], "target"), sample.prompt_tokens,
-                                 sample.output_tokens))
-    return rt.engine.log
+    job = Job(sc.target.spec, sc.target.precision, sc.placements()[0], "target")
+    rt.engine.run(autoregressive(rt, job, 0, sample.prompt_tokens, sample.output_tokens))
+    return rt.engine.log, rt.tokens
 
 
 def pass_durations(sc: Scenario) -> list[float]:
-    log = run_log(sc)
+    log, _ = run_log(sc)
     spans: dict[str, list[float]] = {}
     for e in log.ops:
         if e.kind != "handoff":
@@ -62,7 +58,7 @@ def test_cached_decode_passes_grow_only_through_attention():
 
 @pytest.mark.parametrize("device,kv", [("cpu:2", True), ("cpu:1", False), ("gpu", False), ("gpu", True)])
 def test_three_granularities_give_the_same_total_when_nothing_runs_in_parallel(device, kv):
-    totals = [simulate(scenario(device=device, kv=kv, gran=g))["total_time_s"] for g in ("op", "layer", "model")]
+    totals = [simulate(scenario(device=device, kv=kv, gran=g)).total_time_s for g in ("op", "layer", "model")]
     assert totals[1] == pytest.approx(totals[0], rel=1e-9)
     assert totals[2] == pytest.approx(totals[0], rel=1e-9)
 
@@ -73,8 +69,9 @@ def test_paper_c_ratio_on_one_a55_core_from_spec_parameters():
     soc = load_soc("imx95", calibrated=False)
     core = Placement(soc.pu("a55"), (0,))
     shape = PassShape(new_tokens=63, past_tokens=0, kv_cache=False)
-    t_draft = plan_pass(load_model("llama-3.2-1b"), Precision.resolve("fp16"), shape, core, soc, "op").alone_s
-    t_target = plan_pass(load_model("llama-3.2-3b"), Precision.resolve("int8"), shape, core, soc, "op").alone_s
+    planner = Planner(soc, "op")
+    t_draft = planner.plan(load_model("llama-3.2-1b"), Precision.resolve("fp16"), shape, core).alone_s
+    t_target = planner.plan(load_model("llama-3.2-3b"), Precision.resolve("int8"), shape, core).alone_s
     c = t_draft / t_target
     assert 0.6 <= c <= 1.0, c
 
@@ -82,9 +79,9 @@ def test_paper_c_ratio_on_one_a55_core_from_spec_parameters():
 def test_issue_scenario_llama_3b_int8_on_six_a55_cores_respects_the_dram_floor():
     sc = scenario(model="llama-3.2-3b", dtype="int8", device="cpu:6", prompt=63, new=32, kv=True)
     results = simulate(sc)
-    (times,) = run_log(sc).samples
-    assert 0.5 <= results["decode_tokens_per_s"] <= 8.0
-    floor = results["roofline_floor_s_per_token"]
+    (times,) = run_log(sc)[1].samples
+    assert 0.5 <= results.decode_tokens_per_s <= 8.0
+    floor = results.roofline_floor_s_per_token
     # 3.21e9 int8 weights (the tied table read once by the LM head) over 25.6 GB/s
     assert floor == pytest.approx(3.21e9 / 25.6e9, rel=0.01)
     gaps = [b - a for a, b in zip(times, times[1:])]
@@ -94,20 +91,20 @@ def test_issue_scenario_llama_3b_int8_on_six_a55_cores_respects_the_dram_floor()
 def test_int8_on_the_mali_is_promoted_to_fp32_storage_and_math():
     sc_gpu = scenario(dtype="int8", device="gpu", new=2)
     sc_fp32 = scenario(dtype="fp32", device="gpu", new=2)
-    assert simulate(sc_gpu)["total_time_s"] == pytest.approx(simulate(sc_fp32)["total_time_s"], rel=1e-12)
+    assert simulate(sc_gpu).total_time_s == pytest.approx(simulate(sc_fp32).total_time_s, rel=1e-12)
 
 
 def test_dram_never_exceeds_its_usable_bandwidth_and_mean_is_bytes_over_time():
     sc = scenario(new=4)
     results = simulate(sc)
     usable = sc.soc.dram.usable_B_s
-    assert results["dram_bandwidth_B_s"]["peak"] <= usable * (1 + 1e-12)
-    assert results["dram_bandwidth_B_s"]["mean"] == pytest.approx(results["dram_bytes_B"] / results["total_time_s"])
+    assert results.dram_bandwidth_B_s.peak <= usable * (1 + 1e-12)
+    assert results.dram_bandwidth_B_s.mean == pytest.approx(results.dram_bytes_B / results.total_time_s)
 
 
 def test_gpu_model_pays_handoffs_to_the_host():
     # one handoff for the prompt, one per token; the i.MX 95 shares memory so each costs the latency only
     sc = scenario(device="gpu", new=3, gran="model")
-    handoffs = [e for e in run_log(sc).ops if e.kind == "handoff"]
+    handoffs = [e for e in run_log(sc)[0].ops if e.kind == "handoff"]
     assert len(handoffs) == 1 + 3
     assert all(e.duration_s == pytest.approx(sc.soc.interconnect.handoff_latency_s) for e in handoffs)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from simulator.hw.placement import parse_device
+from simulator.hw.socfile import load_soc
 from simulator.llm.costs import Planner
 from simulator.llm.graph import PassShape
-from simulator.hw.placement import parse_device
-from simulator.llm.model import Precision, load_model
+from simulator.llm.model import Precision
+from simulator.llm.modelfile import load_model
 from simulator.run.scenario import Effects, ModelRun, Scenario, Speculation, Workload
 from simulator.run.simulate import simulate
-from simulator.hw.soc import load_soc
 from simulator.traces.synth import Iid, Lengths, generate
 from simulator.traces.trace import Trace, TraceSample
 from tests.support import TINY, hand_soc
@@ -60,8 +61,8 @@ def test_pass_shapes_and_accepted_lengths_by_hand(monkeypatch):
         ("draft", PassShape(1, 6, True)), ("draft", PassShape(1, 7, True)), ("target", PassShape(3, 6, True, 3)),
         ("draft", PassShape(2, 8, True)), ("target", PassShape(2, 9, True, 2)),
     ]
-    assert (res["rounds"], res["drafts_proposed"], res["drafts_accepted"]) == (3, 5, 4)
-    assert res["tokens_generated"] == 7 and res["baseline"]["tokens_generated"] == 7
+    assert (res.rounds, res.drafts_proposed, res.drafts_accepted) == (3, 5, 4)
+    assert res.tokens_generated == 7 and res.baseline.tokens_generated == 7
 
 
 @pytest.mark.parametrize("alpha,gamma", [(0.6, 3), (0.9, 5)])
@@ -77,11 +78,11 @@ def test_sequential_speedup_equals_eq1_when_its_assumptions_hold(alpha, gamma):
     reference = PassShape(1, 62, True)  # the one-token pass after a 63-token prompt: what c is profiled on
     c = (planner.plan(draft, sc.speculation.draft.precision, reference, d_place).alone_s
          / planner.plan(target, sc.target.precision, reference, t_place).alone_s)
-    assert res["rounds"] >= 19000
-    assert res["speedup"] == pytest.approx(eq1(alpha, gamma, c), rel=0.01)
+    assert res.rounds >= 19000
+    assert res.speedup == pytest.approx(eq1(alpha, gamma, c), rel=0.01)
     # and exactly, with the realised rounds: N target passes against sum over rounds of (g c + 1)
-    rounds_cost = res["drafts_proposed"] * c + res["rounds"]
-    assert res["speedup"] == pytest.approx(res["tokens_generated"] / rounds_cost, rel=1e-9)
+    rounds_cost = res.drafts_proposed * c + res.rounds
+    assert res.speedup == pytest.approx(res.tokens_generated / rounds_cost, rel=1e-9)
 
 
 @pytest.mark.parametrize("alpha", [0.3, 0.6, 0.9])
@@ -91,8 +92,8 @@ def test_mean_tokens_per_round_matches_the_iid_closed_form(alpha, gamma):
     expected = (1 - alpha ** (gamma + 1)) / (1 - alpha)
     trace = iid(alpha, 2, 4, int(2100 * expected), seed=7)
     _, res = run(soc, TINY, TINY, trace, t_dev="c:1", d_dev="g", gamma=gamma, t_dtype="fp16", effects=EQ1_WORLD)
-    assert res["rounds"] >= 2000
-    assert res["tokens_per_round"] == pytest.approx(expected, rel=0.02)
+    assert res.rounds >= 2000
+    assert res.tokens_per_round == pytest.approx(expected, rel=0.02)
 
 
 def _overlap_pair(t_dev, d_dev, alpha, gamma, kv=True):
@@ -109,61 +110,61 @@ def test_overlap_on_separate_pus_is_faster_and_contends_for_dram():
     # Mali (memory-bound: its 12 GB/s cap) ask for more than DRAM's usable 17.92 GB/s. (On two cores the verify
     # asks only ~5.5 GB/s and the two fit: no contention, which is right.)
     seq, ovl = _overlap_pair("cpu:4", "gpu", alpha=0.9, gamma=4)
-    assert ovl["total_time_s"] < seq["total_time_s"]
-    assert ovl["speedup"] > seq["speedup"]
-    assert ovl["dram_contention_s"] > 0
-    assert seq["dram_contention_s"] == 0   # sequential: never two passes at once
-    assert (ovl["rounds"], ovl["drafts_accepted"]) == (seq["rounds"], seq["drafts_accepted"])
+    assert ovl.total_time_s < seq.total_time_s
+    assert ovl.speedup > seq.speedup
+    assert ovl.dram_contention_s > 0
+    assert seq.dram_contention_s == 0   # sequential: never two passes at once
+    assert (ovl.rounds, ovl.drafts_accepted) == (seq.rounds, seq.drafts_accepted)
 
 
 @pytest.mark.parametrize("t_dev,d_dev", [("cpu:2", "cpu:2"), ("cpu:1", "cpu:2"), ("gpu", "gpu")])
 @pytest.mark.parametrize("alpha,gamma", [(0.5, 2), (0.9, 5)])
 def test_overlap_on_shared_cores_or_gpu_is_never_faster(t_dev, d_dev, alpha, gamma):
     seq, ovl = _overlap_pair(t_dev, d_dev, alpha, gamma, kv=(t_dev != "gpu"))
-    assert ovl["total_time_s"] >= seq["total_time_s"] * (1 - 1e-9)
+    assert ovl.total_time_s >= seq.total_time_s * (1 - 1e-9)
 
 
-@pytest.mark.parametrize("calibration", [[], ["--uncalibrated"]], ids=["calibrated", "spec-only"])
+@pytest.mark.parametrize("calibration", [False, True], ids=["calibrated", "spec-only"])
 def test_default_scenario_predicts_a_speedup_between_1_3_and_2_0(calibration):
     """`specsoc run` with no arguments: the paper's validated mapping (measured there: 1.68x at alpha 0.94),
     calibrated on the paper's one-core c values (the default) or from spec-derived parameters only.
-    With nothing in parallel, model granularity gives the op-level total (tests/test_decode.py)."""
-    from simulator.cli.main import _build_parser
-    from simulator.cli.common import scenario_from_args
-    args = _build_parser().parse_args(["run", "--granularity", "model", *calibration])
-    result = simulate(scenario_from_args(args))
-    assert 1.3 <= result["speedup"] <= 2.0, result["speedup"]
+    With nothing in parallel, model granularity gives the op-level total (tests/decode/test_autoregressive.py)."""
+    from simulator.run.builder import ScenarioSpec
+    result = simulate(ScenarioSpec(granularity="model", calibrated=not calibration).build())
+    assert 1.3 <= result.speedup <= 2.0, result.speedup
 
 
 def _spec_run(soc, trace, *, t_dev, d_dev, gamma, mode, gran="model", effects=Effects()):
     """Run only the speculative loop; return (engine, SpecLog)."""
     import numpy as np
+
     from simulator.decode.runtime import Job, Runtime
+    from simulator.decode.speculative import Speculative
     from simulator.engine.engine import Engine
-    from simulator.decode.speculative import SpecLog, speculative
-    from simulator.traces.trace import Replay
+    from simulator.traces.replay import Replay
     sc, _ = run(soc, TINY, TINY, trace, t_dev=t_dev, d_dev=d_dev, gamma=gamma, mode=mode, gran=gran,
                 effects=effects, t_dtype="fp16")
     t_place, d_place = sc.placements()
-    rt = Runtime(Engine(soc, effects.dram_contention), Planner(soc, gran), sc.host_placement(), True, effects)
-    log = SpecLog()
+    rt = Runtime(Engine(soc, effects.dram_contention), Planner(soc, gran), sc.host_placement(), sc.shaping())
+    draft, target = sc.speculation.draft, sc.target
+    loop = Speculative(rt, Job(draft.spec, draft.precision, d_place, "draft"),
+                       Job(target.spec, target.precision, t_place, "target"), gamma, mode == "overlap")
 
     def body():
         for i, s in enumerate(trace.samples):
             replay = Replay.of(s, trace.gamma, 0.5, np.random.default_rng(i))
-            yield from speculative(rt, Job(sc.speculation.draft, d_place, "draft"), Job(sc.target, t_place, "target"),
-                                   replay, s.prompt_tokens, s.output_tokens, gamma, mode == "overlap", log, i)
+            yield from loop.decode(i, s.prompt_tokens, s.output_tokens, replay)
     rt.engine.run(body())
-    return rt.engine, log
+    return rt.engine, loop.log
 
 
 @pytest.mark.parametrize("gamma", [2, 6])
 @pytest.mark.parametrize("mode", ["sequential", "overlap"])
 def test_decoding_loop_accepts_what_the_trace_replay_says(gamma, mode):
-    # 1101111100111 (tests/test_traces.py works these out by hand: 2,2,2,0,2 at gamma 2 and 2,5,0,2 at gamma 6)
+    # 1101111100111 (tests/traces/test_trace.py works these out by hand: 2,2,2,0,2 at gamma 2 and 2,5,0,2 at gamma 6)
     bits = tuple(int(b) for b in "1101111100111")
     trace = Trace({"specsoc_trace": 1, "record": "agreement"}, (TraceSample(4, len(bits), agreement=bits),))
-    from simulator.traces.trace import Replay
+    from simulator.traces.replay import Replay
     expected = Replay.of(trace.samples[0], None, 0.5, None).rounds(gamma)
     assert expected == {2: [2, 2, 2, 0, 2], 6: [2, 5, 0, 2]}[gamma]
     _, log = _spec_run(hand_soc(), trace, t_dev="c:1", d_dev="g", gamma=gamma, mode=mode)

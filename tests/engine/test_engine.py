@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from simulator.llm.costs import PassPlan, make_task
+from simulator.engine.dram import FluidDram
 from simulator.engine.engine import Engine
-from simulator.engine.dram import max_min_share
-from simulator.llm.graph import Op, PassShape
+from simulator.engine.eventlog import AlonePass, OpEvent, TimedPass
+from simulator.engine.plan import Plan
+from simulator.engine.sharing import max_min_share
+from simulator.llm.costs import make_task
+from simulator.llm.graph import Op
 from tests.support import cpu, gpu, hand_soc
-
-SHAPE = PassShape(1, 0, True)  # unused by the engine; a PassPlan carries it for reporting
 
 
 def op(name="x", flops=0.0, nbytes=0.0, op_class="matmul", dtype="fp16"):
@@ -19,21 +21,22 @@ def op(name="x", flops=0.0, nbytes=0.0, op_class="matmul", dtype="fp16"):
 
 
 def plan(soc, placement, *ops):
-    return PassPlan.of(placement, SHAPE, (make_task(o.name, o.kind, (o,), placement, soc) for o in ops))
+    return Plan.of(placement, (make_task(o.name, o.kind, (o,), placement, soc) for o in ops))
 
 
-def run_together(soc, *plans, exclusive=False):
-    """Start every plan at t=0 on one engine; return the events by op name. `exclusive`: each pass promises its
-    cores are its own, so its ops run on the DRAM's clock (passrun.py) instead of one simpy process step each."""
-    engine = Engine(soc)
+def run_together(soc, *plans, fast_paths=True):
+    """Start every plan at t=0 on one engine; return the events by op name, and the engine. With fast paths the
+    engine runs each pass on the DRAM's clock (its cores are free when it starts) or alone in closed form;
+    without, op by op through simpy."""
+    engine = Engine(soc, fast_paths=fast_paths)
     for i, p in enumerate(plans):
-        engine.env.process(engine.run_pass(p, f"p{i}", exclusive=exclusive))
+        engine.env.process(engine.run_pass(p, f"p{i}"))
     engine.env.run()
     return {e.name: e for e in engine.log.ops}, engine
 
 
-# the hand-derived sharing cases hold on both paths: op by op in simpy, and passes run on the DRAM's clock
-both_paths = pytest.mark.parametrize("exclusive", [False, True], ids=["simpy", "dram-clock"])
+# the hand-derived sharing cases hold on every path: op by op in simpy, and passes run on the DRAM's clock
+both_paths = pytest.mark.parametrize("fast_paths", [False, True], ids=["simpy", "dram-clock"])
 
 
 @settings(max_examples=60, deadline=None)
@@ -51,12 +54,12 @@ def test_one_op_alone_takes_its_roofline(flops, nbytes, cores, overhead_us):
 
 
 @both_paths
-def test_two_memory_bound_ops_share_dram_fairly(exclusive):
+def test_two_memory_bound_ops_share_dram_fairly(fast_paths):
     # a on c:2 (cap 8 GB/s) moves 8 GB; b on the GPU (cap 6) moves 3 GB; DRAM 10 GB/s.
     # Both at 5 GB/s: b ends at 3/5 = 0.6 s, a has 5 GB left, then runs alone at 8 GB/s: 0.6 + 5/8 = 1.225 s.
     soc = hand_soc()
     events, _ = run_together(soc, plan(soc, cpu(soc, 2), op("a", nbytes=8e9)), plan(soc, gpu(soc), op("b", nbytes=3e9)),
-                             exclusive=exclusive)
+                             fast_paths=fast_paths)
     assert events["b"].end_s == pytest.approx(0.6, rel=1e-12)
     assert events["a"].end_s == pytest.approx(1.225, rel=1e-12)
     assert events["a"].contention_s == pytest.approx(1.225 - 1.0, rel=1e-9)   # alone: 8 GB at 8 GB/s = 1 s
@@ -64,47 +67,47 @@ def test_two_memory_bound_ops_share_dram_fairly(exclusive):
 
 
 @both_paths
-def test_an_op_capped_below_its_fair_share_leaves_the_rest_to_the_other(exclusive):
+def test_an_op_capped_below_its_fair_share_leaves_the_rest_to_the_other(fast_paths):
     # The GPU's cap is 3 GB/s, below the fair 5: b streams at 3, a takes min(8, 10 - 3) = 7 GB/s.
     # b: 3 GB / 3 = 1.0 s. a: 7 GB in the first second, then 1 GB alone at 8 GB/s: 1.125 s.
     soc = hand_soc(gpu={"bandwidth_gb_s": 3.0})
     events, engine = run_together(soc, plan(soc, cpu(soc, 2), op("a", nbytes=8e9)),
-                                  plan(soc, gpu(soc), op("b", nbytes=3e9)), exclusive=exclusive)
+                                  plan(soc, gpu(soc), op("b", nbytes=3e9)), fast_paths=fast_paths)
     assert events["b"].end_s == pytest.approx(1.0, rel=1e-12)
     assert events["a"].end_s == pytest.approx(1.125, rel=1e-12)
     assert [s.total_B_s for s in engine.dram.samples] == pytest.approx([10e9, 8e9, 0.0])
 
 
 @both_paths
-def test_a_compute_bound_op_never_pulls_faster_than_it_computes(exclusive):
+def test_a_compute_bound_op_never_pulls_faster_than_it_computes(fast_paths):
     # a on c:1: 2 GFLOP at 1 GFLOP/s = 2 s for 4 GB, so it asks only 2 GB/s; b on the GPU gets min(6, 10 - 2) = 6.
     soc = hand_soc()
     events, engine = run_together(soc, plan(soc, cpu(soc, 1), op("a", flops=2e9, nbytes=4e9)),
-                                  plan(soc, gpu(soc), op("b", nbytes=6e9)), exclusive=exclusive)
+                                  plan(soc, gpu(soc), op("b", nbytes=6e9)), fast_paths=fast_paths)
     assert events["b"].end_s == pytest.approx(1.0, rel=1e-12)
     assert events["a"].end_s == pytest.approx(2.0, rel=1e-12)
     assert engine.dram.samples[0].rates_B_s == pytest.approx({"c": 2e9, "g": 6e9})
 
 
 @both_paths
-def test_ops_on_one_cluster_share_its_cap(exclusive):
+def test_ops_on_one_cluster_share_its_cap(fast_paths):
     # Two single-core ops on disjoint cores of c (4 GB/s each, 8 GB/s cluster) with the cluster cap lowered to 5:
     # each gets 2.5 GB/s; 5 GB each takes 2 s.
     soc = hand_soc(cpu={"bandwidth_cluster_gb_s": 5.0})
     events, _ = run_together(soc, plan(soc, cpu(soc, 1), op("a", nbytes=5e9)),
-                             plan(soc, type(cpu(soc))(soc.pu("c"), (1,)), op("b", nbytes=5e9)), exclusive=exclusive)
+                             plan(soc, type(cpu(soc))(soc.pu("c"), (1,)), op("b", nbytes=5e9)), fast_paths=fast_paths)
     assert events["a"].end_s == pytest.approx(2.0, rel=1e-12)
     assert events["b"].end_s == pytest.approx(2.0, rel=1e-12)
 
 
 @both_paths
-def test_consecutive_ops_of_two_passes_share_dram_op_by_op(exclusive):
+def test_consecutive_ops_of_two_passes_share_dram_op_by_op(fast_paths):
     # a on c:2 (cap 8): two ops of 4 GB; b on the GPU (cap 6): two of 3 GB; DRAM 10 GB/s, no overheads.
     # 0..0.6: both at 5 GB/s, b1 ends (3 GB), a1 has 1 GB left; 0.6..0.8: a1 ends, b2 has 2 GB left;
     # 0.8..1.2: b2 ends, a2 has 2 GB left; then a2 alone at 8 GB/s: 1.2 + 0.25 = 1.45 s.
     soc = hand_soc()
     events, engine = run_together(soc, plan(soc, cpu(soc, 2), op("a1", nbytes=4e9), op("a2", nbytes=4e9)),
-                                  plan(soc, gpu(soc), op("b1", nbytes=3e9), op("b2", nbytes=3e9)), exclusive=exclusive)
+                                  plan(soc, gpu(soc), op("b1", nbytes=3e9), op("b2", nbytes=3e9)), fast_paths=fast_paths)
     spans = {name: (e.start_s, e.end_s) for name, e in events.items()}
     assert spans == {"a1": pytest.approx((0.0, 0.8)), "a2": pytest.approx((0.8, 1.45)),
                      "b1": pytest.approx((0.0, 0.6)), "b2": pytest.approx((0.6, 1.2))}
@@ -116,20 +119,84 @@ def test_consecutive_ops_of_two_passes_share_dram_op_by_op(exclusive):
     assert [s.total_B_s for s in engine.dram.samples] == pytest.approx([10e9, 10e9, 10e9, 8e9, 0.0])
 
 
-def test_a_pass_that_promised_its_cores_fails_loudly_if_they_are_taken():
-    soc = hand_soc()
-    with pytest.raises(RuntimeError, match="declared exclusive"):
-        run_together(soc, plan(soc, cpu(soc, 1), op("a", flops=1e9)), plan(soc, cpu(soc, 2), op("b", flops=2e9)),
-                     exclusive=True)
-
-
-def test_overlapping_placements_queue_for_their_cores():
+@both_paths
+def test_overlapping_placements_queue_for_their_cores(fast_paths):
     # Both want core 0: the second waits for the first (1 s of compute), then runs its own 1 s.
     soc = hand_soc()
-    events, _ = run_together(soc, plan(soc, cpu(soc, 1), op("a", flops=1e9)), plan(soc, cpu(soc, 2), op("b", flops=2e9)))
+    events, _ = run_together(soc, plan(soc, cpu(soc, 1), op("a", flops=1e9)), plan(soc, cpu(soc, 2), op("b", flops=2e9)),
+                             fast_paths=fast_paths)
     assert (events["a"].start_s, events["a"].end_s) == (0.0, 1.0)
     assert events["b"].start_s == 1.0
     assert events["b"].end_s == pytest.approx(2.0)
+
+
+def test_a_pass_alone_runs_in_closed_form():
+    soc = hand_soc()
+    events, engine = run_together(soc, plan(soc, cpu(soc, 2), op("a1", nbytes=4e9), op("a2", flops=1e9)))
+    assert [type(e) for e in engine.log.entries] == [AlonePass]
+    assert (events["a2"].start_s, events["a2"].end_s) == pytest.approx((0.5, 1.0))   # 4 GB at 8 GB/s, 1 GFLOP at 2
+
+
+def test_a_pass_left_alone_finishes_in_closed_form():
+    # a on the CPU and b on the GPU start together on the DRAM's clock; once b has ended, a's rest runs alone.
+    soc = hand_soc()
+    a = plan(soc, cpu(soc, 2), op("a1", nbytes=4e9), op("a2", nbytes=4e9), op("a3", nbytes=4e9))
+    b = plan(soc, gpu(soc), op("b1", nbytes=3e9))
+    fast, engine = run_together(soc, a, b)
+    slow, _ = run_together(soc, a, b, fast_paths=False)
+    kinds = [(type(e).__name__, e.label) for e in engine.log.entries]
+    assert ("TimedPass", "p1") in kinds and ("AlonePass", "p0") in kinds
+    alone = next(e for e in engine.log.entries if isinstance(e, AlonePass))
+    assert alone.first >= 1                      # a's first op shared the DRAM with b
+    for name in fast:
+        assert (fast[name].start_s, fast[name].end_s) == pytest.approx((slow[name].start_s, slow[name].end_s))
+
+
+def test_a_pass_on_the_drams_clock_hands_its_cores_to_a_pass_that_waits_for_them():
+    # a and b both want core 0 and start together: a takes it, b queues; first come, first served, op by op:
+    # a1 (1 s), b1 (1 s), a2, b2. a started on the DRAM's clock, then went on op by op once b waited.
+    soc = hand_soc()
+    a = plan(soc, cpu(soc, 1), op("a1", flops=1e9), op("a2", flops=1e9))
+    b = plan(soc, cpu(soc, 1), op("b1", flops=1e9), op("b2", flops=1e9))
+    fast, engine = run_together(soc, a, b)
+    slow, _ = run_together(soc, a, b, fast_paths=False)
+    starts = {name: e.start_s for name, e in fast.items()}
+    assert starts == {"a1": 0.0, "b1": 1.0, "a2": 2.0, "b2": 3.0}
+    assert starts == {name: e.start_s for name, e in slow.items()}
+    assert isinstance(engine.log.entries[0], TimedPass) and engine.log.entries[0].ops_count == 1
+    assert any(isinstance(e, OpEvent) and e.name == "a2" for e in engine.log.entries)
+
+
+@both_paths
+def test_a_pass_is_abandoned_at_the_op_boundary_after_its_event(fast_paths):
+    # a computes three 1 s ops; `abandon`, a process, ends at 1.5 s: a ends its second op at 2 s and stops there.
+    soc = hand_soc()
+    engine = Engine(soc, fast_paths=fast_paths)
+
+    def verify():
+        yield engine.env.timeout(1.5)
+    stop = engine.env.process(verify())
+    a = plan(soc, cpu(soc, 1), op("a1", flops=1e9), op("a2", flops=1e9), op("a3", flops=1e9))
+    done = engine.env.process(engine.run_pass(a, "a", abandon=stop))
+    engine.env.run()
+    assert done.value is False
+    assert [e.name for e in engine.log.ops] == ["a1", "a2"] and engine.env.now == 2.0
+
+
+def test_a_flow_beside_a_pass_running_alone_fails_loudly():
+    # The engine's safety net: the DRAM refuses a flow while a pass runs alone in closed form. The pass goes alone
+    # with nothing else in simpy; a process started behind the engine's back (after that step) then streams.
+    soc = hand_soc()
+    engine = Engine(soc)
+    engine.env.process(engine.run_pass(plan(soc, cpu(soc, 1), op("a", nbytes=4e9)), "a"))
+    engine.env.step()
+    assert isinstance(engine.log.entries[0], AlonePass)
+
+    def late():
+        yield engine.dram.stream(1e9, 4e9, "g")
+    engine.env.process(late())
+    with pytest.raises(RuntimeError, match="ran alone"):
+        engine.env.run()
 
 
 @pytest.mark.parametrize("side", [0.99, 1.01])
@@ -207,8 +274,8 @@ def test_flows_ending_a_rounding_error_apart_each_end_once():
     # Three flows of ~3 GB share 9 GB/s: all end at 1 s, the middle one an ulp of bytes later; each process is told
     # exactly once (a flow rescheduled to the current instant by rounding must not be told twice).
     import math
+
     import simpy
-    from simulator.engine.dram import FluidDram
     env = simpy.Environment()
     dram = FluidDram(env, 9e9, {})
     ends = []
@@ -220,26 +287,3 @@ def test_flows_ending_a_rounding_error_apart_each_end_once():
         env.process(op(nbytes))
     env.run()
     assert ends == pytest.approx([1.0, 1.0, 1.0], rel=1e-12)
-
-
-def test_a_solo_pass_started_beside_a_run_between_its_flows_fails_loudly():
-    # The run is in its 0.5 s dispatch overhead (no flow yet) when a wrongly promised solo pass starts.
-    soc = hand_soc(cpu={"dispatch_overhead_us": 500000})
-    engine = Engine(soc)
-    engine.env.process(engine.run_pass(plan(soc, cpu(soc, 1), op("a", nbytes=4e9)), "a", exclusive=True))
-
-    def late():
-        yield engine.env.timeout(0.1)
-        yield from engine.run_pass(plan(soc, gpu(soc), op("b", nbytes=6e9)), "b", solo=True)
-    engine.env.process(late())
-    with pytest.raises(RuntimeError, match="declared solo"):
-        engine.env.run()
-
-
-def test_asking_for_cores_a_pass_holds_exclusively_fails_loudly():
-    soc = hand_soc()
-    engine = Engine(soc)
-    engine.env.process(engine.run_pass(plan(soc, cpu(soc, 1), op("a", flops=1e9)), "a", exclusive=True))
-    engine.env.process(engine.run_pass(plan(soc, cpu(soc, 2), op("b", flops=1e9)), "b"))
-    with pytest.raises(RuntimeError, match="exclusively"):
-        engine.env.run()

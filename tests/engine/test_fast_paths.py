@@ -1,65 +1,48 @@
-"""Every speed-up gives exactly the results of the straightforward path."""
+"""Every fast path of the engine gives the results of running every pass op by op through simpy.
+
+The engine decides alone how a pass runs (engine.Engine._path): closed form when nothing else can run, on the
+DRAM's clock when its cores are its own, op by op otherwise. `fast_paths=False` forces op by op everywhere.
+"""
 
 from __future__ import annotations
 
+import bisect
+
 import pytest
 
-from simulator.llm.costs import Planner, plan_pass
-from simulator.llm.graph import GRANULARITIES, PassShape
-from simulator.hw.placement import Placement
-from simulator.llm.model import Precision, load_model
-from simulator.hw.soc import load_soc
-
-SOC = load_soc("imx95")
-
-
-@pytest.mark.parametrize("granularity", GRANULARITIES)
-@pytest.mark.parametrize("model,dtype", [("llama-3.2-3b", "int8"), ("qwen2.5-0.5b", "q4_0")])
-@pytest.mark.parametrize("shape", [PassShape(63, 0, False), PassShape(1, 80, True), PassShape(6, 70, True, 6),
-                                   PassShape(2, 100, False, 1)])
-@pytest.mark.parametrize("pu,cores", [("a55", (0,)), ("a55", (0, 1, 2, 3)), ("mali-g310", (0,))])
-def test_planner_layout_path_equals_the_dag_path(granularity, model, dtype, shape, pu, cores):
-    m, p, place = load_model(model), Precision.resolve(dtype), Placement(SOC.pu(pu), cores)
-    fast, reference = Planner(SOC, granularity).plan(m, p, shape, place), plan_pass(m, p, shape, place, SOC, granularity)
-    assert fast.tasks == reference.tasks
-    assert (fast.alone_s, fast.bytes, fast.flops) == pytest.approx((reference.alone_s, reference.bytes, reference.flops))
-
-
-def _scenario_args(extra):
-    from simulator.cli.main import _build_parser
-    from simulator.cli.common import scenario_from_args
-    return scenario_from_args(_build_parser().parse_args(["run", *extra]))
-
+from simulator.common.bundled import bundled_dir
+from simulator.run.builder import ScenarioSpec
+from simulator.run.simulate import simulate, simulate_recorded
 
 BUNDLED = {
-    "default": ["--samples", "2"],
-    "default-layer": ["--samples", "2", "--granularity", "layer"],
-    "trace": ["--trace", "translation-semiquant", "--samples", "3", "--granularity", "layer"],
-    "kv-cpu": ["--kv-cache", "--target-device", "cpu:4", "--draft-device", "cpu:2@4", "--draft-dtype", "int8",
-               "--alpha", "0.9", "--gamma", "3", "--samples", "2"],
-    "plain": ["--draft", "none", "--kv-cache", "--target-device", "cpu:6", "--new-tokens", "32"],
-    "overlap": ["--mode", "overlap", "--kv-cache", "--target-device", "cpu:4", "--samples", "1", "--granularity",
-                "layer", "--alpha", "0.9"],
+    "default": ScenarioSpec(samples=2),
+    "default-layer": ScenarioSpec(samples=2, granularity="layer"),
+    "trace": ScenarioSpec(trace="translation-semiquant", samples=3, granularity="layer"),
+    "kv-cpu": ScenarioSpec(kv_cache=True, target_device="cpu:4", draft_device="cpu:2@4", draft_dtype="int8",
+                           alpha=0.9, gamma=3, samples=2),
+    "plain": ScenarioSpec(draft=None, kv_cache=True, target_device="cpu:6", new_tokens=32),
+    "overlap": ScenarioSpec(mode="overlap", kv_cache=True, target_device="cpu:4", samples=1, granularity="layer",
+                            alpha=0.9),
     # passes run on the DRAM's clock (passrun.py): overlap with the two models on cores or PUs of their own
-    "overlap-op": ["--mode", "overlap", "--kv-cache", "--target-device", "cpu:4", "--samples", "1", "--new-tokens",
-                   "40", "--alpha", "0.9", "--gamma", "3"],
-    "overlap-split-cluster": ["--mode", "overlap", "--kv-cache", "--target-device", "cpu:4", "--draft-device",
-                              "cpu:2@4", "--draft-dtype", "int8", "--alpha", "0.7", "--samples", "2", "--new-tokens",
-                              "30"],
-    "overlap-no-kv": ["--mode", "overlap", "--samples", "1", "--new-tokens", "12", "--granularity", "layer"],
-    "overlap-shared-cores": ["--mode", "overlap", "--kv-cache", "--target-device", "cpu:2", "--draft-device", "cpu:2",
-                             "--draft-dtype", "int8", "--samples", "1", "--new-tokens", "20", "--granularity", "layer"],
+    "overlap-op": ScenarioSpec(mode="overlap", kv_cache=True, target_device="cpu:4", samples=1, new_tokens=40,
+                               alpha=0.9, gamma=3),
+    "overlap-split-cluster": ScenarioSpec(mode="overlap", kv_cache=True, target_device="cpu:4",
+                                          draft_device="cpu:2@4", draft_dtype="int8", alpha=0.7, samples=2,
+                                          new_tokens=30),
+    "overlap-no-kv": ScenarioSpec(mode="overlap", samples=1, new_tokens=12, granularity="layer"),
+    # the two models share cores: a pass that starts on the DRAM's clock hands its cores over to the other
+    "overlap-shared-cores": ScenarioSpec(mode="overlap", kv_cache=True, target_device="cpu:2", draft_device="cpu:2",
+                                         draft_dtype="int8", samples=1, new_tokens=20, granularity="layer"),
+    "overlap-shared-cores-op": ScenarioSpec(mode="overlap", kv_cache=True, target_device="cpu:1",
+                                            draft_device="cpu:1", alpha=0.8, samples=2, new_tokens=16),
 }
 
 
 @pytest.mark.parametrize("name", list(BUNDLED))
-def test_closed_form_passes_give_the_event_by_event_results(name):
-    """Bundled scenarios' results unchanged (1e-9 relative) by the solo fast path (and the layout planner)."""
-    from dataclasses import replace
-    from simulator.run.simulate import simulate
-    scenario = _scenario_args(BUNDLED[name])
-    fast, slow = simulate(scenario), simulate(replace(scenario, fast=False))
-    _assert_close(fast, slow)
+def test_fast_paths_give_the_op_by_op_results(name):
+    """Bundled scenarios' results unchanged (1e-9 relative) by the engine's fast paths."""
+    scenario = BUNDLED[name].build()
+    _assert_close(simulate(scenario).to_json(), simulate(scenario, fast_paths=False).to_json())
 
 
 def _assert_close(a, b, path="results"):
@@ -73,11 +56,9 @@ def _assert_close(a, b, path="results"):
         assert a == b, path
 
 
-def test_replayed_solo_events_and_counter_equal_the_event_by_event_ones():
-    from dataclasses import replace
-    from simulator.run.simulate import simulate_recorded
-    scenario = _scenario_args(["--samples", "1", "--new-tokens", "12", "--granularity", "layer"])
-    (_, fast), (_, slow) = simulate_recorded(scenario), simulate_recorded(replace(scenario, fast=False))
+def test_replayed_alone_events_and_counter_equal_the_op_by_op_ones():
+    scenario = ScenarioSpec(samples=1, new_tokens=12, granularity="layer").build()
+    (_, fast), (_, slow) = simulate_recorded(scenario), simulate_recorded(scenario, fast_paths=False)
     a, b = fast.engine.log.ops, slow.engine.log.ops
     assert [(e.pass_label, e.name, e.pu, e.cores) for e in a] == [(e.pass_label, e.name, e.pu, e.cores) for e in b]
     for x, y in zip(a, b):
@@ -94,24 +75,21 @@ def _sorted_ops(log):
 
 def _counter_at(samples, times):
     """Total DRAM rate of the bandwidth counter just after each time."""
-    import bisect
     starts = [s.time_s for s in samples]
     return [samples[max(bisect.bisect_right(starts, t) - 1, 0)].total_B_s for t in times]
 
 
-@pytest.mark.parametrize("extra", [
-    ["--target-device", "cpu:4"],
-    ["--target-device", "cpu:4", "--draft-device", "cpu:2@4", "--draft-dtype", "int8", "--alpha", "0.6"],
+@pytest.mark.parametrize("fields", [
+    {"target_device": "cpu:4"},
+    {"target_device": "cpu:4", "draft_device": "cpu:2@4", "draft_dtype": "int8", "alpha": 0.6},
 ])
-def test_passes_on_the_drams_clock_give_the_event_by_event_ops_and_counter(extra):
+def test_passes_on_the_drams_clock_give_the_op_by_op_ops_and_counter(fields):
     """Overlap with contention throughout, at op granularity: every op's start and end, and the DRAM counter,
     as simpy gives them op by op."""
-    from dataclasses import replace
-    from simulator.run.simulate import simulate_recorded
-    scenario = _scenario_args(["--mode", "overlap", "--kv-cache", "--samples", "1", "--new-tokens", "24",
-                               "--gamma", "3", *extra])
-    (res, fast), (_, slow) = simulate_recorded(scenario), simulate_recorded(replace(scenario, fast=False))
-    assert res["dram_contention_s"] > 0.01 * res["total_time_s"]     # the case is contended, not a solo stretch
+    scenario = ScenarioSpec(**{"mode": "overlap", "kv_cache": True, "samples": 1, "new_tokens": 24, "gamma": 3,
+                               **fields}).build()
+    (res, fast), (_, slow) = simulate_recorded(scenario), simulate_recorded(scenario, fast_paths=False)
+    assert res.dram_contention_s > 0.01 * res.total_time_s     # the case is contended, not an alone stretch
     a, b = _sorted_ops(fast.engine.log), _sorted_ops(slow.engine.log)
     assert [(e.pass_label, e.name) for e in a] == [(e.pass_label, e.name) for e in b]
     for x, y in zip(a, b):
@@ -124,14 +102,11 @@ def test_passes_on_the_drams_clock_give_the_event_by_event_ops_and_counter(extra
 
 def test_handoff_copies_stream_beside_passes_on_the_drams_clock(tmp_path):
     """Memory not shared: handoff copies are flows simpy processes wait on, mixed with passes run on the DRAM's
-    clock; results equal the event-by-event path's."""
-    from dataclasses import replace
-    from simulator.common.bundled import bundled_dir
-    from simulator.run.simulate import simulate
+    clock; results equal the op-by-op path's."""
     text = (bundled_dir("socs") / "imx95.yaml").read_text()
     assert "shared_memory: true" in text
     soc = tmp_path / "imx95-copies.yaml"
     soc.write_text(text.replace("shared_memory: true", "shared_memory: false\n  copy_bandwidth_gb_s: 4"))
-    scenario = _scenario_args(["--soc", str(soc), "--mode", "overlap", "--kv-cache", "--target-device", "cpu:4",
-                               "--samples", "1", "--new-tokens", "20", "--alpha", "0.9"])
-    _assert_close(simulate(scenario), simulate(replace(scenario, fast=False)))
+    scenario = ScenarioSpec(soc=str(soc), mode="overlap", kv_cache=True, target_device="cpu:4", samples=1,
+                            new_tokens=20, alpha=0.9).build()
+    _assert_close(simulate(scenario).to_json(), simulate(scenario, fast_paths=False).to_json())

@@ -91,8 +91,9 @@ def test_heatmap_from_explore_json(tmp_path, capsys, explore_json):
 
 
 def test_heatmap_cells_normalise_the_cpu_and_keep_the_variants(explore_json):
-    from simulator.render.plots import heatmap_cells, load_explore
-    rows, cols, cells, which = heatmap_cells(load_explore(str(explore_json)))
+    from simulator.analysis.explore import read_explore
+    from simulator.render.plots import heatmap_cells
+    rows, cols, cells, which = heatmap_cells(read_explore(str(explore_json)))
     assert which == "Eq. 1"
     assert rows == [f"a55:{k}" for k in range(1, 7)]
     assert set(cols) == {"cpu -> cpu", "cpu -> mali-g310", "mali-g310 -> cpu", "mali-g310 -> mali-g310"}
@@ -109,8 +110,10 @@ def test_timeline_png_from_a_real_run(tmp_path, capsys, timeline_json):
 
 def test_timeline_data_agrees_with_the_run(timeline_json):
     import numpy as np
-    from simulator.render.plots import busy_per_bin, load_timeline, step_mean_per_bin
-    data = load_timeline(str(timeline_json))
+
+    from simulator.render.plots import busy_per_bin, step_mean_per_bin
+    from simulator.render.timeline import read_timeline
+    data = read_timeline(str(timeline_json))
     assert data.soc == "imx95" and data.peak_GB_s == pytest.approx(25.6)
     units = {p.name: p.units for p in data.pus}
     assert units == {"a55": 6, "mali-g310": 1}
@@ -152,6 +155,26 @@ def _bad_files(tmp_path, timeline_json, explore_json):
     doc["traceEvents"] = [e for e in doc["traceEvents"] if e.get("ph") != "C"]
     truncated.write_text(json.dumps(doc))
     return bad, listing, truncated
+
+
+def test_a_timeline_is_read_through_its_schema_not_its_display_names(tmp_path, timeline_json):
+    from simulator.render.timeline import read_timeline
+    doc = json.loads(timeline_json.read_text())
+    for e in doc["traceEvents"]:
+        if e.get("ph") == "M":
+            e["args"]["name"] = "renamed for display"
+    renamed = tmp_path / "renamed.json"
+    renamed.write_text(json.dumps(doc))
+    a, b = read_timeline(str(timeline_json)), read_timeline(str(renamed))
+    assert [(p.name, p.kind, p.units, p.starts_us, p.roles) for p in a.pus] == \
+        [(p.name, p.kind, p.units, p.starts_us, p.roles) for p in b.pus]
+    assert a.peak_GB_s == b.peak_GB_s and (a.total_GB_s == b.total_GB_s).all()
+    del doc["otherData"]["specsoc_timeline"]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(doc))
+    from simulator.common.errors import InputError
+    with pytest.raises(InputError, match="specsoc_timeline"):
+        read_timeline(str(old))
 
 
 @pytest.mark.parametrize("kind", ["heatmap", "timeline"])

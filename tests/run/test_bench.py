@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 
-from simulator.run import bench
 from simulator.cli.main import main
+from simulator.run import bench
+from simulator.run.builder import ScenarioSpec
 
 
 def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
-    small = ["run", "--kv-cache", "--target", "qwen2.5-1.5b", "--draft", "qwen2.5-0.5b", "--target-device", "cpu:4",
-             "--mode", "overlap", "--alpha", "0.9", "--gamma", "3", "--samples", "1", "--new-tokens", "12",
-             "--granularity", "layer"]
-    monkeypatch.setattr(bench, "OVERLAP_ARGS", small)
+    small = ScenarioSpec(kv_cache=True, target="qwen2.5-1.5b", draft="qwen2.5-0.5b", target_device="cpu:4",
+                         mode="overlap", alpha=0.9, gamma=3, samples=1, new_tokens=12, granularity="layer")
+    monkeypatch.setattr(bench, "OVERLAP", small)
     monkeypatch.setattr(bench, "simpy_timeouts_per_s", lambda events=200_000: 1e6)
     out = tmp_path / "b.json"
     assert main(["bench", "--repeat", "1", "--json", str(out)]) == 0

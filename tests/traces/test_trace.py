@@ -12,10 +12,11 @@ import shlex
 import numpy as np
 import pytest
 
+from simulator.analysis.tracestats import lag1_autocorrelation, replay_rounds
 from simulator.common.errors import InputError
 from simulator.traces.synth import Curve, Iid, Lengths, Markov, generate
-from simulator.traces.trace import UNKNOWN, Replay, Trace, TraceSample, agreement_stream, estimate_alpha, load_trace
-from simulator.analysis.tracestats import lag1_autocorrelation, replay_rounds
+from simulator.traces.replay import UNKNOWN, Replay, agreement_stream
+from simulator.traces.trace import Trace, TraceSample, estimate_alpha, load_trace
 from tests.trace_support import ROOT, trace_main, write_lines
 
 AGREEMENT = {"specsoc_trace": 1, "record": "agreement"}
