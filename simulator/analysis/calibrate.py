@@ -4,7 +4,7 @@ The seed paper measured c = t(drafter pass) / t(target pass) at S_L = 63 tokens,
 (Llama 3.2 3B int8) on one A55 core: 0.80 with the drafter (Llama 3.2 1B fp16) on the same core, 0.41 with it on
 the Mali-G310. Both c values only involve the drafter's speed relative to the target's, so each fixes one
 multiplier: the A55's fp16 dtype efficiency and the Mali's efficiency scale. This module recomputes them from
-the spec-only SoC; tests/test_calibration.py checks the values written in socs/imx95.yaml against it.
+the spec-only SoC; tests/analysis/test_calibration.py checks the values written in socs/imx95.yaml against it.
 """
 
 from __future__ import annotations

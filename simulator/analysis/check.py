@@ -14,7 +14,7 @@ Each step's change is reported in percent of speedup and flagged above a thresho
 interact, the change of leaving each one out of the full scenario is reported too.
 
 Sequential steps run at model granularity: with nothing in parallel every granularity gives the same total
-(tests/test_decode.py), and it is the fast one. Overlap steps keep the scenario's granularity, since a
+(tests/decode/test_autoregressive.py), and it is the fast one. Overlap steps keep the scenario's granularity, since a
 thrown-away pre-draft is abandoned at op (or layer) boundaries.
 """
 

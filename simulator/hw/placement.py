@@ -25,10 +25,6 @@ class Placement:
         """Cores (CPU) or shader cores (GPU) an op on this placement computes with."""
         return len(self.cores) if self.pu.kind == "cpu" else self.pu.units
 
-    def shares_cores(self, other: "Placement") -> bool:
-        """Whether ops of the two could want the same core (or the same GPU queue)."""
-        return self.pu.name == other.pu.name and not set(self.cores).isdisjoint(other.cores)
-
     @property
     def label(self) -> str:
         if self.pu.kind != "cpu":

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.analysis.analytic import ExtendedTerms, break_even_alpha, eq1, expected_tokens, extended, optimal_gamma
+from simulator.analysis.analytic import break_even_alpha, eq1, expected_tokens, optimal_gamma
 
 
 def test_eq1_at_the_papers_c_gives_the_derived_values():
@@ -45,12 +45,3 @@ def test_break_even_alpha_is_where_the_speedup_crosses_one(c, gamma):
         assert eq1(min(1.0, a + 1e-3), gamma, c) > 1.0
     if gamma == 1:
         assert a == pytest.approx(c, abs=1e-9)   # S > 1 iff alpha > c
-
-
-@given(st.floats(0.0, 0.99), st.integers(1, 10), st.floats(0.01, 2.0))
-def test_extended_form_reduces_to_eq1_and_each_term_moves_the_right_way(alpha, gamma, c):
-    base = eq1(alpha, gamma, c)
-    assert extended(alpha, gamma, ExtendedTerms(c)) == pytest.approx(base)
-    assert extended(alpha, gamma, ExtendedTerms(c, verify_growth=0.05)) < base
-    assert extended(alpha, gamma, ExtendedTerms(c, handoff=0.01)) < base
-    assert extended(alpha, gamma, ExtendedTerms(c, overlap=True)) >= base

@@ -14,8 +14,8 @@ import pytest
 
 from simulator.analysis.tracestats import lag1_autocorrelation, replay_rounds
 from simulator.common.errors import InputError
-from simulator.traces.synth import Curve, Iid, Lengths, Markov, generate
 from simulator.traces.replay import UNKNOWN, Replay, agreement_stream
+from simulator.traces.synth import Curve, Iid, Lengths, Markov, generate
 from simulator.traces.trace import Trace, TraceSample, estimate_alpha, load_trace
 from tests.trace_support import ROOT, trace_main, write_lines
 
