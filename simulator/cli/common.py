@@ -105,7 +105,7 @@ def progress_bar(console: Console, unit: str):
     the simulators call. A command that fails before any work prints nothing."""
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} " + unit),
                TimeElapsedColumn())
-    bar = Progress(*columns, console=console, transient=True)
+    bar = Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
     phases = {}
 
     def progress(phase: str, done: int, total: int) -> None:

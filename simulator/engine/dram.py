@@ -59,8 +59,8 @@ class Flow:
 
 
 @dataclass
-class BandwidthSample:
-    """From `time_s` on (until the next sample), flows in each group stream at these rates."""
+class BandwidthStep:
+    """From `time_s` on (until the next step), flows in each group stream at these rates."""
 
     time_s: float
     rates_B_s: dict[str, float] = field(default_factory=dict)
@@ -107,7 +107,7 @@ class FluidDram:
         return self._timers
 
     @property
-    def samples(self) -> list[BandwidthSample]:
+    def bandwidth_steps(self) -> list[BandwidthStep]:
         """The bandwidth counter's steps, in time order, alone passes' steps replayed in place."""
         times, rates, totals = [self._times[0]], [self._rates[0]], [self._totals[0]]
 
@@ -128,7 +128,7 @@ class FluidDram:
                 pending = next(alone, None)
             if i < len(self._times):
                 add(self._times[i], self._rates[i], self._totals[i])
-        return [BandwidthSample(t, r) for t, r in zip(times, rates)]
+        return [BandwidthStep(t, r) for t, r in zip(times, rates)]
 
     @property
     def peak_B_s(self) -> float:
@@ -180,7 +180,7 @@ class FluidDram:
 
     def add_alone(self, alone_pass) -> None:
         """A pass runs alone in closed form from now until `alone_done()`: its counter steps are replayed from it
-        when `samples` is read, and nothing else may stream meanwhile."""
+        when `bandwidth_steps` is read, and nothing else may stream meanwhile."""
         if self._flows or self._streamers:
             raise RuntimeError("a pass went alone while other work streams: it was not alone")
         if self._dirty:   # a streamer went alone as its last flow ended: that step comes first

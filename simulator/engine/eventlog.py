@@ -19,7 +19,7 @@ from simulator.engine.plan import Plan
 
 @dataclass(frozen=True, slots=True)
 class OpEvent:
-    """One task (op, layer or model node) or handoff, as it ran."""
+    """One task of a plan, or one handoff, as it ran."""
 
     pass_label: str     # the label the caller gave the pass or handoff
     name: str           # task name, or "handoff"

@@ -47,7 +47,7 @@ def max_min_share(caps: list[float], groups: list[str], group_caps: dict[str, fl
 
 
 def two_flows(c0: float, c1: float, g0: str, g1: str, group_caps: dict[str, float], total: float) -> list[float]:
-    """Progressive filling for two flows in closed form (drafter and target streaming at once).
+    """Progressive filling for two flows in closed form (two passes streaming at once: the common case).
 
     In one group the pair shares min(total, group cap); in two groups each flow is also held to its own group's
     cap. Each gets half of what they share, unless its cap is lower: then the other takes the rest, up to its own.

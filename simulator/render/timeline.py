@@ -67,7 +67,7 @@ def chrome_trace(record: RunRecord) -> dict:
             events.append(event)
     events.extend(r.trace_event(rounds_pid, 0) for r in record.rounds)
     names = [pu.name for pu in soc.pus]
-    for s in engine.dram.samples:   # one counter event a step; Perfetto draws one track per series
+    for s in engine.dram.bandwidth_steps:   # one counter event a step; Perfetto draws one track per series
         series = {"total": s.total_B_s / 1e9, **{name: s.rates_B_s.get(name, 0.0) / 1e9 for name in names}}
         events.append({"name": COUNTER, "ph": "C", "pid": dram_pid, "ts": round(s.time_s * 1e6, 3), "args": series})
     schema = {"version": SCHEMA, "rounds_pid": rounds_pid, "dram_pid": dram_pid,

@@ -75,7 +75,7 @@ def test_an_op_capped_below_its_fair_share_leaves_the_rest_to_the_other(fast_pat
                                   plan(soc, gpu(soc), op("b", nbytes=3e9)), fast_paths=fast_paths)
     assert events["b"].end_s == pytest.approx(1.0, rel=1e-12)
     assert events["a"].end_s == pytest.approx(1.125, rel=1e-12)
-    assert [s.total_B_s for s in engine.dram.samples] == pytest.approx([10e9, 8e9, 0.0])
+    assert [s.total_B_s for s in engine.dram.bandwidth_steps] == pytest.approx([10e9, 8e9, 0.0])
 
 
 @both_paths
@@ -86,7 +86,7 @@ def test_a_compute_bound_op_never_pulls_faster_than_it_computes(fast_paths):
                                   plan(soc, gpu(soc), op("b", nbytes=6e9)), fast_paths=fast_paths)
     assert events["b"].end_s == pytest.approx(1.0, rel=1e-12)
     assert events["a"].end_s == pytest.approx(2.0, rel=1e-12)
-    assert engine.dram.samples[0].rates_B_s == pytest.approx({"c": 2e9, "g": 6e9})
+    assert engine.dram.bandwidth_steps[0].rates_B_s == pytest.approx({"c": 2e9, "g": 6e9})
 
 
 @both_paths
@@ -115,8 +115,8 @@ def test_consecutive_ops_of_two_passes_share_dram_op_by_op(fast_paths):
     assert engine.log.ops_count() == 4
     assert engine.log.contention_s() == pytest.approx(0.3 + 0.15 + 0.1 + 0.1, rel=1e-9)  # each op 0.5 s alone
     # a counter step wherever an op starts or ends: 10 GB/s until a2 is alone at 8, then nothing
-    assert [s.time_s for s in engine.dram.samples] == pytest.approx([0.0, 0.6, 0.8, 1.2, 1.45])
-    assert [s.total_B_s for s in engine.dram.samples] == pytest.approx([10e9, 10e9, 10e9, 8e9, 0.0])
+    assert [s.time_s for s in engine.dram.bandwidth_steps] == pytest.approx([0.0, 0.6, 0.8, 1.2, 1.45])
+    assert [s.total_B_s for s in engine.dram.bandwidth_steps] == pytest.approx([10e9, 10e9, 10e9, 8e9, 0.0])
 
 
 @both_paths

@@ -63,7 +63,7 @@ def test_replayed_alone_events_and_counter_equal_the_op_by_op_ones():
     assert [(e.pass_label, e.name, e.pu, e.cores) for e in a] == [(e.pass_label, e.name, e.pu, e.cores) for e in b]
     for x, y in zip(a, b):
         assert (x.start_s, x.end_s) == pytest.approx((y.start_s, y.end_s), rel=1e-9)
-    sa, sb = fast.engine.dram.samples, slow.engine.dram.samples
+    sa, sb = fast.engine.dram.bandwidth_steps, slow.engine.dram.bandwidth_steps
     assert len(sa) == len(sb)
     for x, y in zip(sa, sb):
         assert x.time_s == pytest.approx(y.time_s, rel=1e-9) and x.rates_B_s == pytest.approx(y.rates_B_s)
@@ -96,7 +96,7 @@ def test_passes_on_the_drams_clock_give_the_op_by_op_ops_and_counter(fields):
         assert (x.start_s, x.end_s) == pytest.approx((y.start_s, y.end_s), rel=1e-9)
     probes = sorted({e.start_s for e in a} | {e.end_s for e in a})
     probes = [(p + q) / 2 for p, q in zip(probes, probes[1:])]      # between instants: no tie to break
-    assert _counter_at(fast.engine.dram.samples, probes) == pytest.approx(_counter_at(slow.engine.dram.samples, probes),
+    assert _counter_at(fast.engine.dram.bandwidth_steps, probes) == pytest.approx(_counter_at(slow.engine.dram.bandwidth_steps, probes),
                                                                           rel=1e-9)
 
 
