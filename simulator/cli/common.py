@@ -13,7 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from simulator.common.errors import InputError
 from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_DTYPES
 from simulator.llm.graph import GRANULARITIES
-from simulator.run.builder import DEFAULT_ALPHA, ScenarioSpec
+from simulator.run.builder import DEFAULT_ALPHA, DEFAULT_SAMPLES, ScenarioSpec
 from simulator.run.scenario import MODES
 
 
@@ -24,16 +24,30 @@ class Parser(argparse.ArgumentParser):
         raise InputError(self.prog, message)
 
 
-def model_flags(run: argparse.ArgumentParser, role: str, dtype: str, device: str) -> None:
-    run.add_argument(f"--{role}-dtype", default=dtype, choices=WEIGHT_DTYPES, help=f"weight format (default: {dtype})")
-    run.add_argument(f"--{role}-act-dtype", choices=COMPUTE_DTYPES, help="activation format (default: follows weights)")
-    run.add_argument(f"--{role}-kv-dtype", choices=COMPUTE_DTYPES, help="KV-cache format (default: activations')")
-    run.add_argument(f"--{role}-device", default=device,
+DEFAULTS = ScenarioSpec()   # a flag's default is the builder's
+
+
+def model_flags(cmd: argparse.ArgumentParser, role: str) -> None:
+    dtype, device = getattr(DEFAULTS, f"{role}_dtype"), getattr(DEFAULTS, f"{role}_device")
+    cmd.add_argument(f"--{role}-dtype", default=dtype, choices=WEIGHT_DTYPES, help=f"weight format (default: {dtype})")
+    cmd.add_argument(f"--{role}-act-dtype", choices=COMPUTE_DTYPES, help="activation format (default: follows weights)")
+    cmd.add_argument(f"--{role}-kv-dtype", choices=COMPUTE_DTYPES, help="KV-cache format (default: activations')")
+    cmd.add_argument(f"--{role}-device", default=device,
                      help=f"cpu:K[@FIRST], cpu, a cluster name[:K] such as a76:4, or gpu (default: {device})")
 
 
+def pair_flags(cmd: argparse.ArgumentParser, plain: bool = False) -> None:
+    """The two models, their formats and devices; `plain`: --draft none decodes without a drafter."""
+    cmd.add_argument("--target", default=DEFAULTS.target,
+                     help=f"target model: bundled name, graphs YAML or HF config.json path (default: {DEFAULTS.target})")
+    model_flags(cmd, "target")
+    cmd.add_argument("--draft", default=DEFAULTS.draft, help=f"drafter model, the same forms (default: {DEFAULTS.draft})"
+                     + ("; 'none' = plain autoregressive decoding" if plain else ""))
+    model_flags(cmd, "draft")
+
+
 def soc_flags(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument("--soc", default="imx95", help="bundled SoC name or YAML path (default: imx95)")
+    cmd.add_argument("--soc", default=DEFAULTS.soc, help=f"bundled SoC name or YAML path (default: {DEFAULTS.soc})")
     cmd.add_argument("--uncalibrated", action="store_true",
                      help="ignore the SoC file's calibration section: spec-derived values and assumptions only")
 
@@ -45,17 +59,10 @@ def acceptance_flags(cmd: argparse.ArgumentParser, alpha_default: float = DEFAUL
                             help=f"i.i.d. acceptance rate for synthetic samples (default: {alpha_default})")
     cmd.add_argument("--samples", type=int,
                      help="samples to decode: the first N of the trace (default: all), or N synthetic ones "
-                          "(default: 4; 1 with --draft none)")
-    cmd.add_argument("--seed", type=int, default=0, help="seed for synthetic samples and unknown agreements (default: 0)")
+                          f"(default: {DEFAULT_SAMPLES}; 1 with --draft none)")
+    cmd.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                     help=f"seed for synthetic samples and unknown agreements (default: {DEFAULTS.seed})")
     cmd.set_defaults(alpha_default=alpha_default)
-
-
-def pair_flags(cmd: argparse.ArgumentParser) -> None:
-    """The two models and their formats, for commands that place them themselves (explore, figure, plot)."""
-    cmd.add_argument("--target", default="llama-3.2-3b", help="target model (default: llama-3.2-3b)")
-    model_flags(cmd, "target", "int8", "cpu:1")
-    cmd.add_argument("--draft", default="llama-3.2-1b", help="drafter model (default: llama-3.2-1b)")
-    model_flags(cmd, "draft", "fp16", "gpu")
 
 
 def check_ints(text: str, flag: str) -> list[int]:
@@ -72,19 +79,17 @@ def check_ints(text: str, flag: str) -> list[int]:
 def run_flags(cmd: argparse.ArgumentParser, granularity: str = "op") -> None:
     """Every flag that defines a scenario (`specsoc run`, `specsoc check`)."""
     soc_flags(cmd)
-    cmd.add_argument("--target", default="llama-3.2-3b", help="bundled model, graphs YAML or HF config.json path")
-    model_flags(cmd, "target", "int8", "cpu:1")
-    cmd.add_argument("--draft", default="llama-3.2-1b",
-                     help="drafter model (default: llama-3.2-1b); 'none' = plain autoregressive decoding")
-    model_flags(cmd, "draft", "fp16", "gpu")
-    cmd.add_argument("--gamma", type=int, default=5, help="drafts per round (default: 5)")
-    cmd.add_argument("--mode", choices=MODES, default="sequential",
+    pair_flags(cmd, plain=True)
+    cmd.add_argument("--gamma", type=int, default=DEFAULTS.gamma, help=f"drafts per round (default: {DEFAULTS.gamma})")
+    cmd.add_argument("--mode", choices=MODES, default=DEFAULTS.mode,
                      help="sequential: draft then verify (the paper); overlap: draft the next block during verify")
     acceptance_flags(cmd)
-    cmd.add_argument("--prompt-tokens", type=int, default=63, help="synthetic prompt length (default: 63, the paper's S_L)")
-    cmd.add_argument("--new-tokens", type=int, default=63,
-                     help="synthetic output length (default: 63; the paper's outputs are about as long as inputs)")
-    cmd.add_argument("--kv-cache", action=argparse.BooleanOptionalAction, default=False,
+    cmd.add_argument("--prompt-tokens", type=int, default=DEFAULTS.prompt_tokens,
+                     help=f"synthetic prompt length (default: {DEFAULTS.prompt_tokens}, the paper's S_L)")
+    cmd.add_argument("--new-tokens", type=int, default=DEFAULTS.new_tokens,
+                     help=f"synthetic output length (default: {DEFAULTS.new_tokens}; the paper's outputs are about as "
+                          "long as inputs)")
+    cmd.add_argument("--kv-cache", action=argparse.BooleanOptionalAction, default=DEFAULTS.kv_cache,
                      help="keep KV caches (default: off, the paper's setting: every pass recomputes the sequence)")
     cmd.add_argument("--granularity", choices=GRANULARITIES, default=granularity,
                      help=f"simulate each op, each layer, or a whole pass as one task (default: {granularity})")
