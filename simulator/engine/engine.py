@@ -32,7 +32,8 @@ from simulator.hw.soc import SoC
 
 
 class _Clock(simpy.Environment):
-    """simpy's environment, able to say how many events wait in its queue."""
+    """simpy's environment, able to say how many events wait in its queue (simpy keeps them in `_queue`, a heap,
+    in every release since 3.0; it offers only `peek()`, the time of the next)."""
 
     def pending(self) -> int:
         return len(self._queue)
@@ -50,7 +51,7 @@ class Engine:
         self.fast_paths = fast_paths
         self._locks = {pu.name: CoreLock(self.env) for pu in soc.pus}
         self._active = 0                            # passes and handoffs in flight (started, not returned)
-        self._alone_steps: dict[Plan, tuple] = {}   # per plan: its tasks' steps alone (Plan.alone_steps)
+        self._alone_steps: dict[Plan, tuple] = {}   # per plan: its tasks' steps alone (plan_alone_steps)
 
     # ------------------------------------------------------------------------------ what callers use
 
