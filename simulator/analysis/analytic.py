@@ -11,6 +11,8 @@ can only pay when c < alpha (gamma = 1, S > 1 iff alpha > c).
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 
 def expected_tokens(alpha: float, gamma: int) -> float:
     """Expected tokens per round: 1 + alpha + ... + alpha^gamma."""
@@ -26,14 +28,20 @@ def eq1(alpha: float, gamma: int, c: float) -> float:
     return expected_tokens(alpha, gamma) / (gamma * c + 1.0)
 
 
+def first_best(candidates, incumbent: tuple, speedup=itemgetter(-1)) -> tuple:
+    """The candidate with the highest speedup, the incumbent unless one beats it by more than float noise (1e-12),
+    the earliest on near-ties: speculating must beat not speculating, a longer draft a shorter one, by more than
+    rounding."""
+    best = incumbent
+    for candidate in candidates:
+        if speedup(candidate) > speedup(best) + 1e-12:
+            best = candidate
+    return best
+
+
 def optimal_gamma(alpha: float, c: float, gamma_max: int = 8) -> tuple[int, float]:
     """The integer gamma in 0..gamma_max maximising Eq. 1, and its speedup (gamma 0: do not speculate)."""
-    best = (0, 1.0)
-    for gamma in range(1, gamma_max + 1):
-        s = eq1(alpha, gamma, c)
-        if s > best[1] + 1e-12:
-            best = (gamma, s)
-    return best
+    return first_best(((g, eq1(alpha, g, c)) for g in range(1, gamma_max + 1)), (0, 1.0))
 
 
 def break_even_alpha(c: float, gamma: int = 1, tol: float = 1e-12) -> float:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 
 from simulator.analysis.analytic import eq1, expected_tokens
 from simulator.analysis.explore import pass_seconds
+from simulator.common.errors import InputError
 from simulator.llm.costs import Planner
 from simulator.run.results import SpeculativeResults
 from simulator.run.scenario import Effects, Scenario, Workload
@@ -135,7 +136,7 @@ class _Simulations:
 
 def check(scenario: Scenario, threshold_percent: float = 2.0, progress: Progress = no_progress) -> CheckResult:
     if scenario.speculation is None:
-        raise ValueError("check needs a drafter")
+        raise InputError("--draft", "check compares speculative decoding with Eq. 1: give a drafter")
     spec = scenario.speculation
     alpha = estimate_alpha(scenario.workload.trace)
     prompts = [s.prompt_tokens for s in scenario.workload.samples]
@@ -165,8 +166,7 @@ def check(scenario: Scenario, threshold_percent: float = 2.0, progress: Progress
     add("all_off", "simulation, every effect off (i.i.d., many rounds)", replace(off_sc, workload=long_iid))
     sc = add("samples", "the scenario's samples, still i.i.d.",
              replace(off_sc, workload=_iid_like(scenario, alpha, scenario.workload.seed + 2000)))
-    generator = scenario.workload.trace.header.get("generator", {})
-    iid_itself = generator.get("name") == "iid" and "alpha" in generator
+    iid_itself = scenario.workload.trace.iid_alpha is not None
     sc = add("acceptance", "the scenario's own i.i.d. draw (sampling noise)" if iid_itself else LABELS["acceptance"],
              replace(sc, workload=scenario.workload))
     effects = all_off

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from simulator.analysis.analytic import eq1
+from simulator.analysis.analytic import eq1, first_best
 from simulator.common.config import is_number, read_json
 from simulator.common.errors import InputError
 from simulator.hw.placement import DeviceRequest, Placement
@@ -41,6 +41,10 @@ class ExploreSpec:
     gamma_max: int = 8
     simulate: bool = True
     granularity: str = "model"
+
+    def __post_init__(self):
+        if self.scenario.speculation is None:
+            raise InputError("--draft", "explore places a drafter and a target: give a drafter")
 
     @property
     def soc(self) -> SoC:
@@ -81,11 +85,7 @@ class MappingResult:
         target alone, not speculating, on this mapping's placement (1 / r by Eq. 1), so that moving the target
         is never credited to speculation."""
         table = self.speedup_eq1 if which == "eq1" else self.speedup_simulated
-        best = (0, 1.0 / self.r if which == "eq1" else self.alone_simulated)
-        for gamma, s in sorted(table.items()):
-            if s > best[1] + 1e-12:
-                best = (gamma, s)
-        return best
+        return first_best(sorted(table.items()), (0, 1.0 / self.r if which == "eq1" else self.alone_simulated))
 
     def simulated_at(self, gamma: int) -> float:
         """The simulated speedup at gamma (0: the target alone on this mapping's placement)."""
@@ -141,12 +141,8 @@ class Variant:
     def decision(self, which: str) -> Decision:
         """The variant's choice: the best mapping and gamma, or no speculation (the target alone: on the
         variant's cores, or on another PU if that alone is faster)."""
-        best = Decision(1.0)
-        for m in self.mappings:
-            gamma, s = m.best(which)
-            if s > best.speedup + 1e-12:
-                best = Decision(s, gamma, m)
-        return best
+        mapping, gamma, speedup = first_best(((m, *m.best(which)) for m in self.mappings), (None, 0, 1.0))
+        return Decision(speedup, gamma, mapping)
 
     def to_json(self, simulated: bool) -> dict:
         eq = self.decision("eq1")

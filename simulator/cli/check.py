@@ -33,8 +33,6 @@ def add_commands(sub) -> None:
 def execute(args, console: Console) -> None:
     if args.json:
         check_output_path(args.json)
-    if args.draft == "none":
-        raise InputError("--draft", "check compares speculative decoding with Eq. 1: give a drafter")
     if args.threshold < 0:
         raise InputError("--threshold", f"must be >= 0, got {args.threshold}")
     scenario = scenario_spec(args).build()

@@ -10,11 +10,13 @@ from dataclasses import fields, replace
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from simulator.analysis.explore import c_vs_seq_len
 from simulator.common.errors import InputError
 from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_DTYPES
+from simulator.hw.soc import SoC
 from simulator.llm.graph import GRANULARITIES
 from simulator.run.builder import DEFAULT_ALPHA, DEFAULT_SAMPLES, ScenarioSpec
-from simulator.run.scenario import MODES
+from simulator.run.scenario import MODES, ModelRun
 
 
 class Parser(argparse.ArgumentParser):
@@ -27,23 +29,26 @@ class Parser(argparse.ArgumentParser):
 DEFAULTS = ScenarioSpec()   # a flag's default is the builder's
 
 
-def model_flags(cmd: argparse.ArgumentParser, role: str) -> None:
-    dtype, device = getattr(DEFAULTS, f"{role}_dtype"), getattr(DEFAULTS, f"{role}_device")
+def model_flags(cmd: argparse.ArgumentParser, role: str, device: bool = True) -> None:
+    dtype = getattr(DEFAULTS, f"{role}_dtype")
     cmd.add_argument(f"--{role}-dtype", default=dtype, choices=WEIGHT_DTYPES, help=f"weight format (default: {dtype})")
     cmd.add_argument(f"--{role}-act-dtype", choices=COMPUTE_DTYPES, help="activation format (default: follows weights)")
     cmd.add_argument(f"--{role}-kv-dtype", choices=COMPUTE_DTYPES, help="KV-cache format (default: activations')")
-    cmd.add_argument(f"--{role}-device", default=device,
-                     help=f"cpu:K[@FIRST], cpu, a cluster name[:K] such as a76:4, or gpu (default: {device})")
+    if device:
+        default = getattr(DEFAULTS, f"{role}_device")
+        cmd.add_argument(f"--{role}-device", default=default,
+                         help=f"cpu:K[@FIRST], cpu, a cluster name[:K] such as a76:4, or gpu (default: {default})")
 
 
-def pair_flags(cmd: argparse.ArgumentParser, plain: bool = False) -> None:
-    """The two models, their formats and devices; `plain`: --draft none decodes without a drafter."""
+def pair_flags(cmd: argparse.ArgumentParser, run: bool = False) -> None:
+    """The two models and their formats; with `run`, their devices too, and --draft none (plain decoding).
+    Commands without `run` place the models themselves (see placed_pair)."""
     cmd.add_argument("--target", default=DEFAULTS.target,
                      help=f"target model: bundled name, graphs YAML or HF config.json path (default: {DEFAULTS.target})")
-    model_flags(cmd, "target")
+    model_flags(cmd, "target", run)
     cmd.add_argument("--draft", default=DEFAULTS.draft, help=f"drafter model, the same forms (default: {DEFAULTS.draft})"
-                     + ("; 'none' = plain autoregressive decoding" if plain else ""))
-    model_flags(cmd, "draft")
+                     + ("; 'none' = plain autoregressive decoding" if run else ""))
+    model_flags(cmd, "draft", run)
 
 
 def soc_flags(cmd: argparse.ArgumentParser) -> None:
@@ -52,17 +57,38 @@ def soc_flags(cmd: argparse.ArgumentParser) -> None:
                      help="ignore the SoC file's calibration section: spec-derived values and assumptions only")
 
 
-def acceptance_flags(cmd: argparse.ArgumentParser, alpha_default: float = DEFAULT_ALPHA) -> None:
+def acceptance_flags(cmd: argparse.ArgumentParser, alpha_default: float = DEFAULT_ALPHA, plain: bool = True) -> None:
     acceptance = cmd.add_mutually_exclusive_group()
     acceptance.add_argument("--trace", metavar="NAME|FILE", help="acceptance trace (bundled name or JSONL file)")
     acceptance.add_argument("--alpha", type=float,
                             help=f"i.i.d. acceptance rate for synthetic samples (default: {alpha_default})")
     cmd.add_argument("--samples", type=int,
                      help="samples to decode: the first N of the trace (default: all), or N synthetic ones "
-                          f"(default: {DEFAULT_SAMPLES}; 1 with --draft none)")
+                          f"(default: {DEFAULT_SAMPLES}" + ("; 1 with --draft none)" if plain else ")"))
     cmd.add_argument("--seed", type=int, default=DEFAULTS.seed,
                      help=f"seed for synthetic samples and unknown agreements (default: {DEFAULTS.seed})")
     cmd.set_defaults(alpha_default=alpha_default)
+
+
+def placed_pair(args: argparse.Namespace, **overrides) -> ScenarioSpec:
+    """The ScenarioSpec of a command that places the drafter and the target itself (explore, figure, plot): both
+    nominally on the first CPU cluster, which every SoC has; it needs a drafter."""
+    if args.draft == "none":
+        raise InputError("--draft", f"`specsoc {args.command}` places a drafter and a target: give a drafter, not 'none'")
+    return scenario_spec(args, target_device="cpu", draft_device="cpu", **overrides)
+
+
+def c_against_seq_len(args: argparse.Namespace) -> tuple[SoC, ModelRun, ModelRun, list[int], list[dict]]:
+    """Fig. 6's rows from --cores and --seq-lens (figure and plot): (soc, target, draft, seq_lens, rows)."""
+    spec = placed_pair(args)
+    soc = spec.load_soc()
+    seq_lens = sorted(set(check_ints(args.seq_lens, "--seq-lens")))
+    cores = check_ints(args.cores, "--cores")
+    cluster = soc.first("cpu")
+    if max(cores) > cluster.units:
+        raise InputError("--cores", f"cluster {cluster.name} of {soc.name} has {cluster.units} cores, got {args.cores!r}")
+    target, draft = spec.model_run(soc, "target"), spec.model_run(soc, "draft")
+    return soc, target, draft, seq_lens, c_vs_seq_len(soc, target, draft, seq_lens, cores)
 
 
 def check_ints(text: str, flag: str) -> list[int]:
@@ -79,7 +105,7 @@ def check_ints(text: str, flag: str) -> list[int]:
 def run_flags(cmd: argparse.ArgumentParser, granularity: str = "op") -> None:
     """Every flag that defines a scenario (`specsoc run`, `specsoc check`)."""
     soc_flags(cmd)
-    pair_flags(cmd, plain=True)
+    pair_flags(cmd, run=True)
     cmd.add_argument("--gamma", type=int, default=DEFAULTS.gamma, help=f"drafts per round (default: {DEFAULTS.gamma})")
     cmd.add_argument("--mode", choices=MODES, default=DEFAULTS.mode,
                      help="sequential: draft then verify (the paper); overlap: draft the next block during verify")
@@ -99,7 +125,7 @@ def scenario_spec(args: argparse.Namespace, **overrides) -> ScenarioSpec:
     """The ScenarioSpec of this command's flags (the fields it has no flag for keep their defaults)."""
     values = {f.name: getattr(args, f.name) for f in fields(ScenarioSpec) if hasattr(args, f.name)}
     values["calibrated"] = not args.uncalibrated
-    if hasattr(args, "alpha_default") and args.alpha is None:
+    if hasattr(args, "alpha_default") and args.alpha is None and not args.trace:
         values["alpha"] = args.alpha_default
     return replace(ScenarioSpec(**values), **overrides)
 

@@ -6,15 +6,15 @@ import argparse
 
 from rich.console import Console
 
-from simulator.analysis.explore import ExploreSpec, c_vs_seq_len, explore
+from simulator.analysis.explore import ExploreSpec, explore
 from simulator.analysis.paper import table_for
 from simulator.cli.common import (
     Parser,
     acceptance_flags,
-    check_ints,
+    c_against_seq_len,
     pair_flags,
+    placed_pair,
     progress_bar,
-    scenario_spec,
     soc_flags,
 )
 from simulator.common.errors import InputError
@@ -36,7 +36,7 @@ def add_commands(sub) -> None:
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     soc_flags(cmd)
     pair_flags(cmd)
-    acceptance_flags(cmd, alpha_default=0.90)
+    acceptance_flags(cmd, alpha_default=0.90, plain=False)
     cmd.add_argument("--seq-len", type=int, default=63, help="S_L: sequence length c is profiled at, and the "
                      "synthetic prompt and output length (default: 63)")
     cmd.add_argument("--gamma-max", type=int, default=8, help="largest gamma tried (default: 8)")
@@ -64,15 +64,17 @@ def execute(args, console: Console) -> None:
     for flag, value, low in (("--seq-len", args.seq_len, 1), ("--gamma-max", args.gamma_max, 1)):
         if value < low:
             raise InputError(flag, f"must be >= {low}, got {value}")
-    scenario = scenario_spec(args, prompt_tokens=args.seq_len, new_tokens=args.seq_len).build()
-    alpha = estimate_alpha(scenario.workload.trace) if args.trace else scenario_spec(args).alpha
-    spec = ExploreSpec(scenario, alpha, args.seq_len, args.gamma_max, not args.no_simulate)
+    spec = placed_pair(args, prompt_tokens=args.seq_len, new_tokens=args.seq_len)
+    scenario = spec.build()
+    alpha = estimate_alpha(scenario.workload.trace) if args.trace else spec.alpha
+    explore_spec = ExploreSpec(scenario, alpha, args.seq_len, args.gamma_max, not args.no_simulate)
     with progress_bar(console, "variants") as progress:
-        result = explore(spec, progress)
+        result = explore(explore_spec, progress)
     if args.json:
         write_json(args.json, result.to_json())
-    pair = ((spec.target.spec.name, spec.target.precision.weights), (spec.draft.spec.name, spec.draft.precision.weights))
-    render_explore(console, result, table_for(spec.soc.name, alpha, *pair))
+    target, draft = explore_spec.target, explore_spec.draft
+    pair = ((target.spec.name, target.precision.weights), (draft.spec.name, draft.precision.weights))
+    render_explore(console, result, table_for(scenario.soc.name, alpha, *pair))
 
 
 def _figure(args, console: Console) -> None:
@@ -82,12 +84,5 @@ def _figure(args, console: Console) -> None:
         if args.gamma_max < 1:
             raise InputError("--gamma-max", f"must be >= 1, got {args.gamma_max}")
         return render_speedup_vs_alpha(console, args.c, args.gamma_max)
-    spec = scenario_spec(args)
-    soc = spec.load_soc()
-    seq_lens = check_ints(args.seq_lens, "--seq-lens")
-    cores = check_ints(args.cores, "--cores")
-    cluster = soc.first("cpu")
-    if max(cores) > cluster.units:
-        raise InputError("--cores", f"cluster {cluster.name} of {soc.name} has {cluster.units} cores, got {args.cores!r}")
-    rows = c_vs_seq_len(soc, spec.model_run(soc, "target"), spec.model_run(soc, "draft"), seq_lens, cores)
+    soc, _target, _draft, seq_lens, rows = c_against_seq_len(args)
     render_c_vs_seq_len(console, soc.name, rows, seq_lens)

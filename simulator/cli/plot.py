@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from simulator.cli.common import Parser, check_ints, pair_flags, scenario_spec, soc_flags
+from simulator.cli.common import Parser, c_against_seq_len, pair_flags, soc_flags
 from simulator.common.errors import InputError
 from simulator.common.output import check_output_path
 
@@ -91,15 +91,7 @@ def execute(args, console: Console) -> None:
         plot.render(plot.speedup_vs_alpha, args.out, args.c, args.gamma_max, args.paper)
         what = f"Eq. 1 speedup vs alpha, c = {args.c:g}"
     elif args.plot == "c-vs-seq-len":
-        from simulator.analysis.explore import c_vs_seq_len
-        seq_lens = sorted(set(check_ints(args.seq_lens, "--seq-lens")))
-        cores = check_ints(args.cores, "--cores")
-        spec = scenario_spec(args)
-        soc = spec.load_soc()
-        target, draft = spec.model_run(soc, "target"), spec.model_run(soc, "draft")
-        rows = c_vs_seq_len(soc, target, draft, seq_lens, cores)
-        if not rows:
-            raise InputError("--cores", f"no CPU cluster of {soc.name} has that many cores, got {args.cores!r}")
+        soc, target, draft, seq_lens, rows = c_against_seq_len(args)
         title = (f"c against sequence length, no KV cache · {soc.name}"
                  f"{'' if soc.calibration else ' (uncalibrated)'}\n"
                  f"draft {draft.spec.name} {args.draft_dtype} · target {target.spec.name} {args.target_dtype}")

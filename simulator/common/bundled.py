@@ -35,5 +35,9 @@ def resolve_file(kind: str, name_or_path: str, suffixes: tuple[str, ...]) -> tup
     path = Path(name_or_path)
     if path.is_file():
         return path, str(path)
+    if path.is_dir():
+        raise InputError(name_or_path, "is a directory, not a file")
+    if path.exists():
+        raise InputError(name_or_path, "is not a regular file")
     known = ", ".join(bundled_names(kind, suffixes[0]))
     raise InputError(name_or_path, f"no such file, and not a bundled name (bundled {kind}: {known})")

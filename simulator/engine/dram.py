@@ -13,7 +13,7 @@ comes in two kinds, and this is its whole interface:
   `leave()`. It adds its flows with `add_flow()`; the resource tells it when a flow of its ended (`streamed`)
   and when its `wake_s` came (`wake`). While only streamers are in flight and nothing else is due in simpy
   first, the timer's callback goes on from instant to instant by itself: a contended stretch of tasks costs
-  no simpy event per task. `call_at()` puts a streamer's instant back into simpy (its end), which stops that.
+  no simpy event per task. `succeed_at()` puts a streamer's end back into simpy, which stops that.
 A pass that runs alone in closed form (the engine's AlonePass) streams nothing through here; `add_alone()`
 records its counter steps and refuses any flow until `alone_done()`.
 
@@ -82,7 +82,7 @@ class FluidDram:
         self._outside = 0             # flows simpy processes wait on (their ends must be simpy events)
         self._flows_end_s = math.inf  # when the first flow ends, as of the last reshare
         self._dirty = False           # flows changed since the last reshare
-        self._scheduled = False       # call_at put something in simpy: the run-ahead loop must look again
+        self._scheduled = False       # succeed_at put something in simpy: the run-ahead loop must look again
         self._timers = 0              # timers of this resource in simpy, not yet fired (stale ones included)
         self._times: list[float] = [0.0]      # the bandwidth counter, as parallel lists (it gets long)
         self._rates: list[dict[str, float]] = [{}]
@@ -90,6 +90,7 @@ class FluidDram:
         self._alone: list[tuple[int, object]] = []   # (counter length when it began, engine AlonePass)
         self._alone_peak = 0.0
         self._alone_running = False
+        self._crowded = False         # while streamers are told of an instant where something else happens too
         self._settled_at = 0.0
         self._generation = 0
 
@@ -100,6 +101,11 @@ class FluidDram:
         if not self._sharing:
             return min(cap, self.usable_B_s)
         return min(cap, self._group_caps.get(group, math.inf), self.usable_B_s)
+
+    @property
+    def crowded(self) -> bool:
+        """Asked by a streamer while it is told of an instant: does anything else happen at that instant?"""
+        return self._crowded
 
     @property
     def timers_pending(self) -> int:
@@ -161,9 +167,11 @@ class FluidDram:
             self._reshare(now)
         self._set_timer(self._next_s())
 
-    def add_flow(self, flow: Flow) -> None:
-        """A streamer's task starts streaming (called by the streamer, inside this resource's clock)."""
+    def add_flow(self, flow: Flow, nbytes: float, cap: float) -> None:
+        """A streamer's task starts streaming `nbytes` at most `cap` bytes/s (called by the streamer, inside this
+        resource's clock), through the streamer's own Flow, which it reuses task after task."""
         self._refuse_while_alone("a flow")
+        flow.cap, flow.remaining = cap, nbytes
         self._flows.append(flow)
         self._dirty = True
 
@@ -171,11 +179,15 @@ class FluidDram:
         """A streamer is done with this clock (between two of its tasks: it has no flow in flight)."""
         self._streamers.remove(streamer)
 
-    def call_at(self, t: float, callback) -> None:
-        """Have simpy call `callback` at time `t` (a streamer's instant, never before now): how a streamer's end
-        reaches simpy. The run-ahead loop stops there, since simpy has something due."""
-        timer = self._env.timeout(max(t - self._env.now, 0.0))
-        timer.callbacks.append(callback)
+    def succeed_at(self, t: float, event: simpy.Event, value) -> None:
+        """Have `event` succeed with `value` at time `t` (a streamer's instant, never before now): how a streamer's
+        end reaches the process that waits for it. At now, the event is scheduled at once, as a flow's end is;
+        ahead of now, through a timer. The run-ahead loop stops there, since simpy has something due."""
+        if t <= self._env.now:
+            event.succeed(value)
+        else:
+            timer = self._env.timeout(t - self._env.now)
+            timer.callbacks.append(lambda _timer: event.succeed(value))
         self._scheduled = True
 
     def add_alone(self, alone_pass) -> None:
@@ -281,9 +293,10 @@ class FluidDram:
         flight, and nothing else is due in simpy before the next of their instants, go on to it right here (a
         streamer's end is put in simpy, so the loop stops at it).
 
-        At an instant where something else is due in simpy too, the streamers decide (abandon, go alone, hand
-        their cores over) before it is processed: ties between a streamer's task boundary and another process
-        are broken that way."""
+        At an instant where anything else happens too (another flow ends, another streamer wakes, or an event is
+        due in simpy), `crowded` is true while the streamers are told: a streamer at a task boundary then hands
+        its decision to simpy (Engine._path), so that simpy's order of events decides it, as op by op. Flows
+        ending together are told in the order they started, as simpy would resume their processes."""
         self._timers -= 1
         if generation != self._generation:
             return  # rates changed since this timer was set
@@ -298,19 +311,21 @@ class FluidDram:
                 finished = [f for f in self._flows if f.end_s <= t]
                 self._flows = [f for f in self._flows if f.end_s > t]
                 self._dirty = True
-                for f in finished:
-                    if f.streamer is not None:
-                        f.streamer.streamed(t)
-            for due in [s for s in streamers if s.wake_s <= t]:
-                due.wake(t)
-            if self._dirty:
-                self._reshare(t)
+            due = [s for s in streamers if s.wake_s <= t]
+            self._crowded = len(finished) + len(due) > 1 or horizon <= t
             woken = False
             for f in finished:
-                if f.streamer is None:
+                if f.streamer is not None:
+                    f.streamer.streamed(t)
+                else:
                     self._outside -= 1
                     f.done.succeed()     # its process resumes now, in simpy
                     woken = True
+            for s in due:
+                s.wake(t)
+            self._crowded = False
+            if self._dirty:
+                self._reshare(t)
             t_next = self._next_s()
             if self._scheduled:          # a streamer ended: its process resumes in simpy
                 self._scheduled = False

@@ -13,9 +13,14 @@ and at every task boundary:
   is due in simpy but the DRAM's stale timers, so nothing can start before the pass ends; its rest takes each
   task's time alone, worked out at once (one AlonePass in the log, one simpy timeout);
 - ahead, on the DRAM's clock (passrun.py): its cores are free and nobody waits for them when it starts; if a
-  pass comes to wait for them, it hands them over at its next task boundary and goes on task by task;
+  pass comes to wait for them, it hands them over at its next task boundary and goes on task by task; it does
+  so too at a boundary where anything else happens at the same instant, so that simpy's order of events
+  decides what comes first there, as it does op by op;
 - task by task through simpy: otherwise, or with fast paths off (`fast_paths=False`, for tests).
-The three give the same times, to float rounding (tests/engine/test_fast_paths.py).
+The three give the same times, to float rounding (tests/engine/test_fast_paths.py, tests/engine/test_ties.py),
+with one exception: a task that moves no bytes (it only computes) and ends at the very instant of another event
+is ordered op by op by when its simpy timeout was made, ahead by the DRAM's timer; both are first come, first
+served. (A forward pass's ops all move bytes.)
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class Engine:
         self.fast_paths = fast_paths
         self._locks = {pu.name: CoreLock(self.env) for pu in soc.pus}
         self._active = 0                            # passes and handoffs in flight (started, not returned)
+        self._starting: PassRun | None = None       # the pass being started on the DRAM's clock
         self._alone_steps: dict[Plan, tuple] = {}   # per plan: its tasks' steps alone (plan_alone_steps)
 
     # ------------------------------------------------------------------------------ what callers use
@@ -59,7 +65,10 @@ class Engine:
         """Process body (use with `yield from`): run the plan's tasks in order on its placement.
 
         Returns True when the pass ran to its end, False when it was abandoned: `abandon` had triggered at a task
-        boundary (or when its cores were handed to it)."""
+        boundary (or when its cores were handed to it). A simpy Timeout triggers as it is made: wrap it in a
+        process to abandon at a time."""
+        if isinstance(abandon, simpy.Timeout):
+            raise TypeError("abandon: a simpy Timeout triggers as it is made; give a process or an event")
         self._active += 1
         try:
             path = self._path(plan, None)
@@ -70,9 +79,10 @@ class Engine:
             if path == AHEAD:
                 lock, cores = self._locks[plan.placement.pu.name], plan.placement.cores
                 lock.try_acquire(cores)
-                run = PassRun(self, plan, label, abandon)
+                run = self._starting = PassRun(self, plan, label, abandon)
                 self.dram.start(run)
-                how, first = yield run.done
+                self._starting = None
+                how, first = run.ended if run.ended else (yield run.done)
                 if how == ALONE:
                     self.dram.alone_done()
                 lock.release(cores)     # here, in the pass's process, as the task-by-task path does
@@ -116,7 +126,7 @@ class Engine:
         lock, cores = self._locks[plan.placement.pu.name], plan.placement.cores
         if running is None:
             return AHEAD if lock.free(cores) else TASKS
-        if running == AHEAD and lock.wanted(cores):
+        if running == AHEAD and (lock.wanted(cores) or self.dram.crowded):
             return TASKS
         return running
 
@@ -192,8 +202,11 @@ class Engine:
         pu, cores = plan.placement.pu.name, plan.placement.cores
         if run.starts:
             self.log.entries.append(TimedPass(run.label, pu, cores, plan, run.starts, run.ends))
+        if run is self._starting:   # ended as it began (abandoned, or nothing to do): its process goes straight on
+            run.ended = (how, run.index)
+            return
         end = self._alone_entry(plan, run.label, run.index, t).end_s if how == ALONE else t
-        self.dram.call_at(end, lambda _event: run.done.succeed((how, run.index)))
+        self.dram.succeed_at(end, run.done, (how, run.index))
 
 
 def plan_alone_steps(plan: Plan, dram: FluidDram) -> tuple[tuple[float, float, float], ...]:

@@ -28,8 +28,8 @@ _OVERHEAD, _COMPUTE = 0, 1   # what a run waits for when it is not streaming
 class PassRun:
     """One pass on the DRAM's clock (a dram.Streamer): its plan, how far it got, and when each task ran."""
 
-    __slots__ = ("engine", "plan", "label", "abandon", "done", "index", "phase", "wake_s", "task", "op_start_s",
-                 "starts", "ends", "flow")
+    __slots__ = ("engine", "plan", "label", "abandon", "done", "ended", "index", "phase", "wake_s", "task",
+                 "op_start_s", "starts", "ends", "flow")
 
     def __init__(self, engine, plan: Plan, label: str, abandon=None):
         self.engine = engine
@@ -37,6 +37,7 @@ class PassRun:
         self.label = label
         self.abandon = abandon      # a simpy event: abandon the pass at the next task boundary once it triggered
         self.done = engine.env.event()   # fires with (how it ended, index of the next task)
+        self.ended = None           # the same, when it ended as it began (its process then does not wait)
         self.index = 0              # the task running, or next to run
         self.phase = _OVERHEAD
         self.wake_s = math.inf      # when its overhead or compute phase ends; inf while it streams
@@ -94,9 +95,7 @@ class PassRun:
         task = self.task
         if task.stream_cap_B_s > 0:
             self.wake_s = math.inf
-            flow = self.flow
-            flow.cap, flow.remaining = task.stream_cap_B_s, task.bytes
-            self.engine.dram.add_flow(flow)
+            self.engine.dram.add_flow(self.flow, task.bytes, task.stream_cap_B_s)
             return True
         if task.compute_s > 0:
             self.phase = _COMPUTE

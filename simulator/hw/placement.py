@@ -62,16 +62,23 @@ def parse_device(soc: SoC, text: str, flag: str = "--target-device") -> DeviceRe
         return DeviceRequest(pu, 1)
     if not count:
         cores = pu.units
-    elif not count.isdigit() or not 1 <= int(count) <= pu.units:
+    elif not _whole(count) or not 1 <= int(count) <= pu.units:
         raise InputError(flag, f"{text!r}: core count must be 1..{pu.units} on cluster {pu.name}")
     else:
         cores = int(count)
     first = 0
     if at:
-        if not first_text.isdigit() or int(first_text) + cores > pu.units:
+        if not _whole(first_text):
+            raise InputError(flag, f"{text!r}: after '@' give the first core's number (0..{pu.units - 1})")
+        if int(first_text) + cores > pu.units:
             raise InputError(flag, f"{text!r}: cores {first_text}..+{cores} do not fit the {pu.units} cores of {pu.name}")
         first = int(first_text)
     return DeviceRequest(pu, cores, first)
+
+
+def _whole(text: str) -> bool:
+    """A whole number in ASCII digits (str.isdigit alone also takes '²', which int() refuses)."""
+    return text.isascii() and text.isdigit()
 
 
 def place(requests: list[DeviceRequest]) -> list[Placement]:

@@ -19,6 +19,8 @@ from simulator.hw.soc import OP_CLASSES, Dram, Interconnect, ProcessingUnit, SoC
 
 GB = 1e9
 US = 1e-6
+
+
 def _compute_section(sec: Section, units_key: str, overhead_key: str, kind: str) -> dict:
     fpc = sec.number_map("flop_per_cycle", COMPUTE_DTYPES)
     promote_raw = sec.raw("promote", {})

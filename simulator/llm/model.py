@@ -59,12 +59,15 @@ class Precision:
 
     @classmethod
     def resolve(cls, weights: str, activations: str | None = None, kv_cache: str | None = None,
-                flag: str = "--target-dtype") -> "Precision":
+                role: str = "target") -> "Precision":
+        """The formats, defaults filled in (activations follow the weights, the KV cache the activations); a bad
+        one is an InputError naming its flag (--ROLE-dtype, --ROLE-act-dtype, --ROLE-kv-dtype)."""
         if weights not in DTYPES:
-            raise InputError(flag, f"unknown weight dtype {weights!r} (known: {', '.join(DTYPES)})")
+            raise InputError(f"--{role}-dtype", f"unknown weight dtype {weights!r} (known: {', '.join(DTYPES)})")
         act = activations or default_activation_dtype(weights)
         kv = kv_cache or act
-        for label, value in (("activations", act), ("kv cache", kv)):
+        for flag, label, value in (("act", "activations", act), ("kv", "kv cache", kv)):
             if value not in COMPUTE_DTYPES:
-                raise InputError(flag, f"unknown {label} dtype {value!r} (known: {', '.join(COMPUTE_DTYPES)})")
+                raise InputError(f"--{role}-{flag}-dtype",
+                                 f"unknown {label} dtype {value!r} (known: {', '.join(COMPUTE_DTYPES)})")
         return cls(weights, act, kv)

@@ -17,6 +17,8 @@ _HF_KEYS = {  # our field -> Hugging Face config.json key
     "vocab_size": "vocab_size",
 }
 _SIZE_FIELDS = ("hidden_size", "intermediate_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "vocab_size")
+
+
 def _head_dim(sec: Section, sizes: dict) -> int:
     """head_dim when given, else hidden_size / num_heads, which must divide evenly."""
     given = sec.number("head_dim", None, positive=True, integer=True)

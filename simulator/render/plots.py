@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.analysis.analytic import eq1
+from simulator.analysis.analytic import eq1, first_best
 from simulator.analysis.explore import decision_label
 from simulator.analysis.paper import TABLE_II, VALIDATED_ALPHA, VALIDATED_GAMMA, VALIDATED_SPEEDUP
 from simulator.common.config import is_number
@@ -183,7 +183,8 @@ def heatmap_cells(doc: dict) -> tuple[list[str], list[str], dict, str]:
         cols += [col] if col not in cols else []
         table = m.get("speedup_simulated_by_gamma" if simulated else "speedup_eq1_by_gamma")
         if table:
-            gamma, speedup = max(((int(g), s) for g, s in table.items()), key=lambda gs: (gs[1], -gs[0]))
+            by_gamma = sorted((int(g), s) for g, s in table.items())
+            gamma, speedup = first_best(by_gamma[1:], by_gamma[0])
         elif simulated:
             gamma, speedup = m.get("best_gamma_simulated", 0), m["speedup_simulated"]
         else:

@@ -10,6 +10,8 @@ from simulator.run.results import DecodingResults, SpeculativeResults
 from simulator.run.scenario import ModelRun, Scenario
 
 GB = 1e9
+
+
 def ms(seconds: float | None) -> str:
     return "n/a" if seconds is None else f"{seconds * 1e3:,.1f} ms"
 
@@ -46,12 +48,10 @@ def _workload_line(scenario: Scenario) -> str:
     if scenario.speculation is None:
         return f"{n} sample{'s' if n > 1 else ''} · {lengths}"
     trace = scenario.workload.trace
-    header = trace.header
-    generator = header.get("generator", {})
-    if header.get("synthetic") and generator.get("name") == "iid" and "alpha" in generator:
-        kind = f"synthetic i.i.d. alpha {generator['alpha']}"
+    if trace.iid_alpha is not None:
+        kind = f"synthetic i.i.d. alpha {trace.iid_alpha}"
     else:
-        kind = f"trace {trace.label or header.get('source') or trace.record}"
+        kind = f"trace {trace.label or trace.header.get('source') or trace.record}"
     return f"{n} sample{'s' if n > 1 else ''} ({kind}, seed {scenario.workload.seed}) · {lengths}"
 
 

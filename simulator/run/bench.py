@@ -22,6 +22,8 @@ from simulator.run.simulate import simulate
 
 OVERLAP = ScenarioSpec(kv_cache=True, target_device="cpu:4", draft_device="gpu", mode="overlap", alpha=0.9, gamma=3,
                        samples=10, new_tokens=344, granularity="op")
+
+
 def simpy_timeouts_per_s(events: int = 200_000) -> float:
     env = simpy.Environment()
 

@@ -13,7 +13,8 @@ every value, raising an InputError that names the flag; the Scenario it returns 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, fields
 
 from simulator.common.errors import InputError
 from simulator.hw.placement import parse_device
@@ -27,6 +28,8 @@ from simulator.traces.trace import load_trace
 
 DEFAULT_ALPHA = 0.94          # the paper's measured acceptance on its translation pair
 DEFAULT_SAMPLES = 4           # synthetic samples with a drafter (1 without)
+
+
 @dataclass(frozen=True)
 class ScenarioSpec:
     """Every input of a scenario as plain values; defaults are `specsoc run`'s (the paper's validated setup:
@@ -62,6 +65,8 @@ class ScenarioSpec:
         return self.draft not in (None, "none")
 
     def build(self) -> Scenario:
+        """The scenario: every file read and every value checked (an InputError names the flag of a bad one)."""
+        self.check()
         soc = self.load_soc()
         target = self.model_run(soc, "target")
         speculation = None
@@ -78,24 +83,59 @@ class ScenarioSpec:
         """The target or drafter model with its formats and device."""
         device = getattr(self, f"{role}_device")
         precision = Precision.resolve(getattr(self, f"{role}_dtype"), getattr(self, f"{role}_act_dtype"),
-                                      getattr(self, f"{role}_kv_dtype"), flag=f"--{role}-dtype")
+                                      getattr(self, f"{role}_kv_dtype"), role)
         return ModelRun(load_model(getattr(self, role)), precision, parse_device(soc, device, f"--{role}-device"),
                         device)
 
+    def check(self) -> None:
+        """Each value of the right type and range, before any file is read (a flag's value comes in typed from
+        the command line; this is for Python callers)."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            flag = "--uncalibrated" if f.name == "calibrated" else "--" + f.name.replace("_", "-")
+            kind = _KINDS[f.name]
+            if value is None and f.name in _OPTIONAL:
+                continue
+            if kind is float:
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            elif kind is int:
+                ok = isinstance(value, int) and not isinstance(value, bool)
+            else:
+                ok = isinstance(value, kind)
+            if not ok:
+                raise InputError(flag, f"must be {_NAMES[kind]}, got {value!r}")
+            if kind is str and not value:
+                raise InputError(flag, "must not be empty")
+        for name, low in (("gamma", 1), ("samples", 1), ("seed", 0), ("prompt_tokens", 1), ("new_tokens", 1)):
+            value = getattr(self, name)
+            if value is not None and value < low:
+                raise InputError("--" + name.replace("_", "-"), f"must be >= {low}, got {value}")
+        if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
+            raise InputError("--alpha", f"must be in 0..1, got {self.alpha}")
+        if self.trace is not None and self.alpha is not None:
+            raise InputError("--alpha", "give either --trace or --alpha, not both (a trace says its acceptance)")
+
     def workload(self) -> Workload:
         """The samples: the first `samples` of the trace, or `samples` synthetic i.i.d. ones at `alpha`."""
-        if self.samples is not None and self.samples < 1:
-            raise InputError("--samples", f"must be >= 1, got {self.samples}")
-        if self.trace:
+        if self.trace is not None:
             trace = load_trace(self.trace)
+            if self.samples is not None and self.samples > len(trace.samples):
+                raise InputError("--samples", f"{self.trace} has {len(trace.samples)} samples, asked for {self.samples}")
             samples = trace.samples[: self.samples] if self.samples else trace.samples
             return Workload(trace, samples, self.seed)
-        for flag, value in (("--prompt-tokens", self.prompt_tokens), ("--new-tokens", self.new_tokens)):
-            if value < 1:
-                raise InputError(flag, f"must be >= 1, got {value}")
         alpha = DEFAULT_ALPHA if self.alpha is None else self.alpha
-        if not 0.0 <= alpha <= 1.0:
-            raise InputError("--alpha", f"must be in 0..1, got {alpha}")
         samples = self.samples or (DEFAULT_SAMPLES if self.speculative else 1)
         trace = generate(Iid(alpha=alpha), samples, Lengths(self.prompt_tokens, 0, self.new_tokens, 0), self.seed)
         return Workload(trace, trace.samples, self.seed)
+
+
+# The type of each field, for check(); the ones that may be None.
+_KINDS = {"soc": str, "calibrated": bool, "target": str, "target_dtype": str, "target_act_dtype": str,
+          "target_kv_dtype": str, "target_device": str, "draft": str, "draft_dtype": str, "draft_act_dtype": str,
+          "draft_kv_dtype": str, "draft_device": str, "gamma": int, "mode": str, "trace": str, "alpha": float,
+          "samples": int, "seed": int, "prompt_tokens": int, "new_tokens": int, "kv_cache": bool, "granularity": str,
+          "effects": Effects}
+_OPTIONAL = {"target_act_dtype", "target_kv_dtype", "draft", "draft_act_dtype", "draft_kv_dtype", "trace", "alpha",
+             "samples"}
+_NAMES = {str: "a string", bool: "true or false", int: "a whole number", float: "a finite number",
+          Effects: "an Effects"}

@@ -93,15 +93,16 @@ class SpeculativeResults(DecodingResults):
     baseline: DecodingResults
 
 
-def decoding_results(engine: Engine, tokens: TokenLog, weight_bytes_per_token: float) -> DecodingResults:
-    """A run's DecodingResults (see its docstring for what each figure means)."""
+def decoding_results(engine: Engine, tokens: TokenLog, weight_bytes_per_token: float,
+                     spans: dict | None = None) -> DecodingResults:
+    """A run's DecodingResults (see its docstring for what each figure means); `spans`: the log's, if at hand."""
     log, soc = engine.log, engine.soc
     total = engine.env.now
     gaps = [b - a for times in tokens.samples for a, b in zip(times, times[1:])]
     ttfts = [times[0] - start for times, start in zip(tokens.samples, tokens.starts_s)]
     decode_span = sum(times[-1] - times[0] for times in tokens.samples)
     bytes_total = log.bytes_total()
-    spans = log.spans(role_of)
+    spans = spans or log.spans(role_of)
     busy = {pu.name: union_s([s for role in ROLES for s in spans.get(pu.name, {}).get(role, [])]) for pu in soc.pus}
     floor = weight_bytes_per_token / soc.dram.peak_bandwidth_B_s
     generated = sum(len(t) for t in tokens.samples)
@@ -143,7 +144,8 @@ def speculative_results(engine: Engine, tokens: TokenLog, weight_bytes_per_token
     """A speculative run's results; its speedup is against `baseline` (the target alone, same samples)."""
     rounds = spec.rounds
     total = engine.env.now
-    plain = decoding_results(engine, tokens, weight_bytes_per_token)
+    spans = engine.log.spans(role_of)
+    plain = decoding_results(engine, tokens, weight_bytes_per_token, spans)
     return SpeculativeResults(
         **{name: getattr(plain, name) for name in DecodingResults.__dataclass_fields__},
         speedup=baseline.total_time_s / total if total > 0 else None,
@@ -154,6 +156,6 @@ def speculative_results(engine: Engine, tokens: TokenLog, weight_bytes_per_token
         drafts_accepted=sum(r.accepted for r in rounds),
         wasted_draft_s=engine.log.duration_of(spec.discarded_passes),
         drawn_agreement_positions=spec.drawn_positions,
-        time_split_s=time_split(engine.log.spans(role_of), [pu.name for pu in engine.soc.pus], total),
+        time_split_s=time_split(spans, [pu.name for pu in engine.soc.pus], total),
         baseline=baseline,
     )

@@ -13,6 +13,8 @@ from simulator.llm.model import ModelSpec, Precision
 from simulator.traces.trace import Trace, TraceSample
 
 MODES = ("sequential", "overlap")
+
+
 @dataclass(frozen=True)
 class Effects:
     """Realistic effects the closed form (Eq. 1) leaves out; each can be switched off to isolate the others.

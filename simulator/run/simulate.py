@@ -24,6 +24,8 @@ from simulator.traces.replay import Replay
 from simulator.traces.trace import estimate_alpha
 
 Progress = Callable[[str, int, int], None]   # (phase, samples done, samples in all)
+
+
 def no_progress(phase: str, done: int, total: int) -> None:
     pass
 

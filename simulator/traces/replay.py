@@ -15,6 +15,8 @@ import numpy as np
 from simulator.traces.trace import TraceSample
 
 UNKNOWN = -1  # an agreement the record does not know (the bonus position after a fully accepted round)
+
+
 def agreement_stream(sample: TraceSample, gamma: int | None) -> list[int]:
     """The sample's per-position agreement, with UNKNOWN at positions the record cannot know."""
     if sample.agreement:

@@ -70,6 +70,14 @@ class Trace:
     def gamma(self) -> int | None:
         return self.header.get("gamma")
 
+    @property
+    def iid_alpha(self) -> float | None:
+        """The alpha of a synthetic trace of i.i.d. agreement at one fixed alpha; None for any other trace."""
+        generator = self.header.get("generator", {})
+        if self.header.get("synthetic") and generator.get("name") == "iid" and "alpha" in generator:
+            return generator["alpha"]
+        return None
+
     def describe(self) -> dict:
         return {**self.header, "samples": len(self.samples), **({"file": self.label} if self.label else {})}
 

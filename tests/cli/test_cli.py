@@ -243,6 +243,13 @@ BAD_FLAGS = {
     "alpha_above_one": (["--draft", "qwen2.5-0.5b", "--alpha", "1.5"], "--alpha", ["1.5"]),
     "samples_zero": (["--samples", "0"], "--samples", ["0"]),
     "trace_missing": (["--draft", "qwen2.5-0.5b", "--trace", "no/such/trace.jsonl"], "no/such/trace.jsonl", []),
+    "trace_empty_name": (["--draft", "qwen2.5-0.5b", "--trace", ""], "--trace", ["empty"]),
+    "trace_fewer_samples": (["--draft", "qwen2.5-0.5b", "--trace", "vllm-writing", "--samples", "1000"], "--samples",
+                            ["80 samples", "1000"]),
+    "trace_negative_seed": (["--draft", "qwen2.5-0.5b", "--trace", "vllm-writing", "--seed", "-1"], "--seed", [">= 0"]),
+    "device_superscript_cores": (["--target-device", "cpu:\u00b2"], "--target-device", ["core count"]),
+    "device_first_core_not_a_number": (["--target-device", "cpu:1@x"], "--target-device", ["first core"]),
+    "soc_is_a_directory": (["--soc", "/"], "/", ["is a directory"]),
 }
 
 
@@ -252,6 +259,20 @@ def test_bad_cli_value(case, capsys):
     base = ["--target", "qwen2.5-0.5b", "--draft", "none", "--new-tokens", "2", "--granularity", "model"]
     code, out, err = run_cli(["run", *base, *argv], capsys)  # later flags override the base ones
     assert_input_error(code, out, err, flag, needles)
+
+
+@pytest.mark.parametrize("argv", [["explore", "--no-simulate", "--draft", "none"], ["figure", "c-vs-seq-len", "--draft", "none"],
+                                  ["check", "--draft", "none"]])
+def test_commands_that_need_a_drafter_say_so(argv, capsys):
+    code, out, err = run_cli(argv, capsys)
+    assert_input_error(code, out, err, "--draft", ["drafter"])
+
+
+@pytest.mark.parametrize("command", [["figure", "c-vs-seq-len"], ["plot", "c-vs-seq-len", "--out", "c.png"]])
+def test_figure_and_plot_refuse_more_cores_than_the_cluster_has_alike(command, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli([*command, "--cores", "1,9"], capsys)
+    assert_input_error(code, out, err, "--cores", ["6 cores"])
 
 
 def test_bad_cli_value_without_run_subcommand(capsys):
@@ -547,11 +568,9 @@ def test_argparse_errors_are_one_line(argv, flag, capsys):
     assert_input_error(code, out, err, flag)
 
 
-
 def test_error_text_is_not_rich_markup_closing_tag(capsys):
     code, out, err = run_cli(["run", *FAST, "--soc", "[/foo]"], capsys)
     assert_input_error(code, out, err, "[/foo]")
-
 
 
 def test_error_names_path_with_brackets(tmp_path, capsys):
@@ -562,14 +581,12 @@ def test_error_names_path_with_brackets(tmp_path, capsys):
     assert_input_error(code, out, err, path, ["cores"])
 
 
-
 def test_promote_to_a_list(tmp_path, capsys):
     d = imx95()
     d["gpus"][0]["promote"] = {"int8": ["fp32"]}
     path = dump_yaml(tmp_path / "soc.yaml", d)
     code, out, err = run_cli(["run", *FAST, "--soc", str(path)], capsys)
     assert_input_error(code, out, err, path, ["gpus[0].promote.int8"])
-
 
 
 def test_huge_integer(tmp_path, capsys):
@@ -580,7 +597,6 @@ def test_huge_integer(tmp_path, capsys):
     assert_input_error(code, out, err, path, ["cpu_clusters[0].cores"])
 
 
-
 def test_json_path_is_a_directory(tmp_path, capsys):
     target = tmp_path / "outdir"
     target.mkdir()
@@ -588,7 +604,6 @@ def test_json_path_is_a_directory(tmp_path, capsys):
     assert code == 2 and "Traceback" not in err
     assert len(err.splitlines()) == 1 and str(target) in err, err
     assert list(target.iterdir()) == [] and stray_files(tmp_path, "outdir") == []
-
 
 
 def test_hf_tie_word_embeddings_must_be_boolean(tmp_path, capsys):

@@ -183,6 +183,15 @@ def test_a_pass_is_abandoned_at_the_op_boundary_after_its_event(fast_paths):
     assert [e.name for e in engine.log.ops] == ["a1", "a2"] and engine.env.now == 2.0
 
 
+def test_a_timeout_cannot_abandon_a_pass():
+    # A simpy Timeout is triggered as soon as it is made: as `abandon` it would stop the pass at once.
+    soc = hand_soc()
+    engine = Engine(soc)
+    engine.env.process(engine.run_pass(plan(soc, cpu(soc, 1), op("a", flops=1e9)), "a", abandon=engine.env.timeout(1)))
+    with pytest.raises(TypeError, match="Timeout"):
+        engine.env.run()
+
+
 def test_a_flow_beside_a_pass_running_alone_fails_loudly():
     # The engine's safety net: the DRAM refuses a flow while a pass runs alone in closed form. The pass goes alone
     # with nothing else in simpy; a process started behind the engine's back (after that step) then streams.

@@ -1,0 +1,37 @@
+"""`specsoc list`: the bundled SoCs, models and traces as rich tables."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from simulator.hw.soc import SoC
+from simulator.llm.model import ModelSpec
+from simulator.traces.trace import Trace
+
+
+def render_bundled(console: Console, socs: dict[str, SoC], models: dict[str, ModelSpec],
+                   traces: dict[str, Trace]) -> None:
+    """One table each, by the name the flags take."""
+    table = Table(title="Bundled SoCs (--soc)", title_justify="left")
+    for col in ("name", "processing units", "DRAM"):
+        table.add_column(col)
+    for name, soc in socs.items():
+        units = ", ".join(f"{pu.name} ({pu.units} {'cores' if pu.kind == 'cpu' else 'shader core(s)'}, "
+                          f"{pu.clock_hz / 1e9:g} GHz)" for pu in soc.pus)
+        table.add_row(name, units, f"{soc.dram.kind} {soc.dram.peak_bandwidth_B_s / 1e9:g} GB/s peak")
+    console.print(table)
+    table = Table(title="Bundled models (--target, --draft)", title_justify="left")
+    for col in ("name", "parameters", "layers", "hidden", "heads / KV heads", "vocab"):
+        table.add_column(col)
+    for name, m in models.items():
+        table.add_row(name, f"{m.parameters() / 1e9:.2f} B", str(m.num_layers), str(m.hidden_size),
+                      f"{m.num_heads} / {m.num_kv_heads}", f"{m.vocab_size:,}")
+    console.print(table)
+    table = Table(title="Bundled traces (--trace)", title_justify="left")
+    for col in ("name", "record", "samples", "imitates"):
+        table.add_column(col)
+    for name, t in traces.items():
+        table.add_row(name, t.record + (f" (gamma {t.gamma})" if t.gamma else ""), str(len(t.samples)),
+                      str(t.header.get("imitates", t.header.get("source", ""))))
+    console.print(table)
