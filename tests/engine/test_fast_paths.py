@@ -9,6 +9,8 @@ from __future__ import annotations
 import bisect
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator.common.bundled import bundled_dir
 from simulator.run.builder import ScenarioSpec
@@ -109,4 +111,32 @@ def test_handoff_copies_stream_beside_passes_on_the_drams_clock(tmp_path):
     soc.write_text(text.replace("shared_memory: true", "shared_memory: false\n  copy_bandwidth_gb_s: 4"))
     scenario = ScenarioSpec(soc=str(soc), mode="overlap", kv_cache=True, target_device="cpu:4", samples=1,
                             new_tokens=20, alpha=0.9).build()
+    _assert_close(simulate(scenario).to_json(), simulate(scenario, fast_paths=False).to_json())
+
+
+DEVICES = {"imx95": ["cpu:1", "cpu:2", "cpu:4", "cpu:1@1", "cpu:2@2", "gpu"],
+           "rk3588": ["a76:2", "a76:4", "a55:2", "a76:1@1", "gpu"], "rpi5": ["cpu:1", "cpu:2", "cpu:2@2", "cpu:4"]}
+
+
+@st.composite
+def small_scenarios(draw):
+    """Small scenarios of every kind the decoding loops make: shared, split and separate placements, overlap or not,
+    every granularity, KV caches on and off, synthetic and bundled traces."""
+    soc = draw(st.sampled_from(sorted(DEVICES)))
+    trace = draw(st.sampled_from([None, None, "translation-semiquant", "vllm-writing"]))
+    return ScenarioSpec(soc=soc, target=draw(st.sampled_from(["qwen2.5-1.5b", "llama-3.2-1b"])),
+                        draft=draw(st.sampled_from(["qwen2.5-0.5b", None])),
+                        target_dtype=draw(st.sampled_from(["int8", "fp16", "q4_0"])),
+                        target_device=draw(st.sampled_from(DEVICES[soc])), draft_device=draw(st.sampled_from(DEVICES[soc])),
+                        gamma=draw(st.integers(1, 6)), mode=draw(st.sampled_from(["sequential", "overlap"])),
+                        kv_cache=draw(st.booleans()), granularity=draw(st.sampled_from(["op", "layer", "model"])),
+                        samples=draw(st.integers(1, 2)), prompt_tokens=draw(st.integers(4, 32)),
+                        new_tokens=draw(st.integers(2, 16)), trace=trace,
+                        alpha=None if trace else draw(st.floats(0.0, 1.0)))
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(small_scenarios())
+def test_fast_paths_give_the_op_by_op_results_on_generated_scenarios(spec):
+    scenario = spec.build()
     _assert_close(simulate(scenario).to_json(), simulate(scenario, fast_paths=False).to_json())
