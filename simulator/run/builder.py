@@ -14,7 +14,9 @@ every value, raising an InputError that names the flag; the Scenario it returns 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
+from functools import cache
+from typing import get_args, get_type_hints
 
 from simulator.common.errors import InputError
 from simulator.hw.placement import parse_device
@@ -90,11 +92,10 @@ class ScenarioSpec:
     def check(self) -> None:
         """Each value of the right type and range, before any file is read (a flag's value comes in typed from
         the command line; this is for Python callers)."""
-        for f in fields(self):
-            value = getattr(self, f.name)
-            flag = "--uncalibrated" if f.name == "calibrated" else "--" + f.name.replace("_", "-")
-            kind = _KINDS[f.name]
-            if value is None and f.name in _OPTIONAL:
+        for name, (kind, optional) in _field_kinds().items():
+            value = getattr(self, name)
+            flag = "--uncalibrated" if name == "calibrated" else "--" + name.replace("_", "-")
+            if value is None and optional:
                 continue
             if kind is float:
                 ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
@@ -129,13 +130,15 @@ class ScenarioSpec:
         return Workload(trace, trace.samples, self.seed)
 
 
-# The type of each field, for check(); the ones that may be None.
-_KINDS = {"soc": str, "calibrated": bool, "target": str, "target_dtype": str, "target_act_dtype": str,
-          "target_kv_dtype": str, "target_device": str, "draft": str, "draft_dtype": str, "draft_act_dtype": str,
-          "draft_kv_dtype": str, "draft_device": str, "gamma": int, "mode": str, "trace": str, "alpha": float,
-          "samples": int, "seed": int, "prompt_tokens": int, "new_tokens": int, "kv_cache": bool, "granularity": str,
-          "effects": Effects}
-_OPTIONAL = {"target_act_dtype", "target_kv_dtype", "draft", "draft_act_dtype", "draft_kv_dtype", "trace", "alpha",
-             "samples"}
 _NAMES = {str: "a string", bool: "true or false", int: "a whole number", float: "a finite number",
           Effects: "an Effects"}
+
+
+@cache
+def _field_kinds() -> dict[str, tuple[type, bool]]:
+    """Each field's type, read off its annotation, and whether it may be None (`str | None`)."""
+    out = {}
+    for name, hint in get_type_hints(ScenarioSpec).items():
+        kinds = [k for k in get_args(hint) if k is not type(None)] or [hint]
+        out[name] = (kinds[0], hint is not kinds[0])
+    return out
