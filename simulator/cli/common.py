@@ -12,7 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from simulator.analysis.explore import c_vs_seq_len
 from simulator.common.errors import InputError
-from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_DTYPES
+from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_FORMATS
 from simulator.hw.soc import SoC
 from simulator.llm.graph import GRANULARITIES
 from simulator.run.builder import DEFAULT_ALPHA, DEFAULT_SAMPLES, ScenarioSpec
@@ -31,7 +31,7 @@ DEFAULTS = ScenarioSpec()   # a flag's default is the builder's
 
 def model_flags(cmd: argparse.ArgumentParser, role: str, device: bool = True) -> None:
     dtype = getattr(DEFAULTS, f"{role}_dtype")
-    cmd.add_argument(f"--{role}-dtype", default=dtype, choices=WEIGHT_DTYPES, help=f"weight format (default: {dtype})")
+    cmd.add_argument(f"--{role}-dtype", default=dtype, choices=WEIGHT_FORMATS, help=f"weight format (default: {dtype})")
     cmd.add_argument(f"--{role}-act-dtype", choices=COMPUTE_DTYPES, help="activation format (default: follows weights)")
     cmd.add_argument(f"--{role}-kv-dtype", choices=COMPUTE_DTYPES, help="KV-cache format (default: activations')")
     if device:

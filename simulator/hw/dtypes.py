@@ -1,9 +1,15 @@
 """Numeric formats: how many bits a value takes in memory, and in which arithmetic it is computed.
 
-Plain formats (fp32, fp16, int8) store and compute as themselves. Block-quantized llama.cpp formats store
-a few bits per weight plus per-block scales (bits per weight below include the scales, from
-reference/hardware.md) and are multiplied with integer dot products on int8-quantized activations, so their
-arithmetic is int8. The static w8a8 scheme of the seed paper is plain `int8` (per-channel scales negligible).
+Tensor formats (DTYPES): plain formats (fp32, fp16, bf16, int8) store and compute as themselves (bf16 has no
+arithmetic on the bundled cores and computes as fp32). Block-quantized llama.cpp formats store a few bits per
+weight plus per-block scales (bits per weight below include the scales: reference/measurements.md, "Model
+files") and are multiplied with integer dot products on int8-quantized activations, so their arithmetic is
+int8. MLC-LLM's q4f16_1 stores 4-bit groups of 32 with an fp16 scale and computes in fp16. The static w8a8
+scheme of the seed paper is plain `int8` (per-channel scales negligible).
+
+Weight formats (WEIGHT_FORMATS) are what a user names for a model: a plain format (every tensor stored so),
+or a llama.cpp file type (`q4_k_m`, `iq4_xs`, ...), which keeps some tensors at a higher precision than its
+nominal format; llm/formats.py says which.
 """
 
 from __future__ import annotations
@@ -27,16 +33,35 @@ class DType:
 DTYPES: dict[str, DType] = {d.name: d for d in (
     DType("fp32", 32.0, "fp32"),
     DType("fp16", 16.0, "fp16"),
+    DType("bf16", 16.0, "fp32"),      # no bf16 arithmetic assumed: computed as fp32
     DType("int8", 8.0, "int8"),
-    DType("q8_0", 8.5, "int8"),     # llama.cpp Q8_0: 32 int8 + one fp16 scale per block
-    DType("q4_0", 4.5, "int8"),     # llama.cpp Q4_0: 32 4-bit + one fp16 scale
-    DType("q4_1", 5.0, "int8"),     # llama.cpp Q4_1: adds an fp16 minimum
-    DType("q4_k_m", 4.85, "int8"),  # llama.cpp Q4_K_M: mixed 4/6-bit super-blocks, ~4.85 average
+    DType("q8_0", 8.5, "int8"),       # llama.cpp Q8_0: 32 int8 + one fp16 scale per block
+    DType("q6_k", 6.5625, "int8"),    # llama.cpp Q6_K
+    DType("q5_k", 5.5, "int8"),       # llama.cpp Q5_K
+    DType("q5_0", 5.5, "int8"),       # llama.cpp Q5_0
+    DType("q5_1", 6.0, "int8"),       # llama.cpp Q5_1: 32 x 5 bits + fp16 scale + fp16 minimum (24 B per 32)
+    DType("q4_k", 4.5, "int8"),       # llama.cpp Q4_K
+    DType("q4_0", 4.5, "int8"),       # llama.cpp Q4_0: 32 4-bit + one fp16 scale
+    DType("q4_1", 5.0, "int8"),       # llama.cpp Q4_1: adds an fp16 minimum
+    DType("iq4_xs", 4.25, "int8"),    # llama.cpp IQ4_XS (non-linear 4-bit)
+    DType("iq4_nl", 4.5, "int8"),     # llama.cpp IQ4_NL: 32 non-linear 4-bit + fp16 scale (18 B per 32)
+    DType("q3_k", 3.4375, "int8"),    # llama.cpp Q3_K
+    DType("q2_k", 2.625, "int8"),     # llama.cpp Q2_K
+    DType("q4f16_1", 4.5, "fp16"),    # MLC-LLM: 4-bit groups of 32 with an fp16 scale, dequantized to fp16
 )}
 
-WEIGHT_DTYPES = tuple(DTYPES)
+# llama.cpp file types made of several tensor formats (llm/formats.py has their rules), by their base format
+FILE_TYPES: dict[str, str] = {"q4_k_s": "q4_k", "q4_k_m": "q4_k", "q5_k_s": "q5_k", "q5_k_m": "q5_k"}
+
+PLAIN = ("fp32", "fp16", "bf16", "int8", "q4f16_1")   # every tensor in the one format, embeddings included
+WEIGHT_FORMATS = tuple(DTYPES) + tuple(FILE_TYPES)
+
+
+def base_format(weights: str) -> DType:
+    """The nominal tensor format of a weight format (a file type's most common one)."""
+    return DTYPES[FILE_TYPES.get(weights, weights)]
 
 
 def default_activation_dtype(weights: str) -> str:
-    """Activations follow the weights for plain formats (w8a8 keeps int8 activations); block formats run fp16."""
+    """Activations follow the weights for plain formats (w8a8 keeps int8 activations); others run fp16."""
     return weights if weights in COMPUTE_DTYPES else "fp16"

@@ -32,7 +32,7 @@ from simulator.hw.soc import SoC
 from simulator.llm.graph import Op, PassShape, pass_graph, template_ops
 from simulator.llm.model import ModelSpec, Precision
 
-Layout = tuple[tuple[str, str, tuple[str, ...]], ...]   # (node name, task kind, kinds of its member ops), run order
+Layout = tuple[tuple[str, str, tuple[str, ...]], ...]   # (node name, task kind, its member ops' keys), run order
 
 
 def precision_on(precision: Precision, placement: Placement) -> Precision:
@@ -75,20 +75,23 @@ def make_task(name: str, kind: str, ops: tuple[Op, ...], placement: Placement, s
 
 
 def run_order(graph: nx.DiGraph):
-    """The DAG's nodes in the order they run, each as (name, task kind, member ops): a deterministic topological
-    order whose ties between ready nodes break by insertion order (q before k before v), never by name."""
+    """The DAG's nodes in the order they run, each as (name, task kind, member ops, their template keys): a
+    deterministic topological order whose ties between ready nodes break by insertion order (q before k before
+    v), never by name."""
     index = {name: i for i, name in enumerate(graph.nodes)}
     for name in nx.lexicographical_topological_sort(graph, key=index.__getitem__):
         ops = graph.nodes[name]["ops"]
-        yield name, (ops[0].kind if len(ops) == 1 else ("layer" if name.startswith("L") else name)), ops
+        kind = ops[0].kind if len(ops) == 1 else ("layer" if name.startswith("L") else name)
+        yield name, kind, ops, graph.nodes[name]["keys"]
 
 
 @lru_cache(maxsize=64)
-def layout(model: ModelSpec, granularity: str) -> Layout:
-    """The DAG's structure: node names, their run order and their member op kinds (read off the DAG at a small
-    reference shape: the structure does not depend on the shape). Memoised: it is a pure function."""
-    graph = pass_graph(model, Precision("fp16", "fp16", "fp16"), PassShape(1, 1, True), granularity)
-    return tuple((name, kind, tuple(op.kind for op in ops)) for name, kind, ops in run_order(graph))
+def layout(model: ModelSpec, weights: str, granularity: str) -> Layout:
+    """The DAG's structure: node names, their run order and their member ops' template keys (read off the DAG
+    at a small reference shape: the structure does not depend on the shape, only on which layers store their
+    weights alike). Memoised: it is a pure function."""
+    graph = pass_graph(model, Precision(weights, "fp16", "fp16"), PassShape(1, 1, True), granularity)
+    return tuple((name, kind, keys) for name, kind, _ops, keys in run_order(graph))
 
 
 class Planner:
@@ -109,7 +112,7 @@ class Planner:
             index: dict[tuple[str, ...], int] = {}
             unique: list[Task] = []
             order = []
-            nodes = layout(model, self.granularity)
+            nodes = layout(model, precision_on(precision, placement).weights, self.granularity)
             for name, kind, members in nodes:
                 i = index.get(members)
                 if i is None:
@@ -123,4 +126,5 @@ class Planner:
         """Weight bytes one pass reads on this placement (embedding rows gathered, every matmul's weights, norm
         gains), in the formats the placement really uses."""
         ops = template_ops(model, precision_on(precision, placement), shape)
-        return sum(ops[k].weights for _name, _kind, members in layout(model, self.granularity) for k in members)
+        weights = precision_on(precision, placement).weights
+        return sum(ops[k].weights for _name, _kind, members in layout(model, weights, self.granularity) for k in members)

@@ -32,11 +32,12 @@ its FLOPs and bytes are the members' sums and costing can still see every member
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import networkx as nx
 
 from simulator.hw.dtypes import DTYPES
+from simulator.llm.formats import WeightFormats, weight_formats
 from simulator.llm.model import ModelSpec, Precision
 
 GRANULARITIES = ("op", "layer", "model")
@@ -76,34 +77,35 @@ class Op:
     act_out: float = 0.0
     kv_read: float = 0.0
     kv_write: float = 0.0
+    weight_format: str = ""   # a matmul's model weight format (a PU may have a rate measured for it)
 
     @property
     def bytes(self) -> float:
         return self.weights + self.act_in + self.act_out + self.kv_read + self.kv_write
 
     def renamed(self, name: str) -> "Op":
-        return Op(name, self.kind, self.op_class, self.dtype, self.flops, self.weights, self.act_in,
-                  self.act_out, self.kv_read, self.kv_write)
+        return replace(self, name=name)
 
 
-def _layer_ops(m: ModelSpec, p: Precision, s: PassShape) -> list[tuple[Op, tuple[str, ...]]]:
-    """The ops of one decoder layer, each with the kinds of its inputs inside the layer ("in" = layer input)."""
+def _layer_ops(m: ModelSpec, p: Precision, s: PassShape, fmts: dict[str, str]) -> list[tuple[Op, tuple[str, ...]]]:
+    """The ops of one decoder layer, each with the kinds of its inputs inside the layer ("in" = layer input);
+    `fmts` gives each matmul's tensor format (formats.py)."""
     T, S, d, F = s.tokens, s.context, m.hidden_size, m.intermediate_size
     qd, kd, H = m.q_dim, m.kv_dim, m.num_heads
     a, c = DTYPES[p.activations].bytes, DTYPES[p.kv_cache].bytes
-    w = DTYPES[p.weights].bytes
-    mm = DTYPES[p.weights].compute
     att = p.activations
     ew = "fp32" if att == "int8" else att      # elementwise math on int8 activations runs dequantized
     bias = m.qkv_bias
 
     def proj(kind, n_in, n_out, to_cache=False, bias_on=False):
         """A projection; with to_cache its output is written to the KV cache instead of the activations."""
+        w = DTYPES[fmts[kind]]
         extra_f = T * n_out if bias_on else 0.0
         extra_w = n_out * NORM_WEIGHT_BYTES if bias_on else 0.0
-        return Op(kind, kind, "matmul", mm, 2.0 * T * n_in * n_out + extra_f, weights=n_in * n_out * w + extra_w,
-                  act_in=T * n_in * a, act_out=0.0 if to_cache else T * n_out * a,
-                  kv_write=T * n_out * c if to_cache else 0.0)
+        return Op(kind, kind, "matmul", w.compute, 2.0 * T * n_in * n_out + extra_f,
+                  weights=n_in * n_out * w.bytes + extra_w, act_in=T * n_in * a,
+                  act_out=0.0 if to_cache else T * n_out * a, kv_write=T * n_out * c if to_cache else 0.0,
+                  weight_format=p.weights)
 
     def norm(kind):
         return Op(kind, kind, "elementwise", ew, 4.0 * T * d, weights=d * NORM_WEIGHT_BYTES, act_in=T * d * a, act_out=T * d * a)
@@ -118,6 +120,13 @@ def _layer_ops(m: ModelSpec, p: Precision, s: PassShape) -> list[tuple[Op, tuple
         return Op(kind, kind, "attention", att, flops, act_in=act_in + (0.0 if kv else kv_span * a),
                   act_out=act_out, kv_read=kv_span * c if kv else 0.0)
 
+    if m.gated_mlp:    # SiLU(gate) x up
+        mlp = [(proj("gate", d, F), ("mlp_norm",)), (proj("up", d, F), ("mlp_norm",)),
+               (Op("act_mul", "act_mul", "elementwise", ew, 5.0 * T * F, act_in=2 * T * F * a, act_out=T * F * a),
+                ("gate", "up"))]
+    else:              # GeLU(up), as GPT-NeoX and GPT-2 compute it
+        mlp = [(proj("up", d, F), ("mlp_norm",)),
+               (Op("act_mul", "act_mul", "elementwise", ew, 8.0 * T * F, act_in=T * F * a, act_out=T * F * a), ("up",))]
     return [
         (norm("attn_norm"), ("in",)),
         (proj("q_proj", d, qd, bias_on=bias), ("attn_norm",)),
@@ -131,53 +140,63 @@ def _layer_ops(m: ModelSpec, p: Precision, s: PassShape) -> list[tuple[Op, tuple
         (proj("o_proj", qd, d), ("attn_values",)),
         (residual("attn_residual"), ("o_proj", "in")),
         (norm("mlp_norm"), ("attn_residual",)),
-        (proj("gate", d, F), ("mlp_norm",)),
-        (proj("up", d, F), ("mlp_norm",)),
-        (Op("act_mul", "act_mul", "elementwise", ew, 5.0 * T * F, act_in=2 * T * F * a, act_out=T * F * a), ("gate", "up")),
+        *mlp,
         (proj("down", F, d), ("act_mul",)),
         (residual("mlp_residual"), ("down", "attn_residual")),
     ]
 
 
-def _head_ops(m: ModelSpec, p: Precision, s: PassShape) -> tuple[Op, list[Op]]:
+def _head_ops(m: ModelSpec, p: Precision, s: PassShape, wf: WeightFormats) -> tuple[Op, list[Op]]:
     T, L, d, V = s.tokens, s.logits, m.hidden_size, m.vocab_size
-    a, w = DTYPES[p.activations].bytes, DTYPES[p.weights].bytes
+    a = DTYPES[p.activations].bytes
+    emb, out = DTYPES[wf.embedding], DTYPES[wf.output]
     ew = "fp32" if p.activations == "int8" else p.activations
-    embed = Op("embedding", "embedding", "elementwise", ew, 0.0, weights=T * d * w, act_out=T * d * a)
+    embed = Op("embedding", "embedding", "elementwise", ew, 0.0, weights=T * d * emb.bytes, act_out=T * d * a)
     tail = [
         Op("final_norm", "final_norm", "elementwise", ew, 4.0 * L * d, weights=d * NORM_WEIGHT_BYTES, act_in=L * d * a, act_out=L * d * a),
-        Op("lm_head", "lm_head", "matmul", DTYPES[p.weights].compute, 2.0 * L * d * V, weights=d * V * w, act_in=L * d * a, act_out=L * V * a),
+        Op("lm_head", "lm_head", "matmul", out.compute, 2.0 * L * d * V, weights=d * V * out.bytes, act_in=L * d * a,
+           act_out=L * V * a, weight_format=p.weights),
         Op("sample", "sample", "elementwise", ew, 1.0 * L * V, act_in=L * V * a, act_out=L * 4.0),
     ]
     return embed, tail
 
 
+def op_key(kind: str, variant: int) -> str:
+    """The key of a layer op in template_ops: its kind, and its layer variant after the first."""
+    return kind if variant == 0 else f"{kind}/{variant}"
+
+
 def template_ops(m: ModelSpec, p: Precision, s: PassShape) -> dict[str, Op]:
-    """One Op of each kind of the pass, by kind: every layer's ops are the same, so this is all a cost needs."""
-    embed, tail = _head_ops(m, p, s)
-    ops = {op.kind: op for op, _ in _layer_ops(m, p, s)}
-    ops[embed.kind] = embed
+    """One Op of each kind of the pass, keyed by op_key: layers that store their weights alike have the same
+    ops, so one layer of each variant (formats.py) is all a cost needs."""
+    wf = weight_formats(m, p.weights)
+    embed, tail = _head_ops(m, p, s, wf)
+    ops = {embed.kind: embed}
+    for v, fmts in enumerate(wf.variants):
+        ops.update((op_key(op.kind, v), op) for op, _ in _layer_ops(m, p, s, dict(fmts)))
     ops.update((op.kind, op) for op in tail)
     return ops
 
 
 def _op_graph(m: ModelSpec, p: Precision, s: PassShape) -> nx.DiGraph:
     g = nx.DiGraph()
-    embed, tail = _head_ops(m, p, s)
-    g.add_node(embed.name, ops=(embed,), layer=None)
+    wf = weight_formats(m, p.weights)
+    embed, tail = _head_ops(m, p, s, wf)
+    g.add_node(embed.name, ops=(embed,), keys=(embed.kind,), layer=None)
     prev = embed.name
-    template = _layer_ops(m, p, s)
+    templates = [_layer_ops(m, p, s, dict(fmts)) for fmts in wf.variants]
     for i in range(m.num_layers):
         names = {"in": prev}
-        for op, inputs in template:
+        v = wf.layer_variant[i]
+        for op, inputs in templates[v]:
             name = f"L{i}.{op.kind}"
             names[op.kind] = name
-            g.add_node(name, ops=(op.renamed(name),), layer=i)
+            g.add_node(name, ops=(op.renamed(name),), keys=(op_key(op.kind, v),), layer=i)
             for src in inputs:
                 g.add_edge(names[src], name)
         prev = names["mlp_residual"]
     for op in tail:
-        g.add_node(op.name, ops=(op,), layer=None)
+        g.add_node(op.name, ops=(op,), keys=(op.kind,), layer=None)
         g.add_edge(prev, op.name)
         prev = op.name
     return g
@@ -187,10 +206,13 @@ def _contract(g: nx.DiGraph, group_of) -> nx.DiGraph:
     """Merge nodes by group key, in topological order; members keep their order, edges between groups stay."""
     out = nx.DiGraph()
     members: dict[str, list] = {}
+    keys: dict[str, list] = {}
     for name in nx.topological_sort(g):
-        members.setdefault(group_of(name, g.nodes[name]), []).extend(g.nodes[name]["ops"])
+        group = group_of(name, g.nodes[name])
+        members.setdefault(group, []).extend(g.nodes[name]["ops"])
+        keys.setdefault(group, []).extend(g.nodes[name]["keys"])
     for key, ops in members.items():
-        out.add_node(key, ops=tuple(ops), layer=None)
+        out.add_node(key, ops=tuple(ops), keys=tuple(keys[key]), layer=None)
     for u, v in g.edges:
         gu, gv = group_of(u, g.nodes[u]), group_of(v, g.nodes[v])
         if gu != gv:
@@ -199,7 +221,8 @@ def _contract(g: nx.DiGraph, group_of) -> nx.DiGraph:
 
 
 def pass_graph(model: ModelSpec, precision: Precision, shape: PassShape, granularity: str = "op") -> nx.DiGraph:
-    """The DAG of one forward pass. Every node has `ops`: its member Op tuple (one op at op granularity)."""
+    """The DAG of one forward pass. Every node has `ops`, its member Op tuple (one op at op granularity), and
+    `keys`, their keys in template_ops."""
     g = _op_graph(model, precision, shape)
     if granularity == "op":
         return g

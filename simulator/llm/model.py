@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from simulator.common.errors import InputError
-from simulator.hw.dtypes import COMPUTE_DTYPES, DTYPES, default_activation_dtype
+from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_FORMATS, default_activation_dtype
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class ModelSpec:
     vocab_size: int
     tie_word_embeddings: bool
     qkv_bias: bool = False
+    gated_mlp: bool = True      # SiLU(gate) x up (Llama, Qwen); False: GeLU(up) (GPT-NeoX, GPT-2)
 
     @property
     def q_dim(self) -> int:
@@ -36,7 +37,7 @@ class ModelSpec:
 
     def matmul_weights_per_layer(self) -> int:
         d, f = self.hidden_size, self.intermediate_size
-        return d * self.q_dim + 2 * d * self.kv_dim + self.q_dim * d + 3 * d * f
+        return d * self.q_dim + 2 * d * self.kv_dim + self.q_dim * d + (3 if self.gated_mlp else 2) * d * f
 
     def parameters(self) -> int:
         """Weight count (matmuls, embeddings, norms, biases), as a model card counts them."""
@@ -51,7 +52,7 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class Precision:
-    """Formats of one model in one run: weights (any of DTYPES), activations and KV cache (plain formats)."""
+    """Formats of one model in one run: weights (any of WEIGHT_FORMATS), activations and KV cache (plain formats)."""
 
     weights: str
     activations: str
@@ -62,8 +63,8 @@ class Precision:
                 role: str = "target") -> "Precision":
         """The formats, defaults filled in (activations follow the weights, the KV cache the activations); a bad
         one is an InputError naming its flag (--ROLE-dtype, --ROLE-act-dtype, --ROLE-kv-dtype)."""
-        if weights not in DTYPES:
-            raise InputError(f"--{role}-dtype", f"unknown weight dtype {weights!r} (known: {', '.join(DTYPES)})")
+        if weights not in WEIGHT_FORMATS:
+            raise InputError(f"--{role}-dtype", f"unknown weight format {weights!r} (known: {', '.join(WEIGHT_FORMATS)})")
         act = activations or default_activation_dtype(weights)
         kv = kv_cache or act
         for flag, label, value in (("act", "activations", act), ("kv", "kv cache", kv)):

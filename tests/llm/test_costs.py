@@ -20,7 +20,7 @@ SOC = load_soc("imx95")
 def dag_tasks(model, precision, shape, placement, soc, granularity):
     """The reference: the DAG built at this very shape, every node costed on its own, in run order."""
     graph = pass_graph(model, precision_on(precision, placement), shape, granularity)
-    return [make_task(name, kind, ops, placement, soc) for name, kind, ops in run_order(graph)]
+    return [make_task(name, kind, ops, placement, soc) for name, kind, ops, _keys in run_order(graph)]
 
 
 @pytest.mark.parametrize("granularity", GRANULARITIES)
