@@ -54,7 +54,7 @@ class Engine:
         self.dram = FluidDram(self.env, soc.dram.usable_B_s, caps, sharing=contention)
         self.log = EventLog()
         self.fast_paths = fast_paths
-        self._locks = {pu.name: CoreLock(self.env) for pu in soc.pus}
+        self._locks = {"cpu": CoreLock(self.env)} | {pu.name: CoreLock(self.env) for pu in soc.pus if pu.kind != "cpu"}
         self._active = 0                            # passes and handoffs in flight (started, not returned)
         self._starting: PassRun | None = None       # the pass being started on the DRAM's clock
         self._alone_steps: dict[Plan, tuple] = {}   # per plan: its tasks' steps alone (plan_alone_steps)
@@ -77,7 +77,7 @@ class Engine:
                 yield from self._alone(plan, label, 0)
                 return True
             if path == AHEAD:
-                lock, cores = self._locks[plan.placement.pu.name], plan.placement.cores
+                lock, cores = self._locks[plan.placement.lock], plan.placement.slots
                 lock.try_acquire(cores)
                 run = self._starting = PassRun(self, plan, label, abandon)
                 self.dram.start(run)
@@ -123,7 +123,7 @@ class Engine:
             return TASKS
         if self._active == 1 and self.env.pending() == self.dram.timers_pending:
             return ALONE
-        lock, cores = self._locks[plan.placement.pu.name], plan.placement.cores
+        lock, cores = self._locks[plan.placement.lock], plan.placement.slots
         if running is None:
             return AHEAD if lock.free(cores) else TASKS
         if running == AHEAD and (lock.wanted(cores) or self.dram.crowded):
@@ -136,8 +136,9 @@ class Engine:
         """Tasks `first`.. of the pass, one by one through simpy: each waits for its cores, spends its overhead,
         then streams (or computes), and gives the cores back."""
         env, dram, log = self.env, self.dram, self.log
-        pu, cores = plan.placement.pu.name, plan.placement.cores
-        lock = self._locks[pu]
+        place = plan.placement
+        pu, cores, slots, group = place.pu.name, place.cores, place.slots, place.group
+        lock = self._locks[place.lock]
         unique = plan.unique
         order, names = plan.order, plan.names
         for index in range(first, len(order)):
@@ -147,27 +148,27 @@ class Engine:
             if self._path(plan, TASKS) == ALONE:
                 yield from self._alone(plan, label, index)
                 return True
-            if not lock.try_acquire(cores):
-                yield lock.wait(cores)
+            if not lock.try_acquire(slots):
+                yield lock.wait(slots)
                 if abandon is not None and abandon.triggered:   # it triggered while the pass queued: give them back
-                    lock.release(cores)
+                    lock.release(slots)
                     return False
             start = env.now
             if task.overhead_s > 0:
                 yield env.timeout(task.overhead_s)
             cap = task.stream_cap_B_s
             if cap > 0:
-                yield dram.stream(task.bytes, cap, pu)
+                yield dram.stream(task.bytes, cap, group)
             elif task.compute_s > 0:
                 yield env.timeout(task.compute_s)
-            lock.release(cores)
+            lock.release(slots)
             log.entries.append(OpEvent(label, names[index], task.kind, pu, cores, start, env.now, task.flops,
                                        task.bytes, task.alone_s, task.compute_bound))
         return True
 
     def _alone(self, plan: Plan, label: str, first: int):
         """Tasks `first`.. of the pass, alone, in closed form: one timeout."""
-        lock, cores = self._locks[plan.placement.pu.name], plan.placement.cores
+        lock, cores = self._locks[plan.placement.lock], plan.placement.slots
         if not lock.try_acquire(cores):
             raise RuntimeError(f"pass {label} went alone but its cores are in use")
         entry = self._alone_entry(plan, label, first, self.env.now)
@@ -211,7 +212,7 @@ class Engine:
 
 def plan_alone_steps(plan: Plan, dram: FluidDram) -> tuple[tuple[float, float, float], ...]:
     """Per unique task of the plan, alone on the SoC: (overhead s, stream or compute s, DRAM rate B/s or 0)."""
-    group = plan.placement.pu.name
+    group = plan.placement.group
     steps = []
     for task in plan.unique:
         cap = task.stream_cap_B_s

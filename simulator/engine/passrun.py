@@ -45,7 +45,7 @@ class PassRun:
         self.op_start_s = 0.0
         self.starts: list[float] = []
         self.ends: list[float] = []
-        self.flow = Flow(0.0, plan.placement.pu.name, None, streamer=self)   # one task's bytes at a time
+        self.flow = Flow(0.0, plan.placement.group, None, streamer=self)   # one task's bytes at a time
 
     def begin(self, t: float) -> None:
         self._boundary(t)

@@ -5,6 +5,13 @@ for a named cluster (`a76:4` on big.LITTLE SoCs), `gpu` or the GPU's name. K cor
 `@FIRST` says where they start: `cpu:2@4` is cores 4 and 5. So a drafter and a target both on `cpu:1` share
 core 0 (the paper's homogeneous mapping), while `cpu:1` and `cpu:1@1` run side by side. An op takes every
 core of its placement; a GPU op takes the whole GPU, whose kernels run in order.
+
+`cpu:K` with K above the first cluster's cores spans clusters, in file order, as llama.cpp's threads do when
+there are more of them than big cores: `cpu:8` on the RK3588 is its 4 A76 and its 4 A55 cores. Every op is
+then split evenly over the cores (one share per cluster) and ends when its slowest share ends.
+
+All CPU cores of a SoC are numbered once (`slots`: cluster after cluster), so that placements on different
+clusters, or spanning them, hold exactly the cores they use.
 """
 
 from __future__ import annotations
@@ -19,17 +26,40 @@ from simulator.hw.soc import ProcessingUnit, SoC
 class Placement:
     pu: ProcessingUnit
     cores: tuple[int, ...]      # core indices within a CPU cluster; (0,) for a GPU (one in-order queue)
+    spill: tuple["Placement", ...] = ()   # the further clusters a placement spanning clusters runs on
 
     @property
     def units(self) -> int:
-        """Cores (CPU) or shader cores (GPU) an op on this placement computes with."""
-        return len(self.cores) if self.pu.kind == "cpu" else self.pu.units
+        """Cores (CPU, over every cluster it spans) or shader cores (GPU) an op on this placement computes with."""
+        if self.pu.kind != "cpu":
+            return self.pu.units
+        return len(self.cores) + sum(len(s.cores) for s in self.spill)
+
+    @property
+    def shares(self) -> tuple["Placement", ...]:
+        """One placement per cluster it runs on (itself when it spans none)."""
+        return (self,) if not self.spill else (Placement(self.pu, self.cores),) + self.spill
 
     @property
     def label(self) -> str:
         if self.pu.kind != "cpu":
             return self.pu.name
-        return f"{self.pu.name}:{len(self.cores)}" + (f"@{self.cores[0]}" if self.cores[0] else "")
+        return "+".join(f"{s.pu.name}:{len(s.cores)}" + (f"@{s.cores[0]}" if s.cores[0] else "") for s in self.shares)
+
+    @property
+    def lock(self) -> str:
+        """The engine's lock its cores belong to: one for all CPU cores, one per GPU."""
+        return "cpu" if self.pu.kind == "cpu" else self.pu.name
+
+    @property
+    def slots(self) -> tuple[int, ...]:
+        """Its cores in the SoC-wide numbering of its lock."""
+        return tuple(s.pu.first_core + c for s in self.shares for c in s.cores)
+
+    @property
+    def group(self) -> str:
+        """Its DRAM group: its PU's name, or the spanned clusters' names joined by '+'."""
+        return "+".join(s.pu.name for s in self.shares)
 
 
 @dataclass(frozen=True)
@@ -37,6 +67,7 @@ class DeviceRequest:
     pu: ProcessingUnit
     cores: int
     first_core: int = 0
+    spill: tuple[tuple[ProcessingUnit, int], ...] = ()   # further clusters and core counts (cpu:K spanning)
 
 
 def parse_device(soc: SoC, text: str, flag: str = "--target-device") -> DeviceRequest:
@@ -62,8 +93,12 @@ def parse_device(soc: SoC, text: str, flag: str = "--target-device") -> DeviceRe
         return DeviceRequest(pu, 1)
     if not count:
         cores = pu.units
+    elif name == "cpu" and not at and _whole(count) and int(count) > pu.units:
+        return _spanning(soc, text, int(count), flag)
     elif not _whole(count) or not 1 <= int(count) <= pu.units:
-        raise InputError(flag, f"{text!r}: core count must be 1..{pu.units} on cluster {pu.name}")
+        total = sum(p.units for p in soc.pus if p.kind == "cpu")
+        more = f" (cpu:K up to {total} spans clusters)" if name == "cpu" and total > pu.units else ""
+        raise InputError(flag, f"{text!r}: core count must be 1..{pu.units} on cluster {pu.name}{more}")
     else:
         cores = int(count)
     first = 0
@@ -76,6 +111,22 @@ def parse_device(soc: SoC, text: str, flag: str = "--target-device") -> DeviceRe
     return DeviceRequest(pu, cores, first)
 
 
+def _spanning(soc: SoC, text: str, count: int, flag: str) -> DeviceRequest:
+    """`cpu:K` over more cores than the first cluster has: whole clusters in file order, the rest on the next."""
+    clusters = [p for p in soc.pus if p.kind == "cpu"]
+    if count > sum(p.units for p in clusters):
+        raise InputError(flag, f"{text!r}: SoC {soc.name} has {sum(p.units for p in clusters)} CPU cores")
+    shares = []
+    left = count
+    for pu in clusters:
+        take = min(left, pu.units)
+        if take:
+            shares.append((pu, take))
+        left -= take
+    (first, cores), *spill = shares
+    return DeviceRequest(first, cores, 0, tuple(spill))
+
+
 def _whole(text: str) -> bool:
     """A whole number in ASCII digits (str.isdigit alone also takes '²', which int() refuses)."""
     return text.isascii() and text.isdigit()
@@ -83,5 +134,7 @@ def _whole(text: str) -> bool:
 
 def place(requests: list[DeviceRequest]) -> list[Placement]:
     """Each request's cores: `cores` of them from `first_core`; a GPU request gets the GPU's one queue."""
-    return [Placement(r.pu, (0,)) if r.pu.kind == "gpu" else Placement(r.pu, tuple(range(r.first_core, r.first_core + r.cores)))
+    return [Placement(r.pu, (0,)) if r.pu.kind == "gpu" else
+            Placement(r.pu, tuple(range(r.first_core, r.first_core + r.cores)),
+                      tuple(Placement(pu, tuple(range(n))) for pu, n in r.spill))
             for r in requests]

@@ -1,11 +1,19 @@
 """SoC descriptions: processing units (CPU clusters, GPUs), the shared DRAM and the CPU-GPU interconnect.
 
-A processing unit (PU) is what an op is mapped to. It computes at
-    effective units x clock x FLOP-per-cycle(dtype) x efficiency(op class)
-where a CPU op on k cores has 1 + (k - 1) x parallel_efficiency effective cores and a GPU op always uses all
-its shader cores. A dtype the PU cannot run is promoted as its `promote` map says (IREE runs INT8 on the
-Mali as FP32). Every PU pulls DRAM bytes through a cap: k x per-core bandwidth up to the cluster's own cap
-for a CPU, one cap for a GPU. The DRAM itself delivers peak x achievable fraction to all PUs together.
+A processing unit (PU) is what an op is mapped to. Measured rates come first, spec-derived ones are the
+labelled fallback:
+- Compute. A matmul whose weight format has a measured rate on this PU (FLOP/s at some core counts, fitted
+  to prefill measurements by `specsoc calibrate`) runs at it, interpolated linearly between measured core
+  counts and scaled by effective cores outside them. Otherwise an op computes at the spec rate
+      effective units x clock x FLOP-per-cycle(dtype) x efficiency(op class)
+  where a CPU op on k cores has 1 + (k - 1) x parallel_efficiency effective cores and a GPU op always uses
+  all its shader cores. A dtype the PU cannot run is promoted as its `promote` map says (IREE runs INT8 on
+  the Mali as FP32).
+- Bandwidth. An op on k cores pulls DRAM bytes at most at the bandwidth the PU was measured to stream at
+  with k cores (linear between measured counts, flat above the highest, and below the lowest never above
+  k x the per-core figure); without a measurement, at k x per-core bandwidth up to the cluster's own cap for
+  a CPU, one cap for a GPU. The DRAM itself delivers peak x achievable fraction to all PUs together.
+Every measured value keeps its source (board, engine and version, date, where it was published).
 
 Values are SI (Hz, bytes/s, seconds), validated once when a file is read (socfile.py), trusted here.
 """
@@ -15,6 +23,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 OP_CLASSES = ("matmul", "attention", "elementwise")
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A rate measured (or fitted to measurements) at a number of cores, with where it comes from."""
+
+    units: int
+    value: float        # bytes/s or FLOP/s
+    source: str
+
+
+def _interpolate(points: tuple[Measured, ...], units: int, outside) -> float:
+    """Linear between measured core counts; `outside(point, units)` beyond them (points ascending by units)."""
+    if units <= points[0].units:
+        return outside(points[0], units)
+    if units >= points[-1].units:
+        return outside(points[-1], units)
+    for lo, hi in zip(points, points[1:]):
+        if lo.units <= units <= hi.units:
+            return lo.value + (hi.value - lo.value) * (units - lo.units) / (hi.units - lo.units)
+    raise AssertionError("unreachable: points ascend")
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,6 +62,10 @@ class ProcessingUnit:
     parallel_efficiency: float = 1.0    # CPU: each core beyond the first adds this fraction of a core
     promote: dict[str, str] = field(default_factory=dict)
     dtype_efficiency: dict[str, float] = field(default_factory=dict)   # calibrated per-dtype multiplier (default 1)
+    first_core: int = 0                 # a CPU cluster's first core in the SoC-wide numbering (clusters in file order)
+    isa: tuple[str, ...] = ()           # CPU instruction-set features (dotprod, i8mm, fp16); () when not stated
+    bandwidth_measured: tuple[Measured, ...] = ()           # streaming bandwidth by cores used, ascending
+    matmul_measured: dict[str, tuple[Measured, ...]] = field(default_factory=dict)   # weight format -> FLOP/s
 
     def compute_dtype(self, dtype: str) -> str:
         return self.promote.get(dtype, dtype)
@@ -40,17 +73,32 @@ class ProcessingUnit:
     def effective_units(self, units: int) -> float:
         return 1.0 + (units - 1) * self.parallel_efficiency
 
-    def flop_rate(self, dtype: str, op_class: str, units: int) -> float:
-        """FLOP/s an op of this class and compute dtype achieves on `units` cores of this PU."""
+    def spec_flop_rate(self, dtype: str, op_class: str, units: int) -> float:
+        """FLOP/s from the spec sheet: effective units x clock x FLOP/cycle x efficiency (x any dtype multiplier)."""
         dtype = self.compute_dtype(dtype)
         return (self.effective_units(units) * self.clock_hz * self.flop_per_cycle[dtype] * self.efficiency[op_class]
                 * self.dtype_efficiency.get(dtype, 1.0))
 
-    def op_bandwidth_cap(self, units: int) -> float:
-        """The most DRAM bytes/s one op on `units` cores can pull, before sharing with anyone."""
+    def flop_rate(self, dtype: str, op_class: str, units: int, weight_format: str = "") -> float:
+        """FLOP/s an op of this class and compute dtype achieves on `units` cores of this PU: a matmul in a
+        weight format measured here at its measured rate, anything else at the spec rate."""
+        points = self.matmul_measured.get(weight_format) if op_class == "matmul" else None
+        if points:
+            return _interpolate(points, units, lambda p, k: p.value * self.effective_units(k) / self.effective_units(p.units))
+        return self.spec_flop_rate(dtype, op_class, units)
+
+    def spec_bandwidth(self, units: int) -> float:
+        """Bytes/s from the spec fallback: units x per-core bandwidth up to the cluster's cap (a GPU: its cap)."""
         if self.bandwidth_per_unit_B_s is None:
             return self.bandwidth_cap_B_s
         return min(units * self.bandwidth_per_unit_B_s, self.bandwidth_cap_B_s)
+
+    def op_bandwidth_cap(self, units: int) -> float:
+        """The most DRAM bytes/s one op on `units` cores can pull, before sharing with anyone."""
+        if not self.bandwidth_measured:
+            return self.spec_bandwidth(units)
+        return _interpolate(self.bandwidth_measured, units,
+                            lambda p, k: p.value if k >= p.units else min(p.value, self.spec_bandwidth(k)))
 
 
 @dataclass(frozen=True)
@@ -88,11 +136,13 @@ class SoC:
     dram: Dram
     interconnect: Interconnect
     host: str                 # the CPU cluster that runs the runtime and talks to the GPU
-    calibration: str = ""     # what the calibrated multipliers were fitted to ("" = spec values only)
+    calibration: str = ""     # what the calibrated values were fitted to ("" = spec values only)
+    token_overhead_s: float = 0.0   # fixed host cost of every forward pass (sampling, graph launch, short ops)
+    token_overhead_source: str = ""
 
     def without_overheads(self) -> "SoC":
-        """The same SoC with no dispatch, launch or handoff latency (copies still cost bandwidth)."""
-        return replace(self, pus=tuple(replace(pu, overhead_s=0.0) for pu in self.pus),
+        """The same SoC with no dispatch, launch, per-token or handoff latency (copies still cost bandwidth)."""
+        return replace(self, pus=tuple(replace(pu, overhead_s=0.0) for pu in self.pus), token_overhead_s=0.0,
                        interconnect=replace(self.interconnect, handoff_latency_s=0.0))
 
     def pu(self, name: str) -> ProcessingUnit:
@@ -111,6 +161,7 @@ class SoC:
             "source": self.source,
             "host": self.host,
             "calibration": self.calibration or "none: spec-derived values and stated assumptions only",
+            "token_overhead_s": self.token_overhead_s,
             "dram": {"peak_bandwidth_B_s": self.dram.peak_bandwidth_B_s,
                      "achievable_fraction": self.dram.achievable_fraction,
                      "usable_bandwidth_B_s": self.dram.usable_B_s},
@@ -122,6 +173,12 @@ class SoC:
                      "overhead_s": pu.overhead_s, "bandwidth_cap_B_s": pu.bandwidth_cap_B_s,
                      "bandwidth_per_unit_B_s": pu.bandwidth_per_unit_B_s,
                      "parallel_efficiency": pu.parallel_efficiency, "promote": dict(pu.promote),
-                     "dtype_efficiency": dict(pu.dtype_efficiency)}
+                     "dtype_efficiency": dict(pu.dtype_efficiency), "isa": list(pu.isa),
+                     "bandwidth_measured_B_s": [_point(p) for p in pu.bandwidth_measured],
+                     "matmul_measured_flop_s": {f: [_point(p) for p in points] for f, points in pu.matmul_measured.items()}}
                     for pu in self.pus],
         }
+
+
+def _point(p: Measured) -> dict:
+    return {"units": p.units, "value": p.value, "source": p.source}

@@ -2,10 +2,20 @@
 
 Files are YAML with units in every key name (`clock_ghz`, `bandwidth_per_core_gb_s`, `launch_overhead_us`).
 
-A file may carry a `calibration:` section: per-PU multipliers fitted to measurements (`against` says which),
-applied on top of the spec-derived values when the SoC is loaded calibrated (the default) and left out with
-`calibrated=False` (`--uncalibrated`): `efficiency_scale` multiplies every op-class efficiency of the PU,
-`dtype_efficiency` multiplies the FLOP rate of one compute dtype (kernels of one dtype doing better or worse).
+A CPU cluster may state its instruction-set features (`isa: [dotprod, i8mm, fp16]`): without `dotprod` int8
+arithmetic runs as fp32 (no int8 dot product: a Cortex-A72), without `fp16` fp16 arithmetic runs as fp32.
+
+A file may carry a `calibration:` section, values fitted to measurements (`against` says which), applied on
+top of the spec-derived values when the SoC is loaded calibrated (the default) and left out with
+`calibrated=False` (`--uncalibrated`). Per PU:
+- `bandwidth_gb_s: {CORES: {value: GB/s, source: ...}}`: the bandwidth it streams at with that many cores;
+- `matmul_gflop_s: {FORMAT: {CORES: {value: GFLOP/s, source: ...}}}`: its matmul rate in a weight format;
+- `efficiency_scale` multiplies every op-class efficiency, `dtype_efficiency` the FLOP rate of one compute
+  dtype (kernels of one dtype doing better or worse);
+and for the SoC `token_overhead_us: {value: us, source: ...}`, a fixed host cost of every forward pass.
+Every value's `source` says "measured: ..." (board, engine and version, date, where) or "assumption: ...".
+A CPU cluster with no measured rate for a format that another cluster has takes that cluster's rate per
+effective core, scaled by the ratio of their spec peaks for the format's arithmetic (a labelled assumption).
 """
 
 from __future__ import annotations
@@ -14,18 +24,43 @@ from dataclasses import replace
 
 from simulator.common.bundled import resolve_file
 from simulator.common.config import Section, read_mapping
-from simulator.hw.dtypes import COMPUTE_DTYPES
-from simulator.hw.soc import OP_CLASSES, Dram, Interconnect, ProcessingUnit, SoC
+from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_FORMATS, base_format
+from simulator.hw.soc import OP_CLASSES, Dram, Interconnect, Measured, ProcessingUnit, SoC
 
 GB = 1e9
 US = 1e-6
+ISA_FEATURES = ("dotprod", "i8mm", "fp16")
+_NEEDS = {"int8": "dotprod", "fp16": "fp16"}    # compute dtype -> the feature a CPU needs to run it natively
+
+
+def _isa(sec: Section, fpc: dict) -> tuple[tuple[str, ...], dict]:
+    """The cluster's features, and the promotions they imply (dtypes it has no instructions for run as fp32)."""
+    if not sec.has("isa"):
+        return (), {}
+    raw = sec.raw("isa")
+    if not isinstance(raw, list) or not all(isinstance(f, str) for f in raw):
+        raise sec.fail("isa", f"must be a list of features ({', '.join(ISA_FEATURES)})")
+    for feature in raw:
+        if feature not in ISA_FEATURES:
+            raise sec.fail("isa", f"unknown feature {feature!r} (known: {', '.join(ISA_FEATURES)})")
+    promote = {}
+    for dtype, feature in _NEEDS.items():
+        if feature not in raw:
+            if dtype in fpc:
+                raise sec.fail(f"flop_per_cycle.{dtype}", f"a {dtype} rate, but isa lacks {feature}: it would run as fp32")
+            promote[dtype] = "fp32"
+    return tuple(raw), promote
 
 
 def _compute_section(sec: Section, units_key: str, overhead_key: str, kind: str) -> dict:
     fpc = sec.number_map("flop_per_cycle", COMPUTE_DTYPES)
+    isa, isa_promote = _isa(sec, fpc) if kind == "cpu" else ((), {})
     promote_raw = sec.raw("promote", {})
     if not isinstance(promote_raw, dict):
         raise sec.fail("promote", "must be a mapping dtype -> dtype")
+    if isa_promote and promote_raw:
+        raise sec.fail("promote", "give either isa (promotions follow from it) or promote, not both")
+    promote_raw = promote_raw or isa_promote
     for src, dst in promote_raw.items():
         if not isinstance(dst, str):
             raise sec.fail(f"promote.{src}", f"must name one dtype, got {dst!r}")
@@ -45,6 +80,7 @@ def _compute_section(sec: Section, units_key: str, overhead_key: str, kind: str)
         efficiency=sec.number_map("efficiency", OP_CLASSES, max=1.0, required=OP_CLASSES),
         overhead_s=sec.number(overhead_key, min=0.0) * US,
         promote=dict(promote_raw),
+        isa=isa,
     )
 
 
@@ -67,31 +103,96 @@ def _gpu(sec: Section) -> ProcessingUnit:
     return pu
 
 
-def _calibrate(pus: tuple[ProcessingUnit, ...], sec: Section) -> tuple[tuple[ProcessingUnit, ...], str]:
-    """Apply a `calibration:` section's multipliers to the PUs it names."""
+def _measured(sec: Section, key: str, scale: float, max_units: int) -> tuple[Measured, ...]:
+    """`{CORES: {value: V, source: S}}` -> Measured points (V x scale, SI), ascending by cores."""
+    sub = sec.section(key)
+    points = []
+    for units in sub._data:
+        if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= max_units:
+            raise sub.fail(str(units), f"must be a core count 1..{max_units}")
+        entry = Section(sub.source, sub.raw(units), sub._key(str(units)))
+        value = entry.number("value", positive=True) * scale
+        source = entry.string("source")
+        if not source.startswith(("measured:", "assumption:", "fitted:")):
+            raise entry.fail("source", 'must start with "measured:", "fitted:" or "assumption:"')
+        entry.done()
+        points.append(Measured(units, value, source))
+    if not points:
+        raise sec.fail(key, "give at least one core count")
+    return tuple(sorted(points, key=lambda p: p.units))
+
+
+def _calibrate_pu(pu: ProcessingUnit, sub: Section) -> ProcessingUnit:
+    scale = sub.number("efficiency_scale", 1.0, positive=True)
+    dtype_eff = sub.number_map("dtype_efficiency", COMPUTE_DTYPES, {})
+    bandwidth = _measured(sub, "bandwidth_gb_s", GB, pu.units) if sub.has("bandwidth_gb_s") else ()
+    matmul = {}
+    if sub.has("matmul_gflop_s"):
+        formats = sub.section("matmul_gflop_s")
+        for fmt in formats._data:
+            if fmt not in WEIGHT_FORMATS:
+                raise formats.fail(str(fmt), f"unknown weight format (known: {', '.join(WEIGHT_FORMATS)})")
+            matmul[fmt] = _measured(formats, fmt, GB, pu.units)
+        formats.done()
+    sub.done()
+    return replace(pu, efficiency={k: min(1.0, v * scale) for k, v in pu.efficiency.items()},
+                   dtype_efficiency=dtype_eff, bandwidth_measured=bandwidth, matmul_measured=matmul)
+
+
+def _calibrate(pus: tuple[ProcessingUnit, ...], sec: Section) -> tuple[tuple[ProcessingUnit, ...], str, tuple[float, str]]:
+    """Apply a `calibration:` section to the PUs it names; returns them, `against`, and the per-token cost."""
     against = sec.string("against")
+    token = (0.0, "")
+    if sec.has("token_overhead_us"):
+        entry = sec.section("token_overhead_us")
+        token = (entry.number("value", min=0.0) * US, entry.string("source"))
+        entry.done()
     by_name = {pu.name: pu for pu in pus}
     for name in list(sec._data):
-        if name == "against":
+        if name in ("against", "token_overhead_us"):
             continue
         if name not in by_name:
-            raise sec.fail(name, f"no processing unit of that name (known: {', '.join(by_name)})")
-        sub = sec.section(name)
-        pu = by_name[name]
-        scale = sub.number("efficiency_scale", 1.0, positive=True)
-        dtype_eff = sub.number_map("dtype_efficiency", COMPUTE_DTYPES, {})
-        sub.done()
-        by_name[name] = replace(pu, efficiency={k: min(1.0, v * scale) for k, v in pu.efficiency.items()},
-                                dtype_efficiency=dtype_eff)
+            raise sec.fail(str(name), f"no processing unit of that name (known: {', '.join(by_name)})")
+        by_name[name] = _calibrate_pu(by_name[name], sec.section(name))
     sec.done()
-    return tuple(by_name[pu.name] for pu in pus), against
+    return _borrow_rates(tuple(by_name[pu.name] for pu in pus)), against, token
+
+
+def _peak(pu: ProcessingUnit, fmt: str) -> float:
+    dtype = pu.compute_dtype(base_format(fmt).compute)
+    return pu.clock_hz * pu.flop_per_cycle[dtype]
+
+
+def _borrow_rates(pus: tuple[ProcessingUnit, ...]) -> tuple[ProcessingUnit, ...]:
+    """CPU clusters without a measured rate for a format another cluster has: that cluster's rate per effective
+    core at its lowest measured count, scaled by the ratio of spec peaks, as a labelled assumption."""
+    cpus = [pu for pu in pus if pu.kind == "cpu"]
+    out = []
+    for pu in pus:
+        borrowed = {}
+        if pu.kind == "cpu":
+            for other in cpus:
+                for fmt, points in other.matmul_measured.items():
+                    if fmt in pu.matmul_measured or fmt in borrowed:
+                        continue
+                    p = points[0]
+                    ratio = _peak(pu, fmt) / _peak(other, fmt)
+                    per_core = p.value / other.effective_units(p.units) * ratio
+                    borrowed[fmt] = (Measured(1, per_core, f"assumption: {other.name}'s rate per core "
+                                              f"({p.source}) x {ratio:.3f}, the ratio of spec peaks (clock x FLOP/cycle)"),)
+        out.append(replace(pu, matmul_measured={**pu.matmul_measured, **borrowed}) if borrowed else pu)
+    return tuple(out)
 
 
 def parse_soc(data: dict, source: str, calibrated: bool = True) -> SoC:
     top = Section(source, data)
     name = top.string("name")
     description = top.string("description", "")
-    pus = tuple(_cpu(s) for s in top.sections("cpu_clusters")) + tuple(_gpu(s) for s in top.sections("gpus", []))
+    cpus, first = [], 0
+    for sec in top.sections("cpu_clusters"):
+        cpus.append(replace(_cpu(sec), first_core=first))
+        first += cpus[-1].units
+    pus = tuple(cpus) + tuple(_gpu(s) for s in top.sections("gpus", []))
     if not any(pu.kind == "cpu" for pu in pus):
         raise top.fail("cpu_clusters", "at least one CPU cluster is needed (it hosts the runtime)")
     names = [pu.name for pu in pus]
@@ -111,17 +212,17 @@ def parse_soc(data: dict, source: str, calibrated: bool = True) -> SoC:
     inter = Interconnect(handoff_latency_s=i.number("handoff_latency_us", min=0.0) * US, shared_memory=shared,
                          copy_bandwidth_B_s=copy * GB if copy is not None else None)
     i.done()
-    calibration = ""
+    calibration, token = "", (0.0, "")
     if top.has("calibration"):
-        calibrated_pus, against = _calibrate(pus, top.section("calibration"))
+        calibrated_pus, against, fitted_token = _calibrate(pus, top.section("calibration"))
         if calibrated:
-            pus, calibration = calibrated_pus, against
+            pus, calibration, token = calibrated_pus, against, fitted_token
     host = top.string("host", next(pu.name for pu in pus if pu.kind == "cpu"))
     if host not in names or next(pu for pu in pus if pu.name == host).kind != "cpu":
         raise top.fail("host", f"must name a CPU cluster, got {host!r}")
     top.done()
     return SoC(name=name, description=description, source=source, pus=pus, dram=dram, interconnect=inter, host=host,
-               calibration=calibration)
+               calibration=calibration, token_overhead_s=token[0], token_overhead_source=token[1])
 
 
 def load_soc(name_or_path: str, calibrated: bool = True) -> SoC:

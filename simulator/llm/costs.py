@@ -2,9 +2,12 @@
 
 One op alone on the SoC takes the roofline in time
     overhead + max(FLOPs / FLOP rate, bytes / bandwidth)
-where the FLOP rate is the placement's (hw.soc.ProcessingUnit.flop_rate) and the bandwidth is what the op may
-pull alone: min(its PU's cap for that many cores, the DRAM's usable bandwidth). Under contention the engine
-shares DRAM between ops; an op then never streams faster than bytes / compute time.
+where the FLOP rate is the placement's (hw.soc.ProcessingUnit.flop_rate: measured for a matmul's weight format
+where the SoC file has it) and the bandwidth is what the op may pull alone: min(its PU's cap for that many
+cores, the DRAM's usable bandwidth). Under contention the engine shares DRAM between ops; an op then never
+streams faster than bytes / compute time. On a placement spanning clusters an op is split evenly over the
+cores and ends with its slowest share (_op_row). Every pass starts with the SoC's fixed per-token host cost,
+when it has one.
 
 A coarse node (a layer, the whole model) runs as one task whose compute floor is the sum of its members'
 uncontended times, max(compute_i, bytes_i / bandwidth): alone it takes exactly as long as its members run
@@ -45,33 +48,57 @@ def precision_on(precision: Precision, placement: Placement) -> Precision:
 def op_compute_s(op: Op, placement: Placement) -> float:
     if op.flops == 0:
         return 0.0
-    return op.flops / placement.pu.flop_rate(op.dtype, op.op_class, placement.units)
+    return op.flops / placement.pu.flop_rate(op.dtype, op.op_class, placement.units, op.weight_format)
+
+
+def _op_row(op: Op, placement: Placement, dram_B_s: float) -> tuple[float, float]:
+    """(compute floor s, stream s alone) of one op. On one cluster: its compute time, and its bytes at the
+    bandwidth it may pull alone. Spanning clusters, the op is split evenly over the cores: each cluster's share
+    takes max(its compute, its bytes at its own bandwidth), the op ends with the slowest share (its floor), and
+    all shares together stream at most at the sum of their caps."""
+    if not placement.spill:
+        return op_compute_s(op, placement), op.bytes / min(placement.pu.op_bandwidth_cap(placement.units), dram_B_s)
+    floor = 0.0
+    for share in placement.shares:
+        part = share.units / placement.units
+        floor = max(floor, part * op_compute_s(op, share),
+                    part * op.bytes / min(share.pu.op_bandwidth_cap(share.units), dram_B_s))
+    return floor, op.bytes / min(bandwidth_cap(placement), dram_B_s)
+
+
+def bandwidth_cap(placement: Placement) -> float:
+    """The most DRAM bytes/s one op on this placement can pull (the sum over the clusters it spans)."""
+    return sum(s.pu.op_bandwidth_cap(s.units) for s in placement.shares)
 
 
 def make_task(name: str, kind: str, ops: tuple[Op, ...], placement: Placement, soc: SoC) -> Task:
     """Cost one DAG node (one op, or the member ops of a coarse node) on a placement."""
-    pu = placement.pu
-    cap = pu.op_bandwidth_cap(placement.units)
-    alone_bw = min(cap, soc.dram.usable_B_s)
+    cap = bandwidth_cap(placement)
     costed: dict[int, tuple[float, float, float, float]] = {}   # a coarse node repeats its layers' ops:
     rows = []                                                    # cost each op object once
     for op in ops:
         row = costed.get(id(op))
         if row is None:
-            nbytes = op.bytes
-            row = costed[id(op)] = (op_compute_s(op, placement), nbytes / alone_bw, nbytes, op.flops)
+            row = costed[id(op)] = (*_op_row(op, placement, soc.dram.usable_B_s), op.bytes, op.flops)
         rows.append(row)
     if len(rows) == 1:
         compute = rows[0][0]
         stream = max(compute, rows[0][1])
     else:
         compute = stream = sum(max(c, m) for c, m, _b, _f in rows)
-    overhead = pu.overhead_s * len(ops)
+    overhead = max(s.pu.overhead_s for s in placement.shares) * len(ops)
     nbytes = sum(r[2] for r in rows)
     stream_cap = 0.0 if nbytes <= 0 else (min(cap, nbytes / compute) if compute > 0 else cap)
     return Task(name=name, kind=kind, flops=sum(r[3] for r in rows), bytes=nbytes, compute_s=compute,
                 overhead_s=overhead, alone_s=overhead + stream,
                 compute_bound=sum(r[0] for r in rows) >= sum(r[1] for r in rows), stream_cap_B_s=stream_cap)
+
+
+def host_task(soc: SoC) -> Task:
+    """The fixed host cost of a forward pass (sampling, graph launch, short ops), measured per generated token."""
+    t = soc.token_overhead_s
+    return Task(name="host", kind="host", flops=0.0, bytes=0.0, compute_s=0.0, overhead_s=t, alone_s=t,
+                compute_bound=True, stream_cap_B_s=0.0)
 
 
 def run_order(graph: nx.DiGraph):
@@ -113,13 +140,18 @@ class Planner:
             unique: list[Task] = []
             order = []
             nodes = layout(model, precision_on(precision, placement).weights, self.granularity)
+            names = tuple(n for n, _, _ in nodes)
+            if self.soc.token_overhead_s > 0:
+                unique.append(host_task(self.soc))
+                order.append(0)
+                names = ("host",) + names
             for name, kind, members in nodes:
                 i = index.get(members)
                 if i is None:
                     i = index[members] = len(unique)
                     unique.append(make_task(name, kind, tuple(ops[k] for k in members), placement, self.soc))
                 order.append(i)
-            plan = self._plans[key] = Plan(placement, tuple(unique), tuple(order), tuple(n for n, _, _ in nodes))
+            plan = self._plans[key] = Plan(placement, tuple(unique), tuple(order), names)
         return plan
 
     def weight_bytes(self, model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement) -> float:

@@ -49,7 +49,7 @@ def test_a_big_little_soc_places_on_a_named_cluster():
     assert placement.pu.name == "a76" and placement.cores == (0, 1, 2, 3) and placement.label == "a76:4"
 
 
-@pytest.mark.parametrize("text,problem", [("cpu:3", "core count must be 1..2"), ("cpu:", "give a core count"),
+@pytest.mark.parametrize("text,problem", [("cpu:3", "has 2 CPU cores"), ("c:3", "core count must be 1..2"), ("cpu:", "give a core count"),
                                           ("c:2@1", "do not fit"), ("gpu:1", "placed whole"), ("npu", "no processing unit")])
 def test_bad_device_strings_name_the_flag_and_the_problem(text, problem):
     with pytest.raises(InputError, match=f"^--draft-device: .*{problem}"):
