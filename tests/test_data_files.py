@@ -48,11 +48,16 @@ def _has_number(value) -> bool:
 def uncommented_numeric_lines(text: str) -> list[str]:
     """Lines holding a numeric value (`key: number` or a flow map/list with numbers) without a non-empty comment."""
     bad = []
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
         content, comment = _split_comment(line)
         match = _KEY_VALUE.match(content)
         if not match:
             continue
+        indent = len(line) - len(line.lstrip())
+        if content.strip().startswith("value:") and i + 1 < len(lines) and \
+                lines[i + 1].startswith(" " * indent + "source:"):
+            continue       # a calibration value: its source is the `source:` key beside it
         try:
             value = yaml.safe_load(match.group("value"))
         except yaml.YAMLError:

@@ -124,11 +124,14 @@ def _values(params: list[Param], x: np.ndarray) -> dict[Param, float]:
 
 
 def fit(soc: SoC, observations: list[Observation], token_overhead_s: float | None = None,
-        where: str = "calibrate") -> FitResult:
-    """Fit the unknowns to the observations (token_overhead_s given: the host cost is held at it)."""
+        where: str = "calibrate", fixed: dict[Param, float] | None = None) -> FitResult:
+    """Fit the unknowns to the observations. Given a token_overhead_s, the host cost is held at it; `fixed`
+    values (a bandwidth measured by a microbenchmark) are held too."""
     if token_overhead_s is not None:
         soc = replace(soc, token_overhead_s=token_overhead_s)
-    params = parameters(soc, observations, token_overhead_s is None)
+    fixed = fixed or {}
+    soc = apply(soc, fixed, "measured") if fixed else soc
+    params = [p for p in parameters(soc, observations, token_overhead_s is None) if p not in fixed]
     measured = np.log([o.tokens_per_s for o in observations])
 
     def residuals(x: np.ndarray) -> np.ndarray:
@@ -166,6 +169,7 @@ def fit(soc: SoC, observations: list[Observation], token_overhead_s: float | Non
     _check_rank(where, params, jacobian(x, r))
     values = _values(params, x)
     fitted = apply(soc, values)
+    values = {**fixed, **values}
     return FitResult(values, fitted, tuple((o, predict_tokens_per_s(fitted, o.case)) for o in observations))
 
 

@@ -355,3 +355,26 @@ def _duration(seconds: float) -> str:
 
 def _time_mean(data: Timeline) -> float:
     return float(step_mean_per_bin(data.counter_us, data.total_GB_s, np.array([0.0, data.total_s * 1e6]))[0])
+
+
+# ------------------------------------------------------------------------------------- validation
+
+def _validation(points: list[tuple[str, float, float]]):
+    """Predicted against measured tok/s, log-log, with the y = x line and a +-10% band."""
+    fig, ax = _figure(7.0, 6.0)
+    values = [v for _l, m, p in points for v in (m, p)]
+    lo, hi = min(values) / 1.5, max(values) * 1.5
+    xs = np.geomspace(lo, hi, 50)
+    ax.fill_between(xs, xs * 0.9, xs * 1.1, color="0.85", label="within 10%")
+    ax.plot(xs, xs, color="0.3", lw=1.0, label="predicted = measured")
+    for label, measured, predicted in points:
+        ax.plot([measured], [predicted], "o", ms=6)
+        ax.annotate(label, (measured, predicted), fontsize=6, xytext=(4, 4), textcoords="offset points")
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi), xlabel="measured tokens/s",
+           ylabel="predicted tokens/s", title="specsoc validate: predicted against measured")
+    ax.legend(loc="upper left", fontsize=8)
+    return fig
+
+
+def validation_plot(path: str, points: list[tuple[str, float, float]]) -> None:
+    render(_validation, path, points)

@@ -1,0 +1,69 @@
+"""`specsoc validate`: predicted against measured token rates of real boards, per measurement and as MAPE."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from simulator.analysis.benchmodel import predict_tokens_per_s
+from simulator.analysis.measurements import load_measurements
+from simulator.common.errors import InputError
+from simulator.common.output import check_output_path, write_json
+from simulator.hw.socfile import load_soc
+from simulator.render.calibration_tables import render_rates
+
+EXAMPLES = """examples:
+  specsoc validate                                # the bundled public measurements (socs/measurements/public.yaml)
+  specsoc validate mine.yaml --json validate.json --plot validate.png
+  specsoc validate public --uncalibrated          # the spec-sheet SoC files, for comparison
+"""
+
+
+def add_commands(sub) -> None:
+    cmd = sub.add_parser("validate", help="predicted vs measured token rates of real boards",
+                         description="Simulate every measurement of a measurements file (board, model, format, "
+                                     "engine, threads, test, measured tok/s, source) and print predicted vs "
+                                     "measured, the signed error of each, and the mean absolute percentage error.",
+                         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmd.add_argument("file", nargs="?", default="public", metavar="FILE",
+                     help="measurements file: bundled name or YAML path (default: public)")
+    cmd.add_argument("--soc", metavar="SOC", help="use this SoC file for every measurement instead of the one it names")
+    cmd.add_argument("--uncalibrated", action="store_true", help="use the SoC files' spec values (no calibration)")
+    cmd.add_argument("--json", metavar="FILE", help="also write every prediction and the MAPE as JSON")
+    cmd.add_argument("--plot", metavar="FILE", help="also draw predicted against measured (needs the [plot] extra)")
+
+
+def execute(args, console: Console) -> None:
+    for out in (args.json, args.plot):
+        if out:
+            check_output_path(out)
+    if args.plot:
+        from simulator.render.plots import require_matplotlib
+        require_matplotlib()
+    measurements = load_measurements(args.file)
+    socs = {}
+    rows = []
+    for m in measurements:
+        name = args.soc or m.soc
+        if name not in socs:
+            socs[name] = load_soc(name, calibrated=not args.uncalibrated)
+        try:
+            predicted = predict_tokens_per_s(socs[name], m.case)
+        except InputError as err:
+            raise InputError(args.file, f"{m.board} {m.case.label}: {err}") from None
+        rows.append((m, predicted))
+    table = [(f"{m.board} ({m.engine})", m.case.label, m.tokens_per_s, p) for m, p in rows]
+    mape = 100 * sum(abs(p / m.tokens_per_s - 1) for m, p in rows) / len(rows)
+    if args.plot:
+        from simulator.render.plots import validation_plot
+        validation_plot(args.plot, [(label, meas, pred) for _w, label, meas, pred in table])
+    if args.json:
+        write_json(args.json, {"file": args.file, "calibrated": not args.uncalibrated, "mape_percent": mape,
+                               "measurements": [{"board": m.board, "soc": args.soc or m.soc, "engine": m.engine,
+                                                 "test": m.case.label, "measured_tokens_per_s": m.tokens_per_s,
+                                                 "predicted_tokens_per_s": p,
+                                                 "error_percent": 100 * (p / m.tokens_per_s - 1), "source": m.source}
+                                                for m, p in rows]})
+    render_rates(console, f"Predicted vs measured ({args.file}, {'calibrated' if not args.uncalibrated else 'uncalibrated'})",
+                 table)
