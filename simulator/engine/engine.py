@@ -137,7 +137,7 @@ class Engine:
         then streams (or computes), and gives the cores back."""
         env, dram, log = self.env, self.dram, self.log
         place = plan.placement
-        pu, cores, slots, group = place.pu.name, place.cores, place.slots, place.group
+        pu, cores, slots, group = place.group, place.cores, place.slots, place.group
         lock = self._locks[place.lock]
         unique = plan.unique
         order, names = plan.order, plan.names
@@ -189,7 +189,7 @@ class Engine:
             t += overhead
             t += busy
         nbytes = plan.bytes if first == 0 else sum(plan.unique[i].bytes for i in order)
-        entry = AlonePass(label, plan.placement.pu.name, plan.placement.cores, plan, steps, start, t, nbytes, first)
+        entry = AlonePass(label, plan.placement.group, plan.placement.cores, plan, steps, start, t, nbytes, first)
         self.log.entries.append(entry)
         self.dram.add_alone(entry)
         return entry
@@ -200,7 +200,7 @@ class Engine:
         simpy, at `t` or when the closed form ends, and gives the cores back."""
         self.dram.leave(run)
         plan = run.plan
-        pu, cores = plan.placement.pu.name, plan.placement.cores
+        pu, cores = plan.placement.group, plan.placement.cores
         if run.starts:
             self.log.entries.append(TimedPass(run.label, pu, cores, plan, run.starts, run.ends))
         if run is self._starting:   # ended as it began (abandoned, or nothing to do): its process goes straight on

@@ -199,14 +199,16 @@ class EventLog:
 
     def spans(self, role_of: Callable[[str], str]) -> dict[str, dict[str, list[tuple[float, float]]]]:
         """Every record's [start, end], by PU and by role: `role_of(label)` for passes, "handoff" for handoffs;
-        one pass over the log (a pass record is one span: its tasks ran back to back)."""
+        one pass over the log (a pass record is one span: its tasks ran back to back). A record's `pu` is its
+        placement's DRAM group: one PU's name, or the clusters it spans joined by '+'."""
         out: dict[str, dict[str, list[tuple[float, float]]]] = {}
         for e in self.entries:
             if isinstance(e, OpEvent):
                 role = "handoff" if e.kind == "handoff" else role_of(e.pass_label)
             else:
                 role = role_of(e.label)
-            out.setdefault(e.pu, {}).setdefault(role, []).append((e.start_s, e.end_s))
+            for pu in e.pu.split("+"):          # a placement spanning clusters keeps each of them busy
+                out.setdefault(pu, {}).setdefault(role, []).append((e.start_s, e.end_s))
         return out
 
 

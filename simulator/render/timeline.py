@@ -60,9 +60,9 @@ def chrome_trace(record: RunRecord) -> dict:
 
     for e in log.ops:
         if e.kind == "handoff":
-            events.append(e.trace_event(pids[e.pu], HANDOFF_TID))
+            events.append(e.trace_event(pids[e.pu.split("+")[0]], HANDOFF_TID))
         else:
-            event = e.trace_event(pids[e.pu], e.cores[0])
+            event = e.trace_event(pids[e.pu.split("+")[0]], e.cores[0])   # spanning: on its first cluster's track
             event["args"]["role"] = role_of(e.pass_label)
             events.append(event)
     events.extend(r.trace_event(rounds_pid, 0) for r in record.rounds)
