@@ -151,26 +151,39 @@ def fit(soc: SoC, observations: list[Observation], token_overhead_s: float | Non
         _refuse(where, params, len(observations))
     x = np.array([_initial(soc, p) for p in params])
     r = residuals(x)
+    jac = jacobian(x, r)
     damping = 1e-3
-    for _ in range(200):
-        jac = jacobian(x, r)
-        a, g = jac.T @ jac, jac.T @ r
-        step = np.linalg.solve(a + damping * np.diag(np.diag(a) + 1e-12), -g)
+    lower = _clamp(params, np.full(len(params), -np.inf))
+    for _ in range(500):
+        step = _step(jac, r, damping)
+        pinned = (x <= lower) & (step < 0)          # a host cost at 0 that would go below: hold it there
+        if pinned.any():
+            free = ~pinned
+            step = np.zeros_like(step)
+            step[free] = _step(jac[:, free], r, damping)
         trial = _clamp(params, x + step)
         r_trial = residuals(trial)
-        if r_trial @ r_trial < r @ r:
+        cost, trial_cost = r @ r, r_trial @ r_trial
+        if trial_cost < cost:
             x, r, damping = trial, r_trial, max(damping / 3, 1e-12)
-            if np.max(np.abs(step)) < 1e-10:
-                break
+            if np.max(np.abs(step)) < 1e-10 or cost - trial_cost <= 1e-12 * cost:
+                break                                      # converged: the step or the gain is nothing
+            jac = jacobian(x, r)
         else:
             damping *= 5
             if damping > 1e12:
-                break
+                break                                      # no step downhill: at the minimum
     _check_rank(where, params, jacobian(x, r))
     values = _values(params, x)
     fitted = apply(soc, values)
     values = {**fixed, **values}
     return FitResult(values, fitted, tuple((o, predict_tokens_per_s(fitted, o.case)) for o in observations))
+
+
+def _step(jac: np.ndarray, r: np.ndarray, damping: float) -> np.ndarray:
+    """The Levenberg-Marquardt step: (J'J + damping diag(J'J)) step = -J'r."""
+    a = jac.T @ jac
+    return np.linalg.solve(a + damping * np.diag(np.diag(a) + 1e-12), -(jac.T @ r))
 
 
 def _refuse(where: str, params: list[Param], equations: int, unresolved: list[Param] | None = None) -> None:
