@@ -12,9 +12,10 @@ samples as the one before (a waterfall):
 
 Each step's change is reported in percent of speedup and flagged above a threshold. Because effects
 interact, the change of leaving each one out of the full scenario is reported too. Every simulated speedup
-comes with its 95% interval over its samples (run/interval.py); Eq. 1's is a closed form, with none. Steps
-run on the same samples, so their changes are far surer than each interval's width suggests: the intervals say
-how far the scenario's samples let the speedup itself be known.
+comes with its 95% interval over its samples (run/interval.py); Eq. 1's is a closed form, with none. From the
+scenario's own draw on, each step switches one effect on the same samples as the step before, so its change
+is far surer than the two intervals' widths suggest: the intervals say how well the samples pin the speedup
+itself down, not the change.
 
 Sequential steps run at model granularity: with nothing in parallel every granularity gives the same total
 (tests/decode/test_autoregressive.py), and it is the fast one. Overlap steps keep the scenario's granularity, since a

@@ -13,8 +13,8 @@ alpha and c, with no sampling in them and no interval.
 
 `specsoc explore` simulates EXPLORE_SAMPLES synthetic samples unless told otherwise, fewer than `specsoc run`'s
 default: it runs every gamma of every mapping of every variant (~200 runs on the i.MX 95), whose cost grows
-with the samples (about 2 s at 4 samples at alpha 0.9, 18 s at 64; 4 s and 60 s at alpha 0.17). The intervals
-say what so few samples can tell; `--samples 64` narrows them.
+with the samples (on a 2-core machine about 2 s at 4 samples at alpha 0.9, 18 s at 64; 4 s and 60 s at alpha
+0.17). The intervals say what so few samples can tell; `--samples 64` narrows them.
 
 The JSON document (`specsoc explore --json`, read back by `specsoc plot heatmap`) is written and read here:
 a decision names its mapping by `decision_label`.
