@@ -11,7 +11,11 @@ samples as the one before (a waterfall):
     contention = the scenario as `specsoc run` simulates it.
 
 Each step's change is reported in percent of speedup and flagged above a threshold. Because effects
-interact, the change of leaving each one out of the full scenario is reported too.
+interact, the change of leaving each one out of the full scenario is reported too. Every simulated speedup
+comes with its 95% interval over its samples (run/interval.py); Eq. 1's is a closed form, with none. From the
+scenario's own draw on, each step switches one effect on the same samples as the step before, so its change
+is far surer than the two intervals' widths suggest: the intervals say how well the samples pin the speedup
+itself down, not the change.
 
 Sequential steps run at model granularity: with nothing in parallel every granularity gives the same total
 (tests/decode/test_autoregressive.py), and it is the fast one. Overlap steps keep the scenario's granularity, since a
@@ -26,6 +30,7 @@ from simulator.analysis.analytic import eq1, expected_tokens
 from simulator.analysis.explore import pass_seconds
 from simulator.common.errors import InputError
 from simulator.llm.costs import Planner
+from simulator.run.interval import Interval
 from simulator.run.results import SpeculativeResults
 from simulator.run.scenario import Effects, Scenario, Workload
 from simulator.run.simulate import Progress, no_progress, planner_for, run_baseline, run_speculative
@@ -46,13 +51,15 @@ class Step:
     label: str
     speedup: float
     mean_accepted: float | None = None
+    samples: int | None = None              # simulated steps: the samples the speedup is over
+    ci95: Interval = None                   # its 95% interval over them (None: one sample, or Eq. 1)
     delta_percent: float | None = None      # against the step before
     flagged: bool = False
 
     def to_json(self) -> dict:
-        return {"effect": self.key, "label": self.label, "speedup": self.speedup,
-                "mean_accepted_per_round": self.mean_accepted, "delta_percent": self.delta_percent,
-                "flagged": self.flagged}
+        return {"effect": self.key, "label": self.label, "speedup": self.speedup, "speedup_ci95": self.ci95,
+                "samples": self.samples, "mean_accepted_per_round": self.mean_accepted,
+                "delta_percent": self.delta_percent, "flagged": self.flagged}
 
 
 def _iid_like(scenario: Scenario, alpha: float, seed: int, samples=None, output=None) -> Workload:
@@ -73,12 +80,14 @@ class LeftOut:
     key: str
     label: str
     speedup_without: float
+    ci95_without: Interval      # its 95% interval over the scenario's samples
     delta_percent: float        # the effect's own: full / without - 1
     flagged: bool
 
     def to_json(self) -> dict:
         return {"effect": self.key, "label": self.label, "speedup_without": self.speedup_without,
-                "delta_percent": self.delta_percent, "flagged": self.flagged}
+                "speedup_without_ci95": self.ci95_without, "delta_percent": self.delta_percent,
+                "flagged": self.flagged}
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,10 @@ class CheckResult:
         return self.steps[-1].speedup
 
     @property
+    def simulated_ci95(self) -> Interval:
+        return self.steps[-1].ci95
+
+    @property
     def gap_all_off_percent(self) -> float:
         """Eq. 1 against the simulation with every effect off: only the closed form's own arithmetic differs."""
         return 100.0 * (self.steps[1].speedup / self.closed_form_speedup - 1.0)
@@ -108,7 +121,8 @@ class CheckResult:
     def to_json(self) -> dict:
         return {"alpha": self.alpha, "c": self.c, "seq_len": self.seq_len, "gamma": self.gamma,
                 "threshold_percent": self.threshold_percent, "closed_form_speedup": self.closed_form_speedup,
-                "simulated_speedup": self.simulated_speedup, "gap_all_off_percent": self.gap_all_off_percent,
+                "simulated_speedup": self.simulated_speedup, "simulated_speedup_ci95": self.simulated_ci95,
+                "gap_all_off_percent": self.gap_all_off_percent,
                 "steps": [s.to_json() for s in self.steps], "leave_one_out": [e.to_json() for e in self.leave_one_out]}
 
 
@@ -159,7 +173,7 @@ def check(scenario: Scenario, threshold_percent: float = 2.0, progress: Progress
 
     def add(key, label, sc):
         res = sims.run(sc)
-        steps.append(Step(key, label, res.speedup, res.mean_accepted_per_round))
+        steps.append(Step(key, label, res.speedup, res.mean_accepted_per_round, res.samples, res.speedup_ci95))
         return sc
 
     long_iid = _iid_like(off_sc, alpha, scenario.workload.seed + 1000, samples=16, output=output)
@@ -187,8 +201,8 @@ def check(scenario: Scenario, threshold_percent: float = 2.0, progress: Progress
             without = replace(scenario, speculation=replace(spec, mode="sequential"))
         else:
             without = replace(scenario, effects=replace(scenario.effects, **{key: False}))
-        s = sims.run(without).speedup
-        change = 100.0 * (full / s - 1.0)
+        res = sims.run(without)
+        change = 100.0 * (full / res.speedup - 1.0)
         label = next((st.label for st in steps if st.key == key), LABELS[key])
-        left_out.append(LeftOut(key, label, s, change, abs(change) > threshold_percent))
+        left_out.append(LeftOut(key, label, res.speedup, res.speedup_ci95, change, abs(change) > threshold_percent))
     return CheckResult(alpha, c, seq_len, spec.gamma, threshold_percent, closed, steps, left_out)

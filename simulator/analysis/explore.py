@@ -7,7 +7,14 @@ comes from simulated single passes at the sequence length S_L (no KV cache, as i
 picks gamma in 0..gamma_max. As in the paper, the baseline of every speedup in a variant is the target alone
 on the variant's k CPU cores; a mapping that puts the target elsewhere pays t(target there) / t(baseline) on
 top (r below): S = Eq.1(alpha, gamma, c) / r. Full simulation runs every (mapping, gamma) over the workload
-(sequential, the paper's mode, every effect on) against the simulated baseline of the same samples.
+(sequential, the paper's mode, every effect on) against the simulated baseline of the same samples; each
+simulated speedup comes with its 95% interval over the samples (run/interval.py). Eq. 1's are closed forms of
+alpha and c, with no sampling in them and no interval.
+
+`specsoc explore` simulates EXPLORE_SAMPLES synthetic samples unless told otherwise, fewer than `specsoc run`'s
+default: it runs every gamma of every mapping of every variant (~200 runs on the i.MX 95), whose cost grows
+with the samples (on a 2-core machine about 2 s at 4 samples at alpha 0.9, 18 s at 64; 4 s and 60 s at alpha
+0.17). The intervals say what so few samples can tell; `--samples 64` narrows them.
 
 The JSON document (`specsoc explore --json`, read back by `specsoc plot heatmap`) is written and read here:
 a decision names its mapping by `decision_label`.
@@ -24,8 +31,12 @@ from simulator.hw.placement import DeviceRequest, Placement
 from simulator.hw.soc import SoC
 from simulator.llm.costs import Planner
 from simulator.llm.graph import PassShape
+from simulator.run.interval import Interval, ratio_ci95
+from simulator.run.results import DecodingResults
 from simulator.run.scenario import Effects, ModelRun, Scenario, Speculation
 from simulator.run.simulate import Progress, no_progress, run_baseline, run_speculative
+
+EXPLORE_SAMPLES = 4   # synthetic samples `specsoc explore` simulates by default (see the module's docstring)
 
 
 @dataclass(frozen=True)
@@ -74,7 +85,9 @@ class MappingResult:
     r: float                    # t_target(its placement) / t_target(baseline: k CPU cores)
     speedup_eq1: dict[int, float]
     speedup_simulated: dict[int, float] = field(default_factory=dict)
+    ci95_simulated: dict[int, Interval] = field(default_factory=dict)
     alone_simulated: float = 1.0    # the target alone on this mapping's placement, against the variant's baseline
+    alone_ci95: Interval = (1.0, 1.0)
 
     @property
     def heterogeneous(self) -> bool:
@@ -91,6 +104,10 @@ class MappingResult:
         """The simulated speedup at gamma (0: the target alone on this mapping's placement)."""
         return self.alone_simulated if gamma == 0 else self.speedup_simulated[gamma]
 
+    def ci95_at(self, gamma: int) -> Interval:
+        """The 95% interval of the simulated speedup at gamma over the samples."""
+        return self.alone_ci95 if gamma == 0 else self.ci95_simulated[gamma]
+
     def to_json(self) -> dict:
         g_eq1, s_eq1 = self.best("eq1")
         out = {"cluster": self.cluster, "cores": self.cores, "draft_device": self.draft_device,
@@ -99,19 +116,22 @@ class MappingResult:
                "speedup_eq1_by_gamma": {str(g): s for g, s in self.speedup_eq1.items()}}
         if self.speedup_simulated:
             g_sim, s_sim = self.best("simulated")
-            out.update(best_gamma_simulated=g_sim, speedup_simulated=s_sim,
-                       speedup_simulated_by_gamma={str(g): s for g, s in self.speedup_simulated.items()})
+            out.update(best_gamma_simulated=g_sim, speedup_simulated=s_sim, speedup_simulated_ci95=self.ci95_at(g_sim),
+                       speedup_simulated_by_gamma={str(g): s for g, s in self.speedup_simulated.items()},
+                       speedup_simulated_ci95_by_gamma={str(g): ci for g, ci in self.ci95_simulated.items()})
         return out
 
 
 @dataclass(frozen=True)
 class Decision:
     """A variant's choice: speculate with `mapping` at `gamma`, or not (gamma 0: the target alone on the
-    mapping's target placement, or on the variant's own cores when `mapping` is None)."""
+    mapping's target placement, or on the variant's own cores when `mapping` is None). A simulated decision
+    carries its speedup's 95% interval over the samples (the variant's own baseline against itself: 1.0, exactly)."""
 
     speedup: float
     gamma: int = 0
     mapping: MappingResult | None = None
+    ci95: Interval = None
 
     @property
     def speculate(self) -> bool:
@@ -129,7 +149,7 @@ class Decision:
 
     def to_json(self) -> dict:
         return {"speculate": self.speculate, "gamma": self.gamma, "heterogeneous": self.heterogeneous,
-                "speedup": self.speedup, "mapping": self.label}
+                "speedup": self.speedup, "speedup_ci95": self.ci95, "mapping": self.label}
 
 
 @dataclass
@@ -142,7 +162,9 @@ class Variant:
         """The variant's choice: the best mapping and gamma, or no speculation (the target alone: on the
         variant's cores, or on another PU if that alone is faster)."""
         mapping, gamma, speedup = first_best(((m, *m.best(which)) for m in self.mappings), (None, 0, 1.0))
-        return Decision(speedup, gamma, mapping)
+        if which == "eq1":
+            return Decision(speedup, gamma, mapping)
+        return Decision(speedup, gamma, mapping, (1.0, 1.0) if mapping is None else mapping.ci95_at(gamma))
 
     def to_json(self, simulated: bool) -> dict:
         eq = self.decision("eq1")
@@ -150,6 +172,7 @@ class Variant:
                "heterogeneous": eq.heterogeneous, "speedup_eq1": eq.speedup, "mapping": eq.label}
         if simulated:
             out["speedup_simulated"] = 1.0 if eq.mapping is None else eq.mapping.simulated_at(eq.gamma)
+            out["speedup_simulated_ci95"] = (1.0, 1.0) if eq.mapping is None else eq.mapping.ci95_at(eq.gamma)
             out["simulated_decision"] = self.decision("simulated").to_json()
         return out
 
@@ -201,9 +224,8 @@ def explore(spec: ExploreSpec, progress: Progress = no_progress) -> ExploreResul
         if spec.simulate:
             for place in places:   # the target alone on each PU of the variant; the first is the baseline
                 sc = Scenario(spec.soc, _model_run(spec.target, place), workload, False, spec.granularity)
-                alone[place.label] = run_baseline(sc, planner).total_time_s
-            base_sc = Scenario(spec.soc, _model_run(spec.target, base_place), workload, False, spec.granularity)
-            baseline = run_baseline(base_sc, planner)
+                alone[place.label] = run_baseline(sc, planner)
+            baseline = alone[base_place.label]
         mappings = []
         for d_place in places:
             for t_place in places:
@@ -213,16 +235,23 @@ def explore(spec: ExploreSpec, progress: Progress = no_progress) -> ExploreResul
                 m = MappingResult(cluster, k, d_place.label, t_place.label, c, r,
                                   {g: eq1(spec.alpha, g, c) / r for g in range(1, spec.gamma_max + 1)})
                 if baseline is not None:
-                    m.alone_simulated = alone[base_place.label] / alone[t_place.label]
+                    m.alone_simulated, m.alone_ci95 = _alone_speedup(baseline, alone[t_place.label])
                     for gamma in range(1, spec.gamma_max + 1):
                         sc = Scenario(spec.soc, _model_run(spec.target, t_place), workload, False,
                                       spec.granularity, Speculation(_model_run(spec.draft, d_place), gamma),
                                       Effects())
-                        m.speedup_simulated[gamma] = run_speculative(sc, baseline, planner).speedup
+                        res = run_speculative(sc, baseline, planner)
+                        m.speedup_simulated[gamma], m.ci95_simulated[gamma] = res.speedup, res.speedup_ci95
                 mappings.append(m)
         variants.append(Variant(cluster, k, mappings))
         progress("variants", index + 1, len(todo))
     return ExploreResult(spec, variants)
+
+
+def _alone_speedup(baseline: DecodingResults, alone: DecodingResults) -> tuple[float, Interval]:
+    """The target alone on another placement against the variant's baseline: the speedup and its interval."""
+    speedup = baseline.total_time_s / alone.total_time_s
+    return speedup, ratio_ci95(baseline.sample_times_s, alone.sample_times_s, speedup)
 
 
 def c_vs_seq_len(soc: SoC, target: ModelRun, draft: ModelRun, seq_lens: list[int], cores: list[int] | None = None

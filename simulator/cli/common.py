@@ -57,17 +57,20 @@ def soc_flags(cmd: argparse.ArgumentParser) -> None:
                      help="ignore the SoC file's calibration section: spec-derived values and assumptions only")
 
 
-def acceptance_flags(cmd: argparse.ArgumentParser, alpha_default: float = DEFAULT_ALPHA, plain: bool = True) -> None:
+def acceptance_flags(cmd: argparse.ArgumentParser, alpha_default: float = DEFAULT_ALPHA, plain: bool = True,
+                     samples_default: int | None = None) -> None:
+    """--trace or --alpha, --samples and --seed; `samples_default`: synthetic samples when --samples is not
+    given (None: the builder's DEFAULT_SAMPLES, 1 without a drafter)."""
     acceptance = cmd.add_mutually_exclusive_group()
     acceptance.add_argument("--trace", metavar="NAME|FILE", help="acceptance trace (bundled name or JSONL file)")
     acceptance.add_argument("--alpha", type=float,
                             help=f"i.i.d. acceptance rate for synthetic samples (default: {alpha_default})")
     cmd.add_argument("--samples", type=int,
                      help="samples to decode: the first N of the trace (default: all), or N synthetic ones "
-                          f"(default: {DEFAULT_SAMPLES}" + ("; 1 with --draft none)" if plain else ")"))
+                          f"(default: {samples_default or DEFAULT_SAMPLES}" + ("; 1 with --draft none)" if plain else ")"))
     cmd.add_argument("--seed", type=int, default=DEFAULTS.seed,
                      help=f"seed for synthetic samples and unknown agreements (default: {DEFAULTS.seed})")
-    cmd.set_defaults(alpha_default=alpha_default)
+    cmd.set_defaults(alpha_default=alpha_default, samples_default=samples_default)
 
 
 def placed_pair(args: argparse.Namespace, **overrides) -> ScenarioSpec:
@@ -125,8 +128,11 @@ def scenario_spec(args: argparse.Namespace, **overrides) -> ScenarioSpec:
     """The ScenarioSpec of this command's flags (the fields it has no flag for keep their defaults)."""
     values = {f.name: getattr(args, f.name) for f in fields(ScenarioSpec) if hasattr(args, f.name)}
     values["calibrated"] = not args.uncalibrated
-    if hasattr(args, "alpha_default") and args.alpha is None and not args.trace:
-        values["alpha"] = args.alpha_default
+    if hasattr(args, "alpha_default") and not args.trace:
+        if args.alpha is None:
+            values["alpha"] = args.alpha_default
+        if args.samples is None and args.samples_default is not None:
+            values["samples"] = args.samples_default
     return replace(ScenarioSpec(**values), **overrides)
 
 

@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from simulator.analysis.explore import ExploreSpec, explore
+from simulator.analysis.explore import EXPLORE_SAMPLES, ExploreSpec, explore
 from simulator.analysis.paper import table_for
 from simulator.cli.common import (
     Parser,
@@ -36,7 +36,7 @@ def add_commands(sub) -> None:
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     soc_flags(cmd)
     pair_flags(cmd)
-    acceptance_flags(cmd, alpha_default=0.90, plain=False)
+    acceptance_flags(cmd, alpha_default=0.90, plain=False, samples_default=EXPLORE_SAMPLES)
     cmd.add_argument("--seq-len", type=int, default=63, help="S_L: sequence length c is profiled at, and the "
                      "synthetic prompt and output length (default: 63)")
     cmd.add_argument("--gamma-max", type=int, default=8, help="largest gamma tried (default: 8)")

@@ -15,7 +15,8 @@ from simulator.run.simulate import simulate_recorded
 
 EXAMPLES = """examples:
   specsoc run                          # the paper's validated setup: 3B int8 on one A55 core, 1B fp16 drafting
-                                       # on the Mali-G310, gamma 5, no KV cache, 63-token prompts, alpha 0.94
+                                       # on the Mali-G310, gamma 5, no KV cache, 63-token prompts, alpha 0.94,
+                                       # 64 samples (the speedup's 95% interval is over them)
   specsoc run --trace translation-semiquant --samples 8 --granularity layer
   specsoc run --draft-device cpu:1 --gamma 3 --alpha 0.9          # drafter on the target's core
   specsoc run --kv-cache --target-device cpu:2 --mode overlap --alpha 0.9

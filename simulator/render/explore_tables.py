@@ -7,6 +7,7 @@ from rich.table import Table
 
 from simulator.analysis.analytic import eq1
 from simulator.analysis.explore import Decision, ExploreResult
+from simulator.render.run_tables import interval
 
 
 def cell(speculate: bool, gamma: int, heterogeneous: bool, speedup: float) -> str:
@@ -16,35 +17,38 @@ def cell(speculate: bool, gamma: int, heterogeneous: bool, speedup: float) -> st
     return f"γ{gamma} {'het' if heterogeneous else 'hom'} {speedup:.2f}x"
 
 
-def _decision_cells(d: Decision) -> list[str]:
-    """The decision's cell, and its mapping as 'drafter -> target' (or the target alone, or '-')."""
+def _decision_cells(d: Decision, samples: int | None = None) -> list[str]:
+    """The decision's cell, with `samples` its speedup's 95% interval, and its mapping as 'drafter -> target' (or
+    the target alone, or '-')."""
     if d.mapping is None:
         arrow = "-"
     elif d.speculate:
         arrow = f"{d.mapping.draft_device} -> {d.mapping.target_device}"
     else:
         arrow = d.label
-    return [cell(d.speculate, d.gamma, d.heterogeneous, d.speedup), arrow]
+    ci = [] if samples is None else [interval(d.ci95, samples)]
+    return [cell(d.speculate, d.gamma, d.heterogeneous, d.speedup), *ci, arrow]
 
 
 def render_explore(console: Console, result: ExploreResult, paper: dict | None) -> None:
     """The best choice per variant (beside the paper's table when there is one), then every mapping."""
     spec = result.spec
     simulated = spec.simulate
+    samples = len(spec.scenario.workload.samples)
     console.print(f"[bold]{spec.soc.name}[/] design space · alpha {spec.alpha:.3f} · S_L {spec.seq_len} · "
                   f"baseline per variant: the target alone on its k CPU cores"
-                  + (f" · simulated over {len(spec.scenario.workload.samples)} samples, sequential, every effect on"
-                     if simulated else ""))
+                  + (f" · simulated over {samples} samples, sequential, every effect on; 95% CI: the simulated "
+                     f"speedup's interval over them" if simulated else ""))
     table = Table(title="Best choice per design variant (the paper's Table II): gamma, heterogeneous (het) or "
                         "homogeneous (hom), speedup", title_justify="left")
-    cols = ["variant", "Eq. 1", "drafter -> target"] + (["simulated", "drafter -> target"] if simulated else [])
+    cols = ["variant", "Eq. 1", "drafter -> target"] + (["simulated", "95% CI", "drafter -> target"] if simulated else [])
     cols += ["paper"] if paper else []
     for c in cols:
         table.add_column(c, justify="left" if c in ("variant", "drafter -> target") else "right")
     for v in result.variants:
         row = [f"{v.cluster}:{v.cores}", *_decision_cells(v.decision("eq1"))]
         if simulated:
-            row += _decision_cells(v.decision("simulated"))
+            row += _decision_cells(v.decision("simulated"), samples)
         if paper:
             p = paper.get(v.cores) if v.cluster == "a55" else None
             row += ["-" if p is None else cell(*p)]
@@ -53,7 +57,7 @@ def render_explore(console: Console, result: ExploreResult, paper: dict | None) 
     maps = Table(title="Every mapping: c at S_L, best gamma and speedup against the variant's baseline",
                  title_justify="left")
     for c in ("variant", "draft", "target", "c", "Eq. 1 gamma", "Eq. 1 speedup") + (
-            ("simulated gamma", "simulated speedup") if simulated else ()):
+            ("simulated gamma", "simulated speedup", "95% CI") if simulated else ()):
         maps.add_column(c, justify="left" if c in ("variant", "draft", "target") else "right")
     for v in result.variants:
         for m in v.mappings:
@@ -61,7 +65,7 @@ def render_explore(console: Console, result: ExploreResult, paper: dict | None) 
             row = [f"{m.cluster}:{m.cores}", m.draft_device, m.target_device, f"{m.c:.3f}", str(g_eq1), f"{s_eq1:.3f}x"]
             if simulated:
                 g_sim, s_sim = m.best("simulated")
-                row += [str(g_sim), f"{s_sim:.3f}x"]
+                row += [str(g_sim), f"{s_sim:.3f}x", interval(m.ci95_at(g_sim), samples)]
             maps.add_row(*row)
     console.print(maps)
 

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simulator.analysis.paper import validated_reference
+from simulator.run.interval import Interval
 from simulator.run.results import DecodingResults, SpeculativeResults
 from simulator.run.scenario import ModelRun, Scenario
 
@@ -22,6 +23,25 @@ def s(seconds: float | None) -> str:
 
 def rate(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.2f} tokens/s"
+
+
+def interval(ci95: Interval, samples: int) -> str:
+    """A speedup's 95% interval over samples as a table cell: '1.64-1.72', or 'n/a (1 sample)' (none exists)."""
+    if ci95 is None:
+        return f"n/a ({samples} sample{'s' if samples != 1 else ''})"
+    return f"{ci95[0]:.2f}-{ci95[1]:.2f}"
+
+
+def interval_phrase(ci95: Interval, samples: int) -> str:
+    """'95% CI 1.64-1.72, 64 samples', or '95% CI n/a: 1 sample'."""
+    if ci95 is None:
+        return f"95% CI n/a: {samples} sample{'s' if samples != 1 else ''}"
+    return f"95% CI {interval(ci95, samples)}, {samples} samples"
+
+
+def speedup_with_interval(speedup: float, ci95: Interval, samples: int) -> str:
+    """'1.68x (95% CI 1.64-1.72, 64 samples)', or '1.51x (95% CI n/a: 1 sample)'."""
+    return f"{speedup:.2f}x ({interval_phrase(ci95, samples)})"
 
 
 def model_line(run: ModelRun, placement_label: str) -> str:
@@ -96,8 +116,9 @@ def _render_speculative(console: Console, scenario: Scenario, results: Speculati
     table.add_row("time per output token (mean)", ms(results.time_per_output_token_s.mean),
                   ms(base.time_per_output_token_s.mean))
     console.print(table)
-    console.print(f"[bold]speedup {results.speedup:.2f}x[/] against the target alone, not speculating, on the same "
-                  f"PU and cores, same samples and output lengths")
+    console.print(f"[bold]speedup {speedup_with_interval(results.speedup, results.speedup_ci95, results.samples)}[/] "
+                  f"against the target alone, not speculating, on the same PU and cores, same samples and output "
+                  f"lengths")
     reference = validated_reference(scenario)
     if reference:
         console.print(f"  {reference}")

@@ -13,6 +13,7 @@ from simulator.decode.runtime import ROLES, TokenLog, role_of
 from simulator.decode.speculative import SpecLog
 from simulator.engine.engine import Engine
 from simulator.engine.eventlog import union_s
+from simulator.run.interval import Interval, ratio_ci95
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class DecodingResults:
     samples); time per output token is the gap between consecutive tokens of a sample after the first (tokens
     emitted together by one speculative round have gaps of zero); decode tokens/s counts every token after
     each sample's first over the time they took. The roofline floor is the weight bytes one decode pass reads
-    over the DRAM's peak bandwidth: no decoder that streams its weights once per token can beat it.
+    over the DRAM's peak bandwidth: no decoder that streams its weights once per token can beat it. Samples run
+    one after another; a sample's time is from its start to the next one's (the last one's, to the end).
     """
 
     ttft_s: float
@@ -51,6 +53,7 @@ class DecodingResults:
     decode_tokens_per_s: float | None
     tokens_per_s: float | None
     total_time_s: float
+    sample_times_s: list[float]
     samples: int
     tokens_generated: int
     roofline_floor_s_per_token: float
@@ -79,9 +82,12 @@ class TimeSplit:
 
 @dataclass(frozen=True)
 class SpeculativeResults(DecodingResults):
-    """What speculation adds: speedup against the baseline, acceptance, and where the time went."""
+    """What speculation adds: speedup against the baseline, acceptance, and where the time went. The speedup is
+    the baseline's total time over the speculative run's, its 95% interval over the samples from their paired
+    times (run/interval.py; None with one sample)."""
 
     speedup: float | None
+    speedup_ci95: Interval
     rounds: int
     mean_accepted_per_round: float
     tokens_per_round: float
@@ -112,6 +118,7 @@ def decoding_results(engine: Engine, tokens: TokenLog, weight_bytes_per_token: f
         decode_tokens_per_s=(len(gaps) / decode_span) if decode_span > 0 else None,
         tokens_per_s=generated / total if total > 0 else None,
         total_time_s=total,
+        sample_times_s=[end - start for start, end in zip(tokens.starts_s, [*tokens.starts_s[1:], total])],
         samples=len(tokens.samples),
         tokens_generated=generated,
         roofline_floor_s_per_token=floor,
@@ -124,6 +131,13 @@ def decoding_results(engine: Engine, tokens: TokenLog, weight_bytes_per_token: f
         dram_contention_s=log.contention_s(),
         ops_simulated=log.ops_count(),
     )
+
+
+def speedup_ci95(baseline: DecodingResults, run: DecodingResults, speedup: float | None) -> Interval:
+    """The 95% interval of `speedup` = baseline total / run total over their paired samples (None with one)."""
+    if speedup is None:
+        return None
+    return ratio_ci95(baseline.sample_times_s, run.sample_times_s, speedup)
 
 
 def time_split(spans: dict, pu_names: list[str], total_s: float) -> dict[str, TimeSplit]:
@@ -146,9 +160,11 @@ def speculative_results(engine: Engine, tokens: TokenLog, weight_bytes_per_token
     total = engine.env.now
     spans = engine.log.spans(role_of)
     plain = decoding_results(engine, tokens, weight_bytes_per_token, spans)
+    speedup = baseline.total_time_s / total if total > 0 else None
     return SpeculativeResults(
         **{name: getattr(plain, name) for name in DecodingResults.__dataclass_fields__},
-        speedup=baseline.total_time_s / total if total > 0 else None,
+        speedup=speedup,
+        speedup_ci95=speedup_ci95(baseline, plain, speedup),
         rounds=len(rounds),
         mean_accepted_per_round=float(np.mean([r.accepted for r in rounds])) if rounds else 0.0,
         tokens_per_round=float(np.mean([r.tokens for r in rounds])) if rounds else 0.0,

@@ -444,6 +444,40 @@ def test_json_output_is_deterministic(argv, tmp_path, capsys):
         assert code == 0, err
     assert a.read_bytes() == b.read_bytes()
     assert len(a.read_bytes()) > 100
+    assert len(json.loads(a.read_text())["results"]["speedup_ci95"]) == 2     # the interval is deterministic too
+
+
+# ------------------------------------------------------------------------- the speedup's 95% interval
+
+SMALL_PAIR = ["--target", "qwen2.5-1.5b", "--draft", "qwen2.5-0.5b", "--prompt-tokens", "16", "--new-tokens", "12",
+              "--granularity", "model", "--alpha", "0.8"]
+
+
+def test_run_prints_and_writes_the_speedup_with_its_interval(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    code, stdout, err = run_cli(["run", *SMALL_PAIR, "--samples", "3", "--json", str(out)], capsys)
+    assert code == 0, err
+    res = json.loads(out.read_text())["results"]
+    lo, hi = res["speedup_ci95"]
+    assert lo < res["speedup"] < hi
+    assert len(res["sample_times_s"]) == len(res["baseline"]["sample_times_s"]) == 3
+    assert f"speedup {res['speedup']:.2f}x (95% CI {lo:.2f}-{hi:.2f}, 3 samples)" in " ".join(stdout.split())
+
+
+def test_interval_cells():
+    from simulator.render.run_tables import interval, speedup_with_interval
+    assert interval((1.634, 1.7251), 64) == "1.63-1.73"
+    assert interval(None, 1) == "n/a (1 sample)"
+    assert speedup_with_interval(1.678, (1.634, 1.7251), 64) == "1.68x (95% CI 1.63-1.73, 64 samples)"
+    assert speedup_with_interval(1.5, None, 1) == "1.50x (95% CI n/a: 1 sample)"
+
+
+def test_one_sample_says_it_has_no_interval(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    code, stdout, err = run_cli(["run", *SMALL_PAIR, "--samples", "1", "--json", str(out)], capsys)
+    assert code == 0, err
+    assert json.loads(out.read_text())["results"]["speedup_ci95"] is None
+    assert "(95% CI n/a: 1 sample)" in stdout
 
 
 # ----------------------------------------------------------------------------------- 7. JSON schema
@@ -549,10 +583,17 @@ def test_no_arguments_runs_default_scenario(capsys, tmp_path, monkeypatch):
     assert code == 0, err
     assert err == ""
     for word in ("imx95", "llama-3.2-3b", "int8", "a55:1", "llama-3.2-1b", "mali-g310", "gamma 5", "sequential",
-                 "no KV cache", "alpha 0.94", "speedup", "1.68x"):
+                 "no KV cache", "alpha 0.94", "speedup", "1.68x", "64 samples"):
         assert word in out, word
-    # the issue's range for the default prediction (the paper measured 1.68x)
-    assert 1.3 <= json.loads((tmp_path / "d.json").read_text())["results"]["speedup"] <= 2.0
+    # the paper measured 1.68x: the default's speedup sits on it, and so does its whole 95% interval
+    res = json.loads((tmp_path / "d.json").read_text())["results"]
+    lo, hi = res["speedup_ci95"]
+    assert 1.68 - 0.05 <= lo < res["speedup"] < hi <= 1.68 + 0.05
+    assert res["samples"] == 64
+    printed = re.search(r"speedup (\d\.\d\d)x \(95% CI (\d\.\d\d)-(\d\.\d\d), 64 samples\)", " ".join(out.split()))
+    assert printed, out
+    assert [float(x) for x in printed.groups()] == [round(res["speedup"], 2), round(lo, 2), round(hi, 2)]
+    assert abs(float(printed.group(1)) - 1.68) <= 0.05
 
 
 # ----------------------------------------------------------------------------------- known bugs (xfail)
@@ -689,14 +730,36 @@ def test_explore_json_has_the_issue_schema(tmp_path, capsys):
     assert "paper" in stdout and "1.68x" in stdout     # Table II printed beside the model's decisions
 
 
-def test_explore_simulated_json_has_simulated_speedups(tmp_path, capsys):
+@pytest.mark.parametrize("samples", [1, 3])
+def test_explore_simulated_json_has_simulated_speedups_and_their_intervals(samples, tmp_path, capsys):
     out = tmp_path / "e.json"
-    code, _, err = run_cli(["explore", "--alpha", "0.9", "--gamma-max", "2", "--samples", "1", "--seq-len", "16",
-                            "--json", str(out)], capsys)
+    code, stdout, err = run_cli(["explore", "--alpha", "0.9", "--gamma-max", "2", "--samples", str(samples),
+                                 "--seq-len", "16", "--json", str(out)], capsys)
     assert code == 0, err
     doc = json.loads(out.read_text())
+    assert doc["samples"] == samples and "95% CI" in stdout
     assert all("speedup_simulated" in v for v in doc["variants"])
     assert all("speedup_simulated" in m and "best_gamma_simulated" in m for m in doc["mappings"])
+    pairs = [(m["speedup_simulated"], m["speedup_simulated_ci95"]) for m in doc["mappings"]]
+    pairs += [(m["speedup_simulated_by_gamma"][g], ci) for m in doc["mappings"]
+              for g, ci in m["speedup_simulated_ci95_by_gamma"].items()]
+    if samples == 1:     # no interval, said as such (JSON null, "n/a (1 sample)" in the tables)
+        assert all(ci is None for _, ci in pairs)
+        return
+    pairs += [(v["simulated_decision"]["speedup"], v["simulated_decision"]["speedup_ci95"]) for v in doc["variants"]]
+    assert all(ci[0] <= speedup <= ci[1] for speedup, ci in pairs)
+
+
+def test_explore_simulates_fewer_samples_by_default_than_run(capsys):
+    from simulator.analysis.explore import EXPLORE_SAMPLES
+    from simulator.cli.common import scenario_spec
+    from simulator.cli.main import build_parser
+    parser = build_parser()
+    assert scenario_spec(parser.parse_args(["explore"])).samples == EXPLORE_SAMPLES
+    assert scenario_spec(parser.parse_args(["explore", "--alpha", "0.5"])).samples == EXPLORE_SAMPLES
+    assert scenario_spec(parser.parse_args(["explore", "--samples", "9"])).samples == 9
+    assert scenario_spec(parser.parse_args(["explore", "--trace", "translation-fp16"])).samples is None   # all of it
+    assert scenario_spec(parser.parse_args(["run"])).samples is None       # the builder's default
 
 
 def test_check_json_and_waterfall(tmp_path, capsys):
@@ -709,6 +772,11 @@ def test_check_json_and_waterfall(tmp_path, capsys):
                                                     "overheads", "sequence_growth", "dram_contention"]
     assert abs(doc["gap_all_off_percent"]) < 1.0
     assert "Eq. 1 predicts" in stdout
+    # Eq. 1 is a closed form (no interval); with one sample the others have none either, the all-off step's 16 do
+    assert [s["speedup_ci95"] is None for s in doc["steps"]] == [True, False] + [True] * 6
+    assert doc["steps"][0]["samples"] is None and doc["steps"][1]["samples"] == 16
+    assert doc["simulated_speedup_ci95"] is None and "95% CI n/a: 1 sample" in stdout
+    assert all(e["speedup_without_ci95"] is None for e in doc["leave_one_out"])
 
 
 @pytest.mark.parametrize("argv,flag", [

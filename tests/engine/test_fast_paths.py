@@ -52,6 +52,10 @@ def _assert_close(a, b, path="results"):
         assert set(a) == set(b), path
         for k in a:
             _assert_close(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_close(x, y, f"{path}[{i}]")
     elif isinstance(a, float):
         assert a == pytest.approx(b, rel=1e-9, abs=1e-12), path
     else:

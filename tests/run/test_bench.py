@@ -6,7 +6,7 @@ import json
 
 from simulator.cli.main import main
 from simulator.run import bench
-from simulator.run.builder import ScenarioSpec
+from simulator.run.builder import DEFAULT_SAMPLES, ScenarioSpec
 
 
 def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
@@ -20,6 +20,7 @@ def test_bench_writes_every_figure(tmp_path, monkeypatch, capsys):
     assert set(doc) >= {"simpy_timeouts_per_s", "ops_per_s", "ratio_ops_to_simpy", "default_wall_s",
                         "overlap_1000_rounds_wall_s", "peak_rss_mb"}
     assert set(doc["default_wall_s"]) == {"op", "layer", "model"}
+    assert doc["default_run_wall_s"] > 0 and doc["default_run_samples"] == DEFAULT_SAMPLES
     assert doc["ratio_ops_to_simpy"] == doc["ops_per_s"] / doc["simpy_timeouts_per_s"]
     assert doc["peak_rss_mb"] > 0 and doc["overlap_rounds"] > 0
     assert "ratio ops / simpy timeouts" in capsys.readouterr().out
