@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import yaml
 
 from simulator.analysis.benchmodel import BenchCase
-from simulator.analysis.fit import FitResult, Observation, Param, fit
+from simulator.analysis.fit import FitResult, Observation, Param
 from simulator.analysis.llamabench import BenchRecord
 from simulator.common.errors import InputError
 from simulator.hw.soc import SoC

@@ -8,8 +8,14 @@ import re
 import yaml
 from rich.console import Console
 
-from simulator.analysis.calibration import (Provenance, calibration_section, engine_of, from_measurements,
-                                            observations, with_calibration)
+from simulator.analysis.calibration import (
+    Provenance,
+    calibration_section,
+    engine_of,
+    from_measurements,
+    observations,
+    with_calibration,
+)
 from simulator.analysis.fit import Param, fit
 from simulator.analysis.llamabench import read_llama_bench
 from simulator.analysis.measurements import load_measurements

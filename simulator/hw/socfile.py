@@ -25,7 +25,14 @@ from dataclasses import replace
 from simulator.common.bundled import resolve_file
 from simulator.common.config import Section, read_mapping
 from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_FORMATS, base_format
-from simulator.hw.soc import OP_CLASSES, Dram, Interconnect, Measured, ProcessingUnit, SoC
+from simulator.hw.soc import (
+    OP_CLASSES,
+    Dram,
+    Interconnect,
+    Measured,
+    ProcessingUnit,
+    SoC,
+)
 
 GB = 1e9
 US = 1e-6

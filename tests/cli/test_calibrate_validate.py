@@ -10,7 +10,12 @@ import pytest
 import yaml
 
 from simulator.analysis.benchmodel import BenchCase, predict_tokens_per_s
-from simulator.analysis.calibration import Provenance, calibration_section, from_measurements, with_calibration
+from simulator.analysis.calibration import (
+    Provenance,
+    calibration_section,
+    from_measurements,
+    with_calibration,
+)
 from simulator.analysis.fit import Param, apply, fit
 from simulator.analysis.measurements import load_measurements
 from simulator.cli.main import main
