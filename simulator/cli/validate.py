@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 
 from rich.console import Console
 
 from simulator.analysis.benchmodel import predict_tokens_per_s
 from simulator.analysis.measurements import load_measurements
 from simulator.common.errors import InputError
-from simulator.common.output import check_output_path, write_json
+from simulator.common.output import check_output_path, write_json, write_text
 from simulator.hw.socfile import load_soc
 from simulator.render.calibration_tables import render_rates
 
 EXAMPLES = """examples:
   specsoc validate                                # the bundled public measurements (socs/measurements/public.yaml)
-  specsoc validate mine.yaml --json validate.json --plot validate.png
+  specsoc validate mine.yaml --json validate.json --csv validate.csv --plot validate.png
   specsoc validate public --uncalibrated          # the spec-sheet SoC files, for comparison
 """
 
@@ -31,11 +33,12 @@ def add_commands(sub) -> None:
     cmd.add_argument("--soc", metavar="SOC", help="use this SoC file for every measurement instead of the one it names")
     cmd.add_argument("--uncalibrated", action="store_true", help="use the SoC files' spec values (no calibration)")
     cmd.add_argument("--json", metavar="FILE", help="also write every prediction and the MAPE as JSON")
+    cmd.add_argument("--csv", metavar="FILE", help="also write one row per measurement as CSV")
     cmd.add_argument("--plot", metavar="FILE", help="also draw predicted against measured (needs the [plot] extra)")
 
 
 def execute(args, console: Console) -> None:
-    for out in (args.json, args.plot):
+    for out in (args.json, args.csv, args.plot):
         if out:
             check_output_path(out)
     if args.plot:
@@ -65,5 +68,18 @@ def execute(args, console: Console) -> None:
                                                  "predicted_tokens_per_s": p,
                                                  "error_percent": 100 * (p / m.tokens_per_s - 1), "source": m.source}
                                                 for m, p in rows]})
+    if args.csv:
+        write_text(args.csv, _csv(rows, args.soc))
     render_rates(console, f"Predicted vs measured ({args.file}, {'calibrated' if not args.uncalibrated else 'uncalibrated'})",
                  table)
+
+
+def _csv(rows, soc: str | None) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["board", "soc", "engine", "test", "measured_tokens_per_s", "predicted_tokens_per_s",
+                "error_percent", "source"])
+    for m, p in rows:
+        w.writerow([m.board, soc or m.soc, m.engine, m.case.label, m.tokens_per_s, repr(p),
+                    repr(100 * (p / m.tokens_per_s - 1)), m.source])
+    return out.getvalue()

@@ -14,12 +14,12 @@ def render_bundled(console: Console, socs: dict[str, SoC], models: dict[str, Mod
                    traces: dict[str, Trace]) -> None:
     """One table each, by the name the flags take."""
     table = Table(title="Bundled SoCs (--soc)", title_justify="left")
-    for col in ("name", "processing units", "DRAM"):
+    for col in ("name", "processing units", "DRAM", "measured"):
         table.add_column(col)
     for name, soc in socs.items():
         units = ", ".join(f"{pu.name} ({pu.units} {'cores' if pu.kind == 'cpu' else 'shader core(s)'}, "
                           f"{pu.clock_hz / 1e9:g} GHz)" for pu in soc.pus)
-        table.add_row(name, units, f"{soc.dram.kind} {soc.dram.peak_bandwidth_B_s / 1e9:g} GB/s peak")
+        table.add_row(name, units, f"{soc.dram.kind} {soc.dram.peak_bandwidth_B_s / 1e9:g} GB/s peak", _measured(soc))
     console.print(table)
     table = Table(title="Bundled models (--target, --draft)", title_justify="left")
     for col in ("name", "parameters", "layers", "hidden", "heads / KV heads", "vocab"):
@@ -35,3 +35,17 @@ def render_bundled(console: Console, socs: dict[str, SoC], models: dict[str, Mod
         table.add_row(name, t.record + (f" (gamma {t.gamma})" if t.gamma else ""), str(len(t.samples)),
                       str(t.header.get("imitates", t.header.get("source", ""))))
     console.print(table)
+
+
+def _measured(soc: SoC) -> str:
+    """What the SoC's calibration measured: bandwidths and matmul rates by PU, or the fitted multipliers."""
+    parts = []
+    for pu in soc.pus:
+        got = [f"{p.value / 1e9:.3g} GB/s on {p.units}" for p in pu.bandwidth_measured]
+        got += [f"{fmt} {p.value / 1e9:.3g} GFLOP/s on {p.units}" for fmt, pts in pu.matmul_measured.items()
+                for p in pts if not p.source.startswith("assumption:")]
+        if got:
+            parts.append(f"{pu.name}: " + ", ".join(got))
+    if parts:
+        return "; ".join(parts)
+    return "multipliers fitted to the paper's c" if soc.calibration else "none (spec values)"

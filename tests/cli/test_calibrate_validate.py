@@ -4,6 +4,7 @@ and those measurements are then predicted within 10%."""
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -164,3 +165,11 @@ def test_the_8_thread_row_from_the_4_thread_row_alone():
     soc, left = _rk3588_fitted_to(lambda c: c.device == "cpu:4")
     (tg8,) = [o for o in left if o.case.device == "cpu:8" and o.case.kind == "tg"]
     assert predict_tokens_per_s(soc, tg8.case) == pytest.approx(3.81, rel=0.20)
+
+
+def test_validate_writes_the_same_rows_as_csv_and_json(tmp_path, capsys):
+    assert main(["validate", "--json", str(tmp_path / "v.json"), "--csv", str(tmp_path / "v.csv")]) == 0
+    doc = json.loads((tmp_path / "v.json").read_text())["measurements"]
+    rows = list(csv.DictReader((tmp_path / "v.csv").open()))
+    assert [(r["test"], float(r["predicted_tokens_per_s"])) for r in rows] == \
+        [(m["test"], m["predicted_tokens_per_s"]) for m in doc]
