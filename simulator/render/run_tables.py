@@ -60,6 +60,25 @@ def scenario_line(scenario: Scenario) -> str:
     return head + f" · {'KV cache on' if scenario.kv_cache else 'no KV cache'}"
 
 
+def hardware_line(scenario: Scenario) -> str:
+    """For each model, where its streaming bandwidth and matmul rate come from: measured, borrowed from another
+    cluster's measurement (an assumption), or the spec-sheet fallback."""
+    target_at, draft_at = scenario.placements()
+    runs = [(scenario.target, target_at)]
+    if scenario.speculation is not None:
+        runs.append((scenario.speculation.draft, draft_at))
+    parts = []
+    for run, at in runs:
+        for share in at.shares:
+            pu = share.pu
+            bandwidth = "measured" if pu.bandwidth_measured else "spec"
+            points = pu.matmul_measured.get(run.precision.weights, ())
+            rate = ("spec" if not points else
+                    "borrowed (assumption)" if points[0].source.startswith("assumption:") else "measured")
+            parts.append(f"{run.spec.name} on {pu.name}: bandwidth {bandwidth}, {run.precision.weights} matmul {rate}")
+    return "; ".join(parts)
+
+
 def _workload_line(scenario: Scenario) -> str:
     samples = scenario.workload.samples
     n = len(samples)
@@ -79,6 +98,7 @@ def render_run(console: Console, scenario: Scenario, results: DecodingResults) -
     console.print(f"{scenario_line(scenario)} · {scenario.granularity} granularity")
     calibration = scenario.soc.calibration
     console.print(f"[dim]calibration: {calibration or 'none (spec-derived values only)'}[/]")
+    console.print(f"[dim]hardware: {hardware_line(scenario)}[/]")
     console.print(f"[dim]{_workload_line(scenario)}[/]")
     if isinstance(results, SpeculativeResults):
         _render_speculative(console, scenario, results)
