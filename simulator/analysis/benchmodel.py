@@ -5,16 +5,19 @@ reports N / time; `tgN` generates N tokens one pass each, with a KV cache, after
 the context, and reports N / total time. Nothing else runs on the SoC meanwhile, so every pass takes its
 alone time (the engine's closed form: the sum of its tasks' rooflines, the per-token host cost included).
 
-Exact: a tgN test sums its N passes. Sampled (used while fitting, where the same test is costed many times):
-a generation pass's time is piecewise linear in its position (only attention grows with the context), so the
-N passes are integrated by the trapezoid rule over 9 positions: exact wherever no op switches between
-compute- and memory-bound within the test, and within a fraction of a percent where one does.
+Exact: a tgN test sums its N passes (N up to EXACT_MAX_TOKENS). Sampled (while fitting, where the same test
+is costed many times, and for longer tests): a generation pass's time is piecewise linear in its position
+(only attention grows with the context), so the N passes are integrated by the trapezoid rule over 9 positions
+(65 beyond EXACT_MAX_TOKENS): exact wherever no op switches between compute- and memory-bound within the test,
+and within a fraction of a percent where one does. A test's prompt, depth and generated tokens together stay
+within MAX_CONTEXT_TOKENS.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from simulator.common.errors import InputError
 from simulator.hw.placement import Placement, parse_device, place
 from simulator.hw.soc import SoC
 from simulator.llm.costs import Planner
@@ -22,6 +25,8 @@ from simulator.llm.graph import PassShape
 from simulator.llm.model import ModelSpec, Precision
 
 SAMPLED_POSITIONS = 9
+EXACT_MAX_TOKENS = 1024
+MAX_CONTEXT_TOKENS = 2**20     # a million tokens: beyond any edge model's context
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,13 @@ class BenchCase:
     kind: str
     tokens: int
     depth: int = 0
+
+    def __post_init__(self):
+        if self.kind not in ("pp", "tg") or self.tokens < 1 or self.depth < 0:
+            raise InputError("test", f"{self.kind}{self.tokens} @ d{self.depth}: a pp or tg test of 1 or more tokens")
+        if self.tokens + self.depth > MAX_CONTEXT_TOKENS:
+            raise InputError("test", f"{self.kind}{self.tokens} at depth {self.depth}: more than {MAX_CONTEXT_TOKENS:,} "
+                                     "tokens of context, beyond any model simulated here")
 
     @property
     def label(self) -> str:
@@ -57,11 +69,12 @@ def predict_s(soc: SoC, case: BenchCase, sampled: bool = False) -> float:
     if case.kind == "pp":
         return _pass_s(planner, case, where, precision, case.tokens, case.depth)
     n = case.tokens
-    if not sampled or n <= SAMPLED_POSITIONS:
+    positions = SAMPLED_POSITIONS if sampled else (65 if n > EXACT_MAX_TOKENS else n)
+    if n <= positions:
         return sum(_pass_s(planner, case, where, precision, 1, case.depth + i) for i in range(n))
-    step = (n - 1) / (SAMPLED_POSITIONS - 1)
-    times = [_pass_s(planner, case, where, precision, 1, case.depth + round(i * step)) for i in range(SAMPLED_POSITIONS)]
-    mean = (sum(times) - (times[0] + times[-1]) / 2) / (SAMPLED_POSITIONS - 1)
+    step = (n - 1) / (positions - 1)
+    times = [_pass_s(planner, case, where, precision, 1, case.depth + round(i * step)) for i in range(positions)]
+    mean = (sum(times) - (times[0] + times[-1]) / 2) / (positions - 1)
     return mean * n
 
 

@@ -55,8 +55,8 @@ class Param:
     @property
     def remedy(self) -> str:
         if self.kind == "matmul":
-            return f"a prefill (pp) test of {self.fmt} on {self.units} {self.pu} cores"
-        return "a generation (tg) test of a model of another size at the same thread count, or a given per-token cost"
+            return f"a prefill (pp) test of {self.fmt} on {self.pu}"
+        return "a generation (tg) test of a model of another size on the same cores, or a given per-token cost"
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,7 @@ def apply(soc: SoC, values: dict[Param, float], source: str = "fitted") -> SoC:
 
 
 def _initial(soc: SoC, param: Param) -> float:
+    """A starting point: 1 ms of host cost; the spec bandwidth (at most the DRAM's); the spec int8 rate."""
     if param.kind == "token":
         return 1.0                                   # ms
     pu = soc.pu(param.pu)
@@ -109,75 +110,111 @@ def _initial(soc: SoC, param: Param) -> float:
     return math.log(pu.spec_flop_rate("int8", "matmul", param.units))
 
 
-_LOG_RANGE = (math.log(1e6), math.log(1e15))     # 1 MB/s .. 1 PB/s, 1 MFLOP/s .. 1 PFLOP/s: far outside any SoC
+_LOG_RANGE = (math.log(1e6), math.log(1e15))     # 1 MFLOP/s .. 1 PFLOP/s: far outside any SoC either way
+_MAX_TOKEN_MS = 10_000.0                          # a host cost of 10 s per token is no SoC
 
 
-def _clamp(params: list[Param], x: np.ndarray) -> np.ndarray:
-    """Keep a trial inside the physical range: a host cost >= 0, rates within _LOG_RANGE."""
-    lo = np.array([0.0 if p.kind == "token" else _LOG_RANGE[0] for p in params])
-    hi = np.array([1e6 if p.kind == "token" else _LOG_RANGE[1] for p in params])
-    return np.clip(x, lo, hi)
+def _bounds(soc: SoC, params: list[Param]) -> tuple[np.ndarray, np.ndarray]:
+    """Physical range of each unknown, as fitted: a host cost 0..10 s (ms), a matmul rate 1 MFLOP/s..1 PFLOP/s,
+    a bandwidth 1 MB/s..the DRAM's usable bandwidth (no PU streams faster than the DRAM delivers), in log."""
+    lo = [0.0 if p.kind == "token" else _LOG_RANGE[0] for p in params]
+    hi = [_MAX_TOKEN_MS if p.kind == "token" else
+          math.log(soc.dram.usable_B_s) if p.kind == "bandwidth" else _LOG_RANGE[1] for p in params]
+    return np.array(lo), np.array(hi)
 
 
 def _values(params: list[Param], x: np.ndarray) -> dict[Param, float]:
-    return {p: (v * MS if p.kind == "token" else math.exp(v)) for p, v in zip(params, _clamp(params, x))}
+    return {p: (float(v) * MS if p.kind == "token" else math.exp(v)) for p, v in zip(params, x)}
 
 
 def fit(soc: SoC, observations: list[Observation], token_overhead_s: float | None = None,
         where: str = "calibrate", fixed: dict[Param, float] | None = None) -> FitResult:
     """Fit the unknowns to the observations. Given a token_overhead_s, the host cost is held at it; `fixed`
-    values (a bandwidth measured by a microbenchmark) are held too."""
+    values (a bandwidth measured by a microbenchmark) are held too. A fit that ends outside the physical range,
+    does not converge, or cannot separate its unknowns is refused with one line."""
     if token_overhead_s is not None:
         soc = replace(soc, token_overhead_s=token_overhead_s)
     fixed = fixed or {}
     soc = apply(soc, fixed, "measured") if fixed else soc
     params = [p for p in parameters(soc, observations, token_overhead_s is None) if p not in fixed]
+    if len(params) > len(observations):
+        _refuse(where, params, len(observations))
+    lower, upper = _bounds(soc, params)
     measured = np.log([o.tokens_per_s for o in observations])
 
     def residuals(x: np.ndarray) -> np.ndarray:
         fitted = apply(soc, _values(params, x))
-        return np.log([predict_tokens_per_s(fitted, o.case, sampled=True) for o in observations]) - measured
+        r = np.log([predict_tokens_per_s(fitted, o.case, sampled=True) for o in observations]) - measured
+        if not np.all(np.isfinite(r)):
+            raise InputError(where, "the fit left the range the simulator can compute: check the measured rates")
+        return r
 
     def jacobian(x: np.ndarray, r: np.ndarray) -> np.ndarray:
         cols = []
         for j in range(len(x)):
             h = 1e-6 * max(1.0, abs(x[j]))
             dx = x.copy()
-            dx[j] += h
-            cols.append((residuals(dx) - r) / h)
+            dx[j] += h if dx[j] + h <= upper[j] else -h
+            cols.append((residuals(dx) - r) / (dx[j] - x[j]))
         return np.array(cols).T
 
-    if len(params) > len(observations):
-        _refuse(where, params, len(observations))
-    x = np.array([_initial(soc, p) for p in params])
+    try:
+        x = _minimise(residuals, jacobian, np.clip([_initial(soc, p) for p in params], lower, upper), lower, upper)
+    except np.linalg.LinAlgError:
+        raise InputError(where, "the fit did not converge: the measured rates contradict each other or the "
+                                "simulator's model of them; check the residuals of a smaller set") from None
+    if x is None:
+        raise InputError(where, "the fit did not converge in 500 steps: the measured rates contradict each other "
+                                "or the simulator's model of them")
     r = residuals(x)
-    jac = jacobian(x, r)
-    damping = 1e-3
-    lower = _clamp(params, np.full(len(params), -np.inf))
-    for _ in range(500):
-        step = _step(jac, r, damping)
-        pinned = (x <= lower) & (step < 0)          # a host cost at 0 that would go below: hold it there
-        if pinned.any():
-            free = ~pinned
-            step = np.zeros_like(step)
-            step[free] = _step(jac[:, free], r, damping)
-        trial = _clamp(params, x + step)
-        r_trial = residuals(trial)
-        cost, trial_cost = r @ r, r_trial @ r_trial
-        if trial_cost < cost:
-            x, r, damping = trial, r_trial, max(damping / 3, 1e-12)
-            if np.max(np.abs(step)) < 1e-10 or cost - trial_cost <= 1e-12 * cost:
-                break                                      # converged: the step or the gain is nothing
-            jac = jacobian(x, r)
-        else:
-            damping *= 5
-            if damping > 1e12:
-                break                                      # no step downhill: at the minimum
+    _check_range(where, soc, params, x, lower, upper)
     _check_rank(where, params, jacobian(x, r))
     values = _values(params, x)
     fitted = apply(soc, values)
     values = {**fixed, **values}
     return FitResult(values, fitted, tuple((o, predict_tokens_per_s(fitted, o.case)) for o in observations))
+
+
+def _minimise(residuals, jacobian, x: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray | None:
+    """Levenberg-Marquardt within bounds: an unknown at a bound that the step would push out is held there."""
+    r = residuals(x)
+    jac = jacobian(x, r)
+    damping = 1e-3
+    for _ in range(500):
+        step = _step(jac, r, damping)
+        pinned = ((x <= lower) & (step < 0)) | ((x >= upper) & (step > 0))
+        if pinned.any():
+            free = ~pinned
+            step = np.zeros_like(step)
+            if free.any():
+                step[free] = _step(jac[:, free], r, damping)
+        trial = np.clip(x + step, lower, upper)
+        r_trial = residuals(trial)
+        cost, trial_cost = r @ r, r_trial @ r_trial
+        if trial_cost < cost:
+            x, r, damping = trial, r_trial, max(damping / 3, 1e-12)
+            if np.max(np.abs(step)) < 1e-10 or cost - trial_cost <= 1e-12 * cost:
+                return x                                   # converged: the step or the gain is nothing
+            jac = jacobian(x, r)
+        else:
+            damping *= 5
+            if damping > 1e12:
+                return x                                   # no step downhill: at the minimum
+    return None
+
+
+def _check_range(where: str, soc: SoC, params: list[Param], x: np.ndarray, lower: np.ndarray,
+                 upper: np.ndarray) -> None:
+    """Refuse a fit that ends against a physical bound: the measurements imply what no SoC does."""
+    for p, v, lo, hi in zip(params, x, lower, upper):
+        if p.kind == "token" and v <= lo:
+            continue                                       # no host cost at all: a legitimate answer
+        if v <= lo + 1e-9 or v >= hi - 1e-9:
+            what = ("above the DRAM's usable bandwidth (peak x achievable fraction "
+                    f"= {soc.dram.usable_B_s / 1e9:.3g} GB/s): check the SoC file's dram section"
+                    if p.kind == "bandwidth" and v >= hi - 1e-9 else "outside any physical range")
+            raise InputError(where, f"the measured rates put {p.label} {what}; check the measurements "
+                                    "(a contradiction, a unit, a wrong thread count) or the held values")
 
 
 def _step(jac: np.ndarray, r: np.ndarray, damping: float) -> np.ndarray:
@@ -187,7 +224,8 @@ def _step(jac: np.ndarray, r: np.ndarray, damping: float) -> np.ndarray:
 
 
 def _refuse(where: str, params: list[Param], equations: int, unresolved: list[Param] | None = None) -> None:
-    names = ", ".join(p.label for p in (unresolved or params))
+    named = unresolved or params
+    names = ", ".join(p.label for p in named[:4]) + (f" and {len(named) - 4} more" if len(named) > 4 else "")
     remedies = "; or ".join(sorted({p.remedy for p in (unresolved or params)}))
     raise InputError(where, f"underdetermined: the tests cannot separate {names} ({len(params)} unknowns, "
                             f"{equations} independent measurements); add {remedies}")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from simulator.analysis.benchmodel import BenchCase
-from simulator.common.bundled import bundled_dir, resolve_file
+from simulator.common.bundled import bundled_dir
 from simulator.common.config import Section, read_mapping
 from simulator.common.errors import InputError
 from simulator.hw.dtypes import WEIGHT_FORMATS
@@ -40,13 +41,24 @@ def parse_test(text: str, where: str) -> tuple[str, int, int]:
     return m.group(1), int(m.group(2)), int(m.group(3) or 0)
 
 
+def bundled_measurements() -> list[str]:
+    return sorted(p.stem for p in (bundled_dir("socs") / "measurements").glob("*.yaml"))
+
+
 def load_measurements(name_or_path: str) -> list[Measurement]:
     """A bundled measurements file by name (socs/measurements/NAME.yaml) or a YAML path."""
-    bundled = bundled_dir("socs") / "measurements" / f"{name_or_path}.yaml"
-    if "/" not in name_or_path and bundled.is_file():
-        path, label = bundled, f"socs/measurements/{name_or_path}.yaml"
+    stem = name_or_path[:-5] if name_or_path.endswith(".yaml") else name_or_path
+    bundled = bundled_dir("socs") / "measurements" / f"{stem}.yaml"
+    path = Path(name_or_path)
+    if "/" not in name_or_path and bundled.is_file() and not path.is_file():
+        path, label = bundled, f"socs/measurements/{stem}.yaml"
+    elif not path.exists():
+        raise InputError(name_or_path, f"no such file, and not a bundled measurements file "
+                                       f"(bundled: {', '.join(bundled_measurements())})")
     else:
-        path, label = resolve_file("socs", name_or_path, (".yaml", ".yml"))
+        label = name_or_path
+        if not path.is_file():
+            raise InputError(name_or_path, "is not a regular file")
     top = Section(label, read_mapping(path))
     entries = top.sections("measurements")
     top.done()
@@ -58,9 +70,17 @@ def load_measurements(name_or_path: str) -> list[Measurement]:
     for sec in entries:
         kind, tokens, depth = parse_test(sec.string("test"), f"{label}: {sec.path}.test")
         weights = sec.string("weights", choices=WEIGHT_FORMATS)
-        case = BenchCase(load_model(sec.string("model")), weights, sec.string("device"), kind, tokens, depth)
+        try:
+            model = load_model(sec.string("model"))
+        except InputError as err:
+            raise sec.fail("model", str(err)) from None
+        try:
+            case = BenchCase(model, weights, sec.string("device"), kind, tokens, depth)
+        except InputError as err:
+            raise sec.fail("test", err.problem) from None
         out.append(Measurement(board=sec.string("board"), soc=sec.string("soc"), case=case,
-                               engine=sec.string("engine"), tokens_per_s=sec.number("tokens_per_s", positive=True),
+                               engine=sec.string("engine"),
+                               tokens_per_s=sec.number("tokens_per_s", min=1e-6, max=1e7),
                                source=sec.string("source"), note=sec.string("note", "")))
         sec.done()
     return out

@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
+from pathlib import Path
 
 import yaml
 from rich.console import Console
 
-from simulator.analysis.calibration import (
-    Provenance,
-    calibration_section,
-    engine_of,
-    from_measurements,
-    observations,
-    with_calibration,
-)
+from simulator.analysis.calibration import (Provenance, calibration_section, engine_of, from_measurements,
+                                            observations, soc_text)
 from simulator.analysis.fit import Param, fit
 from simulator.analysis.llamabench import read_llama_bench
 from simulator.analysis.measurements import load_measurements
 from simulator.common.bundled import bundled_dir, resolve_file
 from simulator.common.config import read_mapping
 from simulator.common.errors import InputError
-from simulator.common.output import check_output_path, write_json, write_text
+from simulator.common.output import check_outputs, write_json, write_text
 from simulator.hw.socfile import load_soc, parse_soc
 from simulator.llm.modelfile import load_model
 from simulator.render.calibration_tables import render_rates, render_values
@@ -35,7 +31,7 @@ EXAMPLES = """examples:
   specsoc run --soc my-rk3588.yaml --target-dtype q4_k_m --target-device cpu:4 --draft none --kv-cache
 """
 
-_BANDWIDTH = re.compile(r"^([A-Za-z0-9_.-]+):([0-9]+)=([0-9]*\.?[0-9]+)$")
+_BANDWIDTH = re.compile(r"^([A-Za-z0-9_.-]+):([0-9]{1,4})=(.+)$")
 
 
 def add_commands(sub) -> None:
@@ -64,38 +60,47 @@ def add_commands(sub) -> None:
 
 
 def _fixed(texts: list[str], soc) -> dict[Param, float]:
+    """--bandwidth PU:CORES=GB_S values: a known PU, a core count it has, 0 < GB/s <= the DRAM's peak, once each."""
     fixed = {}
     for text in texts:
         m = _BANDWIDTH.match(text)
-        if not m:
-            raise InputError("--bandwidth", f"{text!r}: write PU:CORES=GB_S, e.g. a76:4=14.2")
-        name, cores, value = m.group(1), int(m.group(2)), float(m.group(3))
+        try:
+            value = float(m.group(3)) if m else math.nan
+        except ValueError:
+            value = math.nan
+        if not m or not math.isfinite(value):
+            raise InputError("--bandwidth", f"{text[:80]!r}: write PU:CORES=GB_S, e.g. a76:4=14.2")
+        name, cores = m.group(1), int(m.group(2))
         try:
             pu = soc.pu(name)
         except KeyError:
             raise InputError("--bandwidth", f"{text!r}: SoC {soc.name} has no processing unit {name!r}") from None
-        if not 1 <= cores <= pu.units or value <= 0:
-            raise InputError("--bandwidth", f"{text!r}: cores must be 1..{pu.units} and GB/s > 0")
-        fixed[Param("bandwidth", name, cores)] = value * 1e9
+        peak = soc.dram.peak_bandwidth_B_s / 1e9
+        if not 1 <= cores <= pu.units or not 0 < value <= peak:
+            raise InputError("--bandwidth", f"{text!r}: cores must be 1..{pu.units} and GB/s in (0, {peak:g}], "
+                                            "the DRAM's peak")
+        param = Param("bandwidth", name, pu.units if pu.kind == "gpu" else cores)
+        if param in fixed:
+            raise InputError("--bandwidth", f"{text!r}: {param.label} is given twice")
+        fixed[param] = value * 1e9
     return fixed
 
 
 def execute(args, console: Console) -> None:
-    check_output_path(args.out)
-    if args.json:
-        check_output_path(args.json)
+    check_outputs({"--out": args.out, "--json": args.json}, tuple(args.bench) + (
+        (args.measurements,) if args.measurements and Path(args.measurements).is_file() else ()))
     if args.token_overhead_us is not None and not 0 <= args.token_overhead_us < 1e6:
         raise InputError("--token-overhead-us", f"must be 0..1e6 microseconds, got {args.token_overhead_us}")
     path, label = resolve_file("socs", args.soc, (".yaml", ".yml"))
     soc = load_soc(args.soc, calibrated=False)
     fixed = _fixed(args.bandwidth, soc)
-    names = args.model or sorted(p.stem for p in bundled_dir("graphs").glob("*.yaml"))
+    names = list(dict.fromkeys(args.model or sorted(p.stem for p in bundled_dir("graphs").glob("*.yaml"))))
     models = [load_model(n) for n in names]
     if bool(args.bench) == bool(args.measurements):
         raise InputError("calibrate", "give llama-bench output files or --measurements FILE (one of the two)")
     token = None if args.token_overhead_us is None else args.token_overhead_us * 1e-6
     if args.measurements:
-        obs = from_measurements(load_measurements(args.measurements), soc)
+        obs = from_measurements(load_measurements(args.measurements), soc, (args.soc,))
         prov = Provenance(f"the boards of measurements file {args.measurements!r}", "engines as listed per test",
                           "dates as published")
     else:
@@ -106,7 +111,7 @@ def execute(args, console: Console) -> None:
     original = read_mapping(path)
     section = calibration_section(result, obs, soc, prov, original.get("calibration"), fixed,
                                   bool(args.measurements), token)
-    text = with_calibration(path.read_text(encoding="utf-8"), section)
+    text = soc_text(path.read_text(encoding="utf-8"), original, section)
     parse_soc(yaml.safe_load(text), args.out)        # the file it writes must load
     rows = [(o.source, o.case.label, o.tokens_per_s, p) for o, p in result.residuals]
     values = [(p.label, _show(p, v), "held (given)" if p in fixed else "fitted") for p, v in sorted(result.values.items())]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+from pathlib import Path
 
 from rich.console import Console
 
 from simulator.analysis.benchmodel import predict_tokens_per_s
 from simulator.analysis.measurements import load_measurements
 from simulator.common.errors import InputError
-from simulator.common.output import check_output_path, write_json, write_text
+from simulator.common.output import check_outputs, write_json, write_text
 from simulator.hw.socfile import load_soc
 from simulator.render.calibration_tables import render_rates
 
@@ -30,7 +31,8 @@ def add_commands(sub) -> None:
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     cmd.add_argument("file", nargs="?", default="public", metavar="FILE",
                      help="measurements file: bundled name or YAML path (default: public)")
-    cmd.add_argument("--soc", metavar="SOC", help="use this SoC file for every measurement instead of the one it names")
+    cmd.add_argument("--soc", metavar="SOC", help="use this SoC file for every measurement instead of the one it "
+                                                  "names (every measurement's placement must exist on it)")
     cmd.add_argument("--uncalibrated", action="store_true", help="use the SoC files' spec values (no calibration)")
     cmd.add_argument("--json", metavar="FILE", help="also write every prediction and the MAPE as JSON")
     cmd.add_argument("--csv", metavar="FILE", help="also write one row per measurement as CSV")
@@ -38,23 +40,24 @@ def add_commands(sub) -> None:
 
 
 def execute(args, console: Console) -> None:
-    for out in (args.json, args.csv, args.plot):
-        if out:
-            check_output_path(out)
+    check_outputs({"--json": args.json, "--csv": args.csv, "--plot": args.plot},
+                  (args.file,) if Path(args.file).is_file() else ())
     if args.plot:
-        from simulator.render.plots import require_matplotlib
+        from simulator.render.plots import output_format, require_matplotlib
         require_matplotlib()
+        output_format(args.plot, "--plot")
     measurements = load_measurements(args.file)
     socs = {}
     rows = []
-    for m in measurements:
+    for i, m in enumerate(measurements):
         name = args.soc or m.soc
-        if name not in socs:
-            socs[name] = load_soc(name, calibrated=not args.uncalibrated)
         try:
+            if name not in socs:
+                socs[name] = load_soc(name, calibrated=not args.uncalibrated)
             predicted = predict_tokens_per_s(socs[name], m.case)
         except InputError as err:
-            raise InputError(args.file, f"{m.board} {m.case.label}: {err}") from None
+            where = "--soc" if args.soc else f"{args.file}: measurements[{i}]"
+            raise InputError(where, f"{m.board} {m.case.label}: {err}") from None
         rows.append((m, predicted))
     table = [(f"{m.board} ({m.engine})", m.case.label, m.tokens_per_s, p) for m, p in rows]
     mape = 100 * sum(abs(p / m.tokens_per_s - 1) for m, p in rows) / len(rows)

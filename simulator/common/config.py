@@ -27,6 +27,8 @@ def read_mapping(path: Path) -> dict:
         raise InputError(str(path), f"cannot read file ({err.__class__.__name__})") from None
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except RecursionError:
+        raise InputError(str(path), "nested too deeply to be a specsoc file") from None
     except (yaml.YAMLError, json.JSONDecodeError) as err:
         mark = getattr(err, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark is not None else (f" at line {err.lineno}" if hasattr(err, "lineno") else "")

@@ -21,6 +21,23 @@ def check_output_path(path: str) -> None:
         raise InputError(path, f"directory {target.parent} is not writable")
 
 
+def check_outputs(outputs: dict[str, str | None], inputs: tuple[str, ...] = ()) -> None:
+    """Check every output a command was asked for (flag -> path, None when not asked): each writable, no two
+    the same file, none of them one of the command's input files (it would be overwritten)."""
+    seen: dict[Path, str] = {}
+    given = {Path(p).resolve(): p for p in inputs}
+    for flag, path in outputs.items():
+        if not path:
+            continue
+        check_output_path(path)
+        key = Path(path).resolve()
+        if key in seen:
+            raise InputError(flag, f"{path!r} is also given to {seen[key]}: each output needs its own file")
+        if key in given:
+            raise InputError(flag, f"{path!r} is one of the input files; writing it would destroy it")
+        seen[key] = flag
+
+
 def write_json(path: str, document: dict) -> None:
     """Write sorted, indented JSON; the file appears whole or not at all."""
     write_text(path, json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n")

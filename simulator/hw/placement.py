@@ -93,7 +93,9 @@ def parse_device(soc: SoC, text: str, flag: str = "--target-device") -> DeviceRe
         return DeviceRequest(pu, 1)
     if not count:
         cores = pu.units
-    elif name == "cpu" and not at and _whole(count) and int(count) > pu.units:
+    elif name == "cpu" and _whole(count) and int(count) > pu.units:
+        if at and first_text != "0":
+            raise InputError(flag, f"{text!r}: cpu:{count} spans clusters from core 0; '@' cannot move it")
         return _spanning(soc, text, int(count), flag)
     elif not _whole(count) or not 1 <= int(count) <= pu.units:
         total = sum(p.units for p in soc.pus if p.kind == "cpu")

@@ -49,7 +49,9 @@ def _isa(sec: Section, fpc: dict) -> tuple[tuple[str, ...], dict]:
         raise sec.fail("isa", f"must be a list of features ({', '.join(ISA_FEATURES)})")
     for feature in raw:
         if feature not in ISA_FEATURES:
-            raise sec.fail("isa", f"unknown feature {feature!r} (known: {', '.join(ISA_FEATURES)})")
+            raise sec.fail("isa", f"unknown feature {feature[:40]!r} (known: {', '.join(ISA_FEATURES)})")
+    if len(set(raw)) != len(raw):
+        raise sec.fail("isa", "lists a feature twice")
     promote = {}
     for dtype, feature in _NEEDS.items():
         if feature not in raw:
@@ -110,18 +112,26 @@ def _gpu(sec: Section) -> ProcessingUnit:
     return pu
 
 
-def _measured(sec: Section, key: str, scale: float, max_units: int) -> tuple[Measured, ...]:
-    """`{CORES: {value: V, source: S}}` -> Measured points (V x scale, SI), ascending by cores."""
+def _source(entry: Section) -> str:
+    source = entry.string("source")
+    if not source.startswith(("measured:", "assumption:", "fitted:")):
+        raise entry.fail("source", 'must start with "measured:", "fitted:" or "assumption:"')
+    return source
+
+
+def _measured(sec: Section, key: str, scale: float, max_units: int, max_value: float) -> tuple[Measured, ...]:
+    """`{CORES: {value: V, source: S}}` -> Measured points (V x scale, SI), ascending by cores; 1e-3 <= V <=
+    max_value (in the file's unit)."""
     sub = sec.section(key)
     points = []
     for units in sub._data:
+        if isinstance(units, str) and units.isascii() and units.isdigit():
+            raise sub.fail(units, "write the core count as a number (4:), not a string ('4':)")
         if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= max_units:
-            raise sub.fail(str(units), f"must be a core count 1..{max_units}")
+            raise sub.fail(str(units)[:40], f"must be a core count 1..{max_units}")
         entry = Section(sub.source, sub.raw(units), sub._key(str(units)))
-        value = entry.number("value", positive=True) * scale
-        source = entry.string("source")
-        if not source.startswith(("measured:", "assumption:", "fitted:")):
-            raise entry.fail("source", 'must start with "measured:", "fitted:" or "assumption:"')
+        value = entry.number("value", min=1e-3, max=max_value) * scale
+        source = _source(entry)
         entry.done()
         points.append(Measured(units, value, source))
     if not points:
@@ -129,30 +139,35 @@ def _measured(sec: Section, key: str, scale: float, max_units: int) -> tuple[Mea
     return tuple(sorted(points, key=lambda p: p.units))
 
 
-def _calibrate_pu(pu: ProcessingUnit, sub: Section) -> ProcessingUnit:
-    scale = sub.number("efficiency_scale", 1.0, positive=True)
-    dtype_eff = sub.number_map("dtype_efficiency", COMPUTE_DTYPES, {})
-    bandwidth = _measured(sub, "bandwidth_gb_s", GB, pu.units) if sub.has("bandwidth_gb_s") else ()
+MAX_GFLOP_S = 1e7      # 10 PFLOP/s: no SoC's matmul
+MAX_TOKEN_US = 1e7     # 10 s of host cost per token: no SoC's
+
+
+def _calibrate_pu(pu: ProcessingUnit, sub: Section, dram: Dram) -> ProcessingUnit:
+    scale = sub.number("efficiency_scale", 1.0, positive=True, max=1e3)
+    dtype_eff = sub.number_map("dtype_efficiency", COMPUTE_DTYPES, {}, max=1e3)
+    peak_gb_s = dram.peak_bandwidth_B_s / GB     # no PU streams faster than the DRAM's peak
+    bandwidth = _measured(sub, "bandwidth_gb_s", GB, pu.units, peak_gb_s) if sub.has("bandwidth_gb_s") else ()
     matmul = {}
     if sub.has("matmul_gflop_s"):
         formats = sub.section("matmul_gflop_s")
         for fmt in formats._data:
             if fmt not in WEIGHT_FORMATS:
                 raise formats.fail(str(fmt), f"unknown weight format (known: {', '.join(WEIGHT_FORMATS)})")
-            matmul[fmt] = _measured(formats, fmt, GB, pu.units)
+            matmul[fmt] = _measured(formats, fmt, GB, pu.units, MAX_GFLOP_S)
         formats.done()
     sub.done()
     return replace(pu, efficiency={k: min(1.0, v * scale) for k, v in pu.efficiency.items()},
                    dtype_efficiency=dtype_eff, bandwidth_measured=bandwidth, matmul_measured=matmul)
 
 
-def _calibrate(pus: tuple[ProcessingUnit, ...], sec: Section) -> tuple[tuple[ProcessingUnit, ...], str, tuple[float, str]]:
+def _calibrate(pus: tuple[ProcessingUnit, ...], sec: Section, dram: Dram) -> tuple[tuple[ProcessingUnit, ...], str, tuple[float, str]]:
     """Apply a `calibration:` section to the PUs it names; returns them, `against`, and the per-token cost."""
     against = sec.string("against")
     token = (0.0, "")
     if sec.has("token_overhead_us"):
         entry = sec.section("token_overhead_us")
-        token = (entry.number("value", min=0.0) * US, entry.string("source"))
+        token = (entry.number("value", min=0.0, max=MAX_TOKEN_US) * US, _source(entry))
         entry.done()
     by_name = {pu.name: pu for pu in pus}
     for name in list(sec._data):
@@ -160,7 +175,7 @@ def _calibrate(pus: tuple[ProcessingUnit, ...], sec: Section) -> tuple[tuple[Pro
             continue
         if name not in by_name:
             raise sec.fail(str(name), f"no processing unit of that name (known: {', '.join(by_name)})")
-        by_name[name] = _calibrate_pu(by_name[name], sec.section(name))
+        by_name[name] = _calibrate_pu(by_name[name], sec.section(name), dram)
     sec.done()
     return _borrow_rates(tuple(by_name[pu.name] for pu in pus)), against, token
 
@@ -221,7 +236,7 @@ def parse_soc(data: dict, source: str, calibrated: bool = True) -> SoC:
     i.done()
     calibration, token = "", (0.0, "")
     if top.has("calibration"):
-        calibrated_pus, against, fitted_token = _calibrate(pus, top.section("calibration"))
+        calibrated_pus, against, fitted_token = _calibrate(pus, top.section("calibration"), dram)
         if calibrated:
             pus, calibration, token = calibrated_pus, against, fitted_token
     host = top.string("host", next(pu.name for pu in pus if pu.kind == "cpu"))

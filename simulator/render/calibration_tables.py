@@ -16,7 +16,8 @@ def render_rates(console: Console, title: str, rows: list[tuple[str, str, float,
     console.print(table)
     if rows:
         mape = 100 * sum(abs(p / m - 1) for _w, _t, m, p in rows) / len(rows)
-        console.print(f"mean absolute percentage error (MAPE): {mape:.1f}% over {len(rows)} measurements")
+        console.print(f"mean absolute percentage error (MAPE): {mape:.1f}% over {len(rows)} measurement"
+                      + ("s" if len(rows) != 1 else ""))
 
 
 def render_values(console: Console, rows: list[tuple[str, str, str]]) -> None:

@@ -43,11 +43,11 @@ def require_matplotlib():
     return matplotlib
 
 
-def output_format(path: str) -> str:
+def output_format(path: str, flag: str = "--out") -> str:
     """'png' or 'svg', from the file's extension."""
     ext = Path(path).suffix.lower().lstrip(".")
     if ext not in FORMATS:
-        raise InputError("--out", f"{path!r}: the format comes from the extension, which must be .png or .svg"
+        raise InputError(flag, f"{path!r}: the format comes from the extension, which must be .png or .svg"
                                   f"{f', not .{ext}' if ext else ''}")
     return ext
 
