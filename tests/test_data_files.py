@@ -152,3 +152,17 @@ def test_imx95_derived_facts():
     assert soc.pu("mali-g310").compute_dtype("int8") == "fp32"
     assert soc.pu("mali-g310").kind == "gpu"
     assert soc.host == "a55" and soc.pu("a55").units == 6
+
+
+def test_every_bundled_data_file_is_installed_with_the_package():
+    # pyproject.toml's package-data globs must cover every file under socs/, graphs/ and traces/, or a
+    # `pip install .` (not editable) would lack it
+    import fnmatch
+    import tomllib
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    for package, directory in setup["package-dir"].items():
+        globs = setup["package-data"][package]
+        for path in (ROOT / directory).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                rel = path.relative_to(ROOT / directory).as_posix()
+                assert any(fnmatch.fnmatch(rel, g) and rel.count("/") == g.count("/") for g in globs), rel
