@@ -17,32 +17,14 @@ A GGUF file lists each tensor's real format; these rules are what the file would
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 from simulator.hw.dtypes import DTYPES, FILE_TYPES, PLAIN
-from simulator.llm.model import ModelSpec
+from simulator.llm.model import LayerFormats, ModelSpec, WeightFormats
 
 MATMULS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate", "up", "down")
 _QK_K = 256
 _FALLBACK = {"q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0", "q2_k": "iq4_nl", "q3_k": "iq4_nl", "iq4_xs": "iq4_nl"}
-
-LayerFormats = tuple[tuple[str, str], ...]   # (matmul kind, tensor format), in MATMULS order
-
-
-@dataclass(frozen=True)
-class WeightFormats:
-    """Every weight tensor's format: the embedding, the LM head, and each layer's matmuls (layers that store
-    theirs alike share one variant)."""
-
-    embedding: str
-    output: str
-    variants: tuple[LayerFormats, ...]
-    layer_variant: tuple[int, ...]      # per layer, its index into variants
-
-    def layer(self, i: int) -> dict[str, str]:
-        return dict(self.variants[self.layer_variant[i]])
-
 
 def _use_more_bits(i: int, n: int) -> bool:
     return i < n // 8 or i >= 7 * n // 8 or (i - n // 8) % 3 == 2
@@ -71,7 +53,10 @@ def _layer(model: ModelSpec, weights: str, i: int) -> LayerFormats:
 
 @lru_cache(maxsize=256)
 def weight_formats(model: ModelSpec, weights: str) -> WeightFormats:
-    """The format of each of `model`'s weight tensors when stored as `weights`."""
+    """The format of each of `model`'s weight tensors when stored as `weights` (as its file stores them, for a
+    model read from a GGUF file)."""
+    if model.stored is not None:
+        return model.stored
     if weights in PLAIN:
         return WeightFormats(weights, weights, (tuple((k, weights) for k in MATMULS),), (0,) * model.num_layers)
     base = FILE_TYPES.get(weights, weights)

@@ -11,6 +11,30 @@ from dataclasses import asdict, dataclass
 from simulator.common.errors import InputError
 from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_FORMATS, default_activation_dtype
 
+LayerFormats = tuple[tuple[str, str], ...]   # (matmul kind, tensor format), in MATMULS order
+
+
+@dataclass(frozen=True)
+class WeightFormats:
+    """Every weight tensor's format: the embedding, the LM head, and each layer's matmuls (layers that store
+    theirs alike share one variant)."""
+
+    embedding: str
+    output: str
+    variants: tuple[LayerFormats, ...]
+    layer_variant: tuple[int, ...]      # per layer, its index into variants
+
+    def layer(self, i: int) -> dict[str, str]:
+        return dict(self.variants[self.layer_variant[i]])
+
+    def summary(self) -> dict[str, int]:
+        """How many tensors of each format (embedding, LM head unless it is the embedding, each layer's matmuls)."""
+        counts: dict[str, int] = {}
+        names = [self.embedding, self.output] + [f for i in self.layer_variant for _k, f in self.variants[i]]
+        for fmt in names:
+            counts[fmt] = counts.get(fmt, 0) + 1
+        return dict(sorted(counts.items()))
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -26,6 +50,10 @@ class ModelSpec:
     tie_word_embeddings: bool
     qkv_bias: bool = False
     gated_mlp: bool = True      # SiLU(gate) x up (Llama, Qwen); False: GeLU(up) (GPT-NeoX, GPT-2)
+    architecture: str = "llama"  # the family, as its config.json model_type or GGUF general.architecture names it
+    qk_norm: bool = False       # a norm on each query and key head before rotary (Qwen3, Gemma 3)
+    post_norms: bool = False    # norms after attention and after the MLP too (Gemma 2 and 3)
+    stored: WeightFormats | None = None   # every tensor's format as a model file stores it (GGUF), else None
 
     @property
     def q_dim(self) -> int:
@@ -47,7 +75,11 @@ class ModelSpec:
         return self.num_layers * per_layer + embed + d
 
     def describe(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        del out["stored"]
+        if self.stored is not None:
+            out["stored_formats"] = self.stored.summary()
+        return out
 
 
 @dataclass(frozen=True)
