@@ -15,7 +15,7 @@ from simulator.common.errors import InputError
 from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_FORMATS
 from simulator.hw.soc import SoC
 from simulator.llm.graph import GRANULARITIES
-from simulator.run.builder import DEFAULT_ALPHA, DEFAULT_SAMPLES, ScenarioSpec
+from simulator.run.builder import DEFAULT_ALPHA, DEFAULT_SAMPLES, DEFAULT_WEIGHTS, ScenarioSpec
 from simulator.run.scenario import MODES, ModelRun
 
 
@@ -30,8 +30,9 @@ DEFAULTS = ScenarioSpec()   # a flag's default is the builder's
 
 
 def model_flags(cmd: argparse.ArgumentParser, role: str, device: bool = True) -> None:
-    dtype = getattr(DEFAULTS, f"{role}_dtype")
-    cmd.add_argument(f"--{role}-dtype", default=dtype, choices=WEIGHT_FORMATS, help=f"weight format (default: {dtype})")
+    dtype = DEFAULT_WEIGHTS[role]
+    cmd.add_argument(f"--{role}-dtype", choices=WEIGHT_FORMATS, metavar="FORMAT",
+                     help=f"weight format: {', '.join(WEIGHT_FORMATS)} (default: the model file's own, else {dtype})")
     cmd.add_argument(f"--{role}-act-dtype", choices=COMPUTE_DTYPES, help="activation format (default: follows weights)")
     cmd.add_argument(f"--{role}-kv-dtype", choices=COMPUTE_DTYPES, help="KV-cache format (default: activations')")
     if device:

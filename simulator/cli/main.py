@@ -17,7 +17,7 @@ from simulator.cli.common import Parser
 from simulator.common.errors import InputError
 
 # command -> the module that adds and runs it, in the order `specsoc --help` lists them
-COMMANDS = {"run": "run", "list": "list", "trace": "trace", "explore": "explore", "figure": "explore",
+COMMANDS = {"run": "run", "list": "list", "model": "model", "trace": "trace", "explore": "explore", "figure": "explore",
             "check": "check", "calibrate": "calibrate", "validate": "validate", "bench": "bench", "plot": "plot"}
 
 

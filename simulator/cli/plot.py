@@ -94,7 +94,7 @@ def execute(args, console: Console) -> None:
         soc, target, draft, seq_lens, rows = c_against_seq_len(args)
         title = (f"c against sequence length, no KV cache · {soc.name}"
                  f"{'' if soc.calibration else ' (uncalibrated)'}\n"
-                 f"draft {draft.spec.name} {args.draft_dtype} · target {target.spec.name} {args.target_dtype}")
+                 f"draft {draft.spec.name} {draft.precision.weights} · target {target.spec.name} {target.precision.weights}")
         plot.render(plot.c_vs_seq_len, args.out, rows, seq_lens, title)
         what = f"c vs sequence length on {soc.name}"
     elif args.plot == "heatmap":

@@ -47,11 +47,22 @@ DTYPES: dict[str, DType] = {d.name: d for d in (
     DType("iq4_nl", 4.5, "int8"),     # llama.cpp IQ4_NL: 32 non-linear 4-bit + fp16 scale (18 B per 32)
     DType("q3_k", 3.4375, "int8"),    # llama.cpp Q3_K
     DType("q2_k", 2.625, "int8"),     # llama.cpp Q2_K
+    DType("iq3_s", 3.4375, "int8"),   # llama.cpp IQ3_S (110 B per 256)
+    DType("iq3_xxs", 3.0625, "int8"), # llama.cpp IQ3_XXS (98 B per 256)
+    DType("iq2_s", 2.5625, "int8"),   # llama.cpp IQ2_S (82 B per 256)
+    DType("iq2_xs", 2.3125, "int8"),  # llama.cpp IQ2_XS (74 B per 256)
+    DType("iq2_xxs", 2.0625, "int8"), # llama.cpp IQ2_XXS (66 B per 256)
+    DType("iq1_m", 1.75, "int8"),     # llama.cpp IQ1_M (56 B per 256)
+    DType("iq1_s", 1.5625, "int8"),   # llama.cpp IQ1_S (50 B per 256)
+    DType("tq2_0", 2.0625, "int8"),   # llama.cpp TQ2_0, ternary (66 B per 256)
+    DType("tq1_0", 1.6875, "int8"),   # llama.cpp TQ1_0, ternary (54 B per 256)
     DType("q4f16_1", 4.5, "fp16"),    # MLC-LLM: 4-bit groups of 32 with an fp16 scale, dequantized to fp16
 )}
 
 # llama.cpp file types made of several tensor formats (llm/formats.py has their rules), by their base format
-FILE_TYPES: dict[str, str] = {"q4_k_s": "q4_k", "q4_k_m": "q4_k", "q5_k_s": "q5_k", "q5_k_m": "q5_k"}
+FILE_TYPES: dict[str, str] = {"q4_k_s": "q4_k", "q4_k_m": "q4_k", "q5_k_s": "q5_k", "q5_k_m": "q5_k",
+                              "q3_k_s": "q3_k", "q3_k_m": "q3_k", "q3_k_l": "q3_k", "q2_k_s": "q2_k",
+                              "iq3_m": "iq3_s", "iq3_xs": "iq3_xxs", "iq2_m": "iq2_s"}
 
 PLAIN = ("fp32", "fp16", "bf16", "int8", "q4f16_1")   # every tensor in the one format, embeddings included
 WEIGHT_FORMATS = tuple(DTYPES) + tuple(FILE_TYPES)

@@ -17,6 +17,7 @@ A GGUF file lists each tensor's real format; these rules are what the file would
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 from simulator.hw.dtypes import DTYPES, FILE_TYPES, PLAIN
@@ -72,17 +73,47 @@ def weight_formats(model: ModelSpec, weights: str) -> WeightFormats:
     return WeightFormats(embedding, output, tuple(variants), tuple(per_layer))
 
 
-def stored_bytes(model: ModelSpec, weights: str) -> float:
-    """Bytes of every weight tensor as stored (a model file's tensor data): embedding, LM head unless tied,
-    each layer's matmuls in their formats, norm gains and biases in fp32 (4 bytes)."""
+@dataclass(frozen=True)
+class Tensor:
+    """One weight matrix as stored: its name (GGUF's naming), layer (None for embedding and LM head), the op
+    kind it feeds, its element count and format."""
+
+    name: str
+    layer: int | None
+    kind: str
+    elements: int
+    format: str
+
+    @property
+    def bytes(self) -> float:
+        return self.elements * DTYPES[self.format].bytes
+
+
+_GGUF_NAMES = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
+               "gate": "ffn_gate", "up": "ffn_up", "down": "ffn_down"}
+
+
+def tensors(model: ModelSpec, weights: str) -> list[Tensor]:
+    """The model's weight matrices (embedding, LM head unless tied, every layer's matmuls) in their formats;
+    norm gains and biases (fp32) are the rest of its parameters."""
     wf = weight_formats(model, weights)
     d, f = model.hidden_size, model.intermediate_size
-    shapes = {"q_proj": d * model.q_dim, "k_proj": d * model.kv_dim, "v_proj": d * model.kv_dim,
-              "o_proj": model.q_dim * d, "gate": d * f if model.gated_mlp else 0, "up": d * f, "down": f * d}
-    total = model.vocab_size * d * DTYPES[wf.embedding].bytes
+    sizes = {"q_proj": d * model.q_dim, "k_proj": d * model.kv_dim, "v_proj": d * model.kv_dim,
+             "o_proj": model.q_dim * d, "gate": d * f, "up": d * f, "down": f * d}
+    out = [Tensor("token_embd.weight", None, "embedding", model.vocab_size * d, wf.embedding)]
     if not model.tie_word_embeddings:
-        total += model.vocab_size * d * DTYPES[wf.output].bytes
+        out.append(Tensor("output.weight", None, "lm_head", model.vocab_size * d, wf.output))
     for i in range(model.num_layers):
-        total += sum(shapes[kind] * DTYPES[fmt].bytes for kind, fmt in wf.variants[wf.layer_variant[i]])
-    small = model.num_layers * (2 * d + ((model.q_dim + 2 * model.kv_dim) if model.qkv_bias else 0)) + d
-    return total + 4.0 * small
+        for kind, fmt in wf.variants[wf.layer_variant[i]]:
+            if kind == "gate" and not model.gated_mlp:
+                continue
+            out.append(Tensor(f"blk.{i}.{_GGUF_NAMES[kind]}.weight", i, kind, sizes[kind], fmt))
+    return out
+
+
+def stored_bytes(model: ModelSpec, weights: str) -> float:
+    """Bytes of every weight tensor as stored (a model file's tensor data): the matrices in their formats, norm
+    gains and biases in fp32 (4 bytes)."""
+    matrices = tensors(model, weights)
+    small = model.parameters() - sum(t.elements for t in matrices)
+    return sum(t.bytes for t in matrices) + 4.0 * small

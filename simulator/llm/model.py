@@ -53,7 +53,8 @@ class ModelSpec:
     architecture: str = "llama"  # the family, as its config.json model_type or GGUF general.architecture names it
     qk_norm: bool = False       # a norm on each query and key head before rotary (Qwen3, Gemma 3)
     post_norms: bool = False    # norms after attention and after the MLP too (Gemma 2 and 3)
-    stored: WeightFormats | None = None   # every tensor's format as a model file stores it (GGUF), else None
+    stored: WeightFormats | None = None
+    default_weights: str | None = None   # the weight format its file or checkpoint implies (None: no preference)   # every tensor's format as a model file stores it (GGUF), else None
 
     @property
     def q_dim(self) -> int:

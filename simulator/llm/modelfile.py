@@ -6,6 +6,7 @@ from __future__ import annotations
 from simulator.common.bundled import resolve_file
 from simulator.common.config import Section, read_mapping
 from simulator.common.errors import InputError
+from simulator.llm.gguf import is_gguf, parse_gguf
 from simulator.llm.model import ModelSpec
 
 _HF_KEYS = {  # our field -> Hugging Face config.json key
@@ -66,8 +67,11 @@ def parse_hf_config(data: dict, source: str, default_name: str) -> ModelSpec:
 
 
 def load_model(name_or_path: str) -> ModelSpec:
-    """A bundled model by name (graphs/NAME.yaml), a graphs-format YAML path, or a Hugging Face config.json path."""
+    """A bundled model by name (graphs/NAME.yaml), a graphs-format YAML path, a Hugging Face config.json path,
+    or a GGUF file (its header only)."""
     path, label = resolve_file("graphs", name_or_path, (".yaml", ".yml"))
+    if is_gguf(path) or path.suffix.lower() == ".gguf":
+        return parse_gguf(path, label, path.stem)
     data = read_mapping(path)
     if path.suffix == ".json":
         name = path.parent.name if path.stem == "config" else path.stem

@@ -29,6 +29,7 @@ from simulator.traces.synth import Iid, Lengths, generate
 from simulator.traces.trace import load_trace
 
 DEFAULT_ALPHA = 0.94          # the paper's measured acceptance on its translation pair
+DEFAULT_WEIGHTS = {"target": "int8", "draft": "fp16"}   # the paper's semi-quantized pair
 DEFAULT_SAMPLES = 64          # synthetic samples with a drafter (1 without): the README's "why 64 samples"
 
 
@@ -41,12 +42,12 @@ class ScenarioSpec:
     soc: str = "imx95"                  # bundled SoC name or YAML path
     calibrated: bool = True             # False: ignore the SoC file's calibration section (--uncalibrated)
     target: str = "llama-3.2-3b"        # bundled model, graphs YAML or HF config.json path
-    target_dtype: str = "int8"
+    target_dtype: str | None = None     # None: the model file's own format (GGUF, quantized checkpoint), else int8
     target_act_dtype: str | None = None
     target_kv_dtype: str | None = None
     target_device: str = "cpu:1"
     draft: str | None = "llama-3.2-1b"  # None (or "none"): plain autoregressive decoding
-    draft_dtype: str = "fp16"
+    draft_dtype: str | None = None      # None: the model file's own format, else fp16
     draft_act_dtype: str | None = None
     draft_kv_dtype: str | None = None
     draft_device: str = "gpu"
@@ -82,12 +83,17 @@ class ScenarioSpec:
         return load_soc(self.soc, calibrated=self.calibrated)
 
     def model_run(self, soc: SoC, role: str) -> ModelRun:
-        """The target or drafter model with its formats and device."""
+        """The target or drafter model with its formats and device. Its weight format defaults to the one its file
+        implies, else DEFAULT_WEIGHTS; a file that stores each tensor's format (GGUF) takes no other."""
         device = getattr(self, f"{role}_device")
-        precision = Precision.resolve(getattr(self, f"{role}_dtype"), getattr(self, f"{role}_act_dtype"),
-                                      getattr(self, f"{role}_kv_dtype"), role)
-        return ModelRun(load_model(getattr(self, role)), precision, parse_device(soc, device, f"--{role}-device"),
-                        device)
+        model = load_model(getattr(self, role))
+        given = getattr(self, f"{role}_dtype")
+        if model.stored is not None and given not in (None, model.default_weights):
+            raise InputError(f"--{role}-dtype", f"{model.source} stores its weights as {model.default_weights} "
+                                                f"(per tensor): drop --{role}-dtype or give {model.default_weights}")
+        weights = given or model.default_weights or DEFAULT_WEIGHTS[role]
+        precision = Precision.resolve(weights, getattr(self, f"{role}_act_dtype"), getattr(self, f"{role}_kv_dtype"), role)
+        return ModelRun(model, precision, parse_device(soc, device, f"--{role}-device"), device)
 
     def check(self) -> None:
         """Each value of the right type and range, before any file is read (a flag's value comes in typed from
