@@ -58,6 +58,15 @@ class _Reader:
     def __init__(self, path: Path, label: str):
         self.file = path.open("rb")
         self.label = label
+        self.size = path.stat().st_size
+
+    def left(self) -> int:
+        return self.size - self.file.tell()
+
+    def need(self, n: int) -> None:
+        """At least n more bytes, or the header ends early (checked before looping over a claimed count)."""
+        if n > self.left():
+            raise InputError(self.label, "the GGUF header ends early: the file is truncated or not GGUF")
 
     def take(self, n: int) -> bytes:
         data = self.file.read(n)
@@ -75,7 +84,9 @@ class _Reader:
         return n
 
     def string(self) -> str:
-        raw = self.take(self.count("bytes in a string", MAX_STRING))
+        n = self.count("bytes in a string", MAX_STRING)
+        self.need(n)
+        raw = self.take(n)
         return raw.decode("utf-8", errors="replace")
 
     def value(self, kind: int, depth: int = 0):
@@ -87,6 +98,13 @@ class _Reader:
         if kind == _ARRAY and depth < 2:
             inner = self.scalar("<I")
             n = self.count("array elements", MAX_ARRAY)
+            if inner in _SCALARS:                     # fixed-size elements: jump over them
+                size = struct.calcsize(_SCALARS[inner])
+                self.need(n * size)
+                head = [self.value(inner) for _ in range(min(n, 4))]
+                self.file.seek((n - len(head)) * size, 1)
+                return _Array(n, head)
+            self.need(n * 8)                          # every string or array starts with an 8-byte length
             head = [self.value(inner, depth + 1) for _ in range(min(n, 4))]
             for _ in range(n - len(head)):
                 self.skip(inner, depth + 1)
@@ -97,7 +115,9 @@ class _Reader:
         if kind in _SCALARS:
             self.take(struct.calcsize(_SCALARS[kind]))
         elif kind == _STRING:
-            self.take(self.count("bytes in a string", MAX_STRING))
+            n = self.count("bytes in a string", MAX_STRING)
+            self.need(n)
+            self.file.seek(n, 1)
         else:
             self.value(kind, depth)
 
@@ -123,6 +143,7 @@ def read_header(path: Path, label: str) -> tuple[dict, dict[str, tuple[tuple[int
                              f"GGUF version {version} is not supported (2 and 3 are)")
         n_tensors = r.count("tensors", MAX_COUNT)
         n_kv = r.count("metadata entries", MAX_COUNT)
+        r.need(n_kv * 12 + n_tensors * 28)          # the least each entry and tensor record takes
         meta = {}
         for _ in range(n_kv):
             key = r.string()

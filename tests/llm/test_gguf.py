@@ -141,3 +141,31 @@ def test_a_gguf_model_runs_in_its_own_formats_only(tmp_path, capsys):
     assert main(base + ["--json", str(tmp_path / "r.json")]) == 0
     capsys.readouterr()
     _refused(capsys, base + ["--target-dtype", "q8_0"], "--target-dtype", "stores its weights as q4_k_m")
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from simulator.common.errors import InputError  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.binary(max_size=400), version=st.sampled_from([2, 3, 1, 7]),
+       counts=st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)))
+def test_any_bytes_after_the_magic_are_refused_in_one_line_or_read(tmp_path_factory, body, version, counts):
+    path = tmp_path_factory.mktemp("fuzz") / "f.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", version, *counts) + body)
+    try:
+        load_model(str(path))
+    except InputError as err:
+        assert "\n" not in str(err)
+
+
+def test_a_header_claiming_huge_arrays_is_refused_at_once(tmp_path):
+    # one metadata entry: an array of 40 M strings, in a file of a few bytes
+    key = b"tokenizer.ggml.tokens"
+    data = (b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + struct.pack("<Q", len(key)) + key
+            + struct.pack("<II", 9, 8) + struct.pack("<Q", 40_000_000))
+    path = tmp_path / "huge.gguf"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match="ends early"):
+        load_model(str(path))
