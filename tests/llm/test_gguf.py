@@ -24,7 +24,7 @@ from simulator.llm.modelfile import load_model  # noqa: E402
 D, F, H, KV, HD, V, L = 256, 512, 4, 2, 64, 512, 2
 
 
-def write_gguf(path, arch="llama", tied=False, extra_meta=(), layer_types=None):
+def write_gguf(path, arch="llama", tied=False, extra_meta=(), layer_types=None, fused=False):
     """A tiny model whose layers store their tensors in different formats (the k-quants need rows of 256)."""
     w = gguf.GGUFWriter(str(path), arch)
     w.add_block_count(L)
@@ -50,6 +50,10 @@ def write_gguf(path, arch="llama", tied=False, extra_meta=(), layer_types=None):
          "ffn_up": Q.IQ4_XS, "ffn_down": Q.Q8_0}]
     shapes = {"attn_q": (H * HD, D), "attn_k": (KV * HD, D), "attn_v": (KV * HD, D), "attn_output": (D, H * HD),
               "ffn_gate": (F, D), "ffn_up": (F, D), "ffn_down": (D, F)}
+    if fused:           # Phi-3 stores q, k, v as one tensor and gate, up as another
+        shapes = {"attn_qkv": ((H + 2 * KV) * HD, D), "attn_output": (D, H * HD), "ffn_up": (2 * F, D),
+                  "ffn_down": (D, F)}
+        types = [{"attn_qkv": Q.Q5_K, "attn_output": Q.Q4_K, "ffn_up": Q.Q4_K, "ffn_down": Q.Q6_K}] * L
     tensor("token_embd.weight", V, D, Q.Q8_0)
     for i in range(L):
         tensor(f"blk.{i}.attn_norm.weight", 1, D, Q.F32)
@@ -75,9 +79,9 @@ def test_the_shapes_and_formats_come_from_the_header(tmp_path):
                                      "gate": "q4_0", "up": "iq4_xs", "down": "q8_0"}
 
 
-@pytest.mark.parametrize("tied", [False, True])
-def test_bytes_per_token_are_the_files_own_tensors(tmp_path, tied):
-    path = write_gguf(tmp_path / "m.gguf", tied=tied)
+@pytest.mark.parametrize("tied,fused", [(False, False), (True, False), (False, True)])
+def test_bytes_per_token_are_the_files_own_tensors(tmp_path, tied, fused):
+    path = write_gguf(tmp_path / "m.gguf", arch="phi3" if fused else "llama", tied=tied, fused=fused)
     reader = gguf.GGUFReader(str(path))
     sizes = {t.name: int(t.n_bytes) for t in reader.tensors}
     embed_row = sizes["token_embd.weight"] / V
