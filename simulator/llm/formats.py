@@ -84,5 +84,4 @@ def stored_bytes(model: ModelSpec, weights: str) -> float:
         total += model.vocab_size * d * DTYPES[wf.output].bytes
     for i in range(model.num_layers):
         total += sum(shapes[kind] * DTYPES[fmt].bytes for kind, fmt in wf.variants[wf.layer_variant[i]])
-    small = model.num_layers * (2 * d + ((model.q_dim + 2 * model.kv_dim) if model.qkv_bias else 0)) + d
-    return total + 4.0 * small
+    return total + 4.0 * (model.num_layers * model.vector_weights_per_layer() + d)

@@ -67,10 +67,17 @@ class ModelSpec:
         d, f = self.hidden_size, self.intermediate_size
         return d * self.q_dim + 2 * d * self.kv_dim + self.q_dim * d + (3 if self.gated_mlp else 2) * d * f
 
+    def vector_weights_per_layer(self) -> int:
+        """A layer's weights outside its matmuls: the gains of its norms (two of hidden_size, four with post_norms,
+        plus one of head_dim each for q and k with qk_norm) and the q/k/v biases if any."""
+        d = self.hidden_size
+        norms = (4 if self.post_norms else 2) * d + (2 * self.head_dim if self.qk_norm else 0)
+        return norms + (self.q_dim + 2 * self.kv_dim if self.qkv_bias else 0)
+
     def parameters(self) -> int:
         """Weight count (matmuls, embeddings, norms, biases), as a model card counts them."""
         d = self.hidden_size
-        per_layer = self.matmul_weights_per_layer() + 2 * d + (self.q_dim + 2 * self.kv_dim if self.qkv_bias else 0)
+        per_layer = self.matmul_weights_per_layer() + self.vector_weights_per_layer()
         embed = self.vocab_size * d * (1 if self.tie_word_embeddings else 2)
         return self.num_layers * per_layer + embed + d
 

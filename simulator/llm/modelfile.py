@@ -42,8 +42,9 @@ def parse_model(data: dict, source: str, default_name: str) -> ModelSpec:
     spec = ModelSpec(name=sec.string("name", default_name), source=sec.string("source", source),
                      head_dim=_head_dim(sec, sizes),
                      tie_word_embeddings=sec.boolean("tie_word_embeddings"),
-                     qkv_bias=sec.boolean("qkv_bias", False), gated_mlp=sec.boolean("gated_mlp", True), **sizes)
-    sec.string("architecture", "")
+                     qkv_bias=sec.boolean("qkv_bias", False), gated_mlp=sec.boolean("gated_mlp", True),
+                     architecture=sec.string("architecture", "llama"), qk_norm=sec.boolean("qk_norm", False),
+                     post_norms=sec.boolean("post_norms", False), **sizes)
     sec.string("notes", "")
     sec.done()
     return _check(spec, source)
