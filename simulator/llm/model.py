@@ -54,6 +54,7 @@ class ModelSpec:
     qk_norm: bool = False       # a norm on each query and key head before rotary (Qwen3, Gemma 3)
     post_norms: bool = False    # norms after attention and after the MLP too (Gemma 2 and 3)
     stored: WeightFormats | None = None   # every tensor's format as a model file stores it (GGUF), else None
+    default_weights: str | None = None    # the weight format its file stores (a quantization_config); None: no preference
 
     @property
     def q_dim(self) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from simulator.common.bundled import resolve_file
 from simulator.common.config import Section, read_mapping
 from simulator.common.errors import InputError
+from simulator.hw.dtypes import WEIGHT_FORMATS
 from simulator.llm.model import ModelSpec
 
 _HF_KEYS = {  # our field -> Hugging Face config.json key
@@ -44,7 +45,8 @@ def parse_model(data: dict, source: str, default_name: str) -> ModelSpec:
                      tie_word_embeddings=sec.boolean("tie_word_embeddings"),
                      qkv_bias=sec.boolean("qkv_bias", False), gated_mlp=sec.boolean("gated_mlp", True),
                      architecture=sec.string("architecture", "llama"), qk_norm=sec.boolean("qk_norm", False),
-                     post_norms=sec.boolean("post_norms", False), **sizes)
+                     post_norms=sec.boolean("post_norms", False),
+                     default_weights=sec.string("default_weights", None, choices=WEIGHT_FORMATS), **sizes)
     sec.string("notes", "")
     sec.done()
     return _check(spec, source)
