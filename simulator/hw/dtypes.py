@@ -65,18 +65,31 @@ _STORED: dict[str, DType] = {d.name: d for d in (   # plain and llama.cpp format
 )}
 
 
+GROUP_QUANT = {"gptq": ((4, 8), (32, 64, 128, -1)), "awq": ((4,), (32, 64, 128))}  # modelled bits, group sizes
+_FLOAT16_SUFFIX = {"fp16": "", "bf16": "_bf16"}
+
+
+def group_quant_format(method: str, bits: int, group: int) -> str:
+    """The name of a GPTQ or AWQ layer format (fp16 checkpoint), e.g. gptq4_g128; group -1 is per channel."""
+    return f"{method}{bits}_{'perchannel' if group == -1 else f'g{group}'}"
+
+
+def checkpoint_format(name: str, float16: str) -> str:
+    """The checkpoint format `name` (as in an fp16 checkpoint) of a checkpoint whose 16-bit float is `float16`."""
+    return name + _FLOAT16_SUFFIX[float16]
+
+
 def _checkpoint_formats(plain: dict[str, DType]) -> list[tuple[DType, str]]:
     """The layer-matmul formats of quantized Hugging Face checkpoints (see the module docstring), each with the
     16-bit float of the checkpoint's other tensors, whose arithmetic (in `plain`) they dequantize to."""
     out = []
-    for float16, suffix in (("fp16", ""), ("bf16", "_bf16")):
+    for float16 in _FLOAT16_SUFFIX:
         compute = plain[float16].compute
-        formats = [DType(f"gptq{b}_g{g}", b + (16 + b) / g, compute) for b in (4, 8) for g in (32, 64, 128)]
-        formats += [DType(f"gptq{b}_perchannel", float(b), compute) for b in (4, 8)]
-        formats += [DType(f"awq4_g{g}", 4 + (16 + 4) / g, compute) for g in (32, 64, 128)]
+        formats = [DType(group_quant_format(method, b, g), b + ((16 + b) / g if g > 0 else 0.0), compute)
+                   for method, (bits, groups) in GROUP_QUANT.items() for b in bits for g in groups]
         formats += [DType("bnb4", 4 + 32 / 64, compute), DType("bnb4_dq", 4 + 8 / 64 + 32 / (64 * 256), compute),
                     DType("bnb8", 8.0, "int8")]
-        out += [(DType(f.name + suffix, f.bits, f.compute), float16) for f in formats]
+        out += [(DType(checkpoint_format(f.name, float16), f.bits, f.compute), float16) for f in formats]
     return out
 
 

@@ -1,7 +1,8 @@
-"""Transformer model descriptions: the architecture numbers of a decoder-only LLM (Llama/Qwen family).
+"""Transformer model descriptions: the architecture numbers of a dense decoder-only LLM (the Llama layer, and
+what Qwen, Gemma, Phi-3 and GPT-NeoX layers add to it).
 
 Read from graphs/NAME.yaml or a Hugging Face config.json by modelfile.py. Only shapes live here; precision
-is chosen per run (see Precision).
+is chosen per run (see Precision), a quantized checkpoint's format being the default it names.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class WeightFormats:
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """One dense decoder: its sizes and the per-layer differences graph.py models (biases, norms, MLP kind)."""
+
     name: str
     source: str
     hidden_size: int
