@@ -32,7 +32,8 @@ DEFAULTS = ScenarioSpec()   # a flag's default is the builder's
 def model_flags(cmd: argparse.ArgumentParser, role: str, device: bool = True) -> None:
     dtype = DEFAULT_WEIGHTS[role]
     cmd.add_argument(f"--{role}-dtype", choices=WEIGHT_FORMATS, metavar="FORMAT",
-                     help=f"weight format: {', '.join(WEIGHT_FORMATS)} (default: the model file's own, else {dtype})")
+                     help=f"weight format, e.g. int8, fp16, q4_k_m, iq4_xs, gptq_4b_g128 (a wrong one lists them "
+                          f"all; default: the model file's own, else {dtype})")
     cmd.add_argument(f"--{role}-act-dtype", choices=COMPUTE_DTYPES, help="activation format (default: follows weights)")
     cmd.add_argument(f"--{role}-kv-dtype", choices=COMPUTE_DTYPES, help="KV-cache format (default: activations')")
     if device:

@@ -7,9 +7,23 @@ files") and are multiplied with integer dot products on int8-quantized activatio
 int8. MLC-LLM's q4f16_1 stores 4-bit groups of 32 with an fp16 scale and computes in fp16. The static w8a8
 scheme of the seed paper is plain `int8` (per-channel scales negligible).
 
+Quantized Hugging Face checkpoints (a config.json's quantization_config) store the layers' matmuls as:
+- GPTQ and AWQ, b bits in groups of g weights: b bits per weight, an fp16 scale and a b-bit packed zero point
+  per group, b + (16 + b) / g bits per weight (4-bit groups of 128: 4.15625); without groups (GPTQ group_size
+  -1) one scale and zero per row of at least 896 weights adds under 0.03 bits, taken as b. They dequantize to
+  the checkpoint's 16-bit float and multiply in it.
+- bitsandbytes 4-bit (nf4 or fp4: the same size), blocks of 64 with an fp32 absmax: 4 + 32/64 = 4.5 bits; with
+  double quantization the absmax is 8-bit and each 256 of them share an fp32 second-level scale:
+  4 + 8/64 + 32/(64 x 256) = 4.127. They dequantize to the compute dtype (taken as the checkpoint's).
+- bitsandbytes 8-bit (LLM.int8): int8 rows with a per-row scale (8 bits taken), outlier columns multiplied in fp16;
+  modelled as int8.
+Their 16-bit float (torch_dtype) is fp16, or bf16 in the formats named with `_bf16`, which compute as bf16
+does (fp32 on the bundled cores).
+
 Weight formats (WEIGHT_FORMATS) are what a user names for a model: a plain format (every tensor stored so),
-or a llama.cpp file type (`q4_k_m`, `iq4_xs`, ...), which keeps some tensors at a higher precision than its
-nominal format; llm/formats.py says which.
+a llama.cpp file type (`q4_k_m`, `iq4_xs`, ...), which keeps some tensors at a higher precision than its
+nominal format, or a quantized checkpoint's format, which quantizes the layers' matmuls only and keeps the
+embedding and the LM head in its 16-bit float (CHECKPOINT_TYPES); llm/formats.py says which tensor takes which.
 """
 
 from __future__ import annotations
@@ -30,7 +44,7 @@ class DType:
         return self.bits / 8.0
 
 
-DTYPES: dict[str, DType] = {d.name: d for d in (
+_STORED: dict[str, DType] = {d.name: d for d in (   # plain and llama.cpp formats
     DType("fp32", 32.0, "fp32"),
     DType("fp16", 16.0, "fp16"),
     DType("bf16", 16.0, "fp32"),      # no bf16 arithmetic assumed: computed as fp32
@@ -59,13 +73,48 @@ DTYPES: dict[str, DType] = {d.name: d for d in (
     DType("q4f16_1", 4.5, "fp16"),    # MLC-LLM: 4-bit groups of 32 with an fp16 scale, dequantized to fp16
 )}
 
+
+GROUP_QUANT = {"gptq": ((4, 8), (32, 64, 128, -1)), "awq": ((4,), (32, 64, 128))}  # modelled bits, group sizes
+_FLOAT16_SUFFIX = {"fp16": "", "bf16": "_bf16"}
+
+
+def group_quant_format(method: str, bits: int, group: int) -> str:
+    """The name of a GPTQ or AWQ layer format (fp16 checkpoint), e.g. gptq4_g128; group -1 is per channel."""
+    return f"{method}{bits}_{'perchannel' if group == -1 else f'g{group}'}"
+
+
+def checkpoint_format(name: str, float16: str) -> str:
+    """The checkpoint format `name` (as in an fp16 checkpoint) of a checkpoint whose 16-bit float is `float16`."""
+    return name + _FLOAT16_SUFFIX[float16]
+
+
+def _checkpoint_formats(plain: dict[str, DType]) -> list[tuple[DType, str]]:
+    """The layer-matmul formats of quantized Hugging Face checkpoints (see the module docstring), each with the
+    16-bit float of the checkpoint's other tensors, whose arithmetic (in `plain`) they dequantize to."""
+    out = []
+    for float16 in _FLOAT16_SUFFIX:
+        compute = plain[float16].compute
+        formats = [DType(group_quant_format(method, b, g), b + ((16 + b) / g if g > 0 else 0.0), compute)
+                   for method, (bits, groups) in GROUP_QUANT.items() for b in bits for g in groups]
+        formats += [DType("bnb4", 4 + 32 / 64, compute), DType("bnb4_dq", 4 + 8 / 64 + 32 / (64 * 256), compute),
+                    DType("bnb8", 8.0, "int8")]
+        out += [(DType(checkpoint_format(f.name, float16), f.bits, f.compute), float16) for f in formats]
+    return out
+
+
+_CHECKPOINT = _checkpoint_formats(_STORED)
+DTYPES: dict[str, DType] = {**_STORED, **{d.name: d for d, _float16 in _CHECKPOINT}}
+
+# quantized Hugging Face checkpoint formats (layer matmuls only), with the format of their embedding and LM head
+CHECKPOINT_TYPES: dict[str, str] = {d.name: float16 for d, float16 in _CHECKPOINT}
+
 # llama.cpp file types made of several tensor formats (llm/formats.py has their rules), by their base format
 FILE_TYPES: dict[str, str] = {"q4_k_s": "q4_k", "q4_k_m": "q4_k", "q5_k_s": "q5_k", "q5_k_m": "q5_k",
                               "q3_k_s": "q3_k", "q3_k_m": "q3_k", "q3_k_l": "q3_k", "q2_k_s": "q2_k",
                               "iq3_m": "iq3_s", "iq3_xs": "iq3_xxs", "iq2_m": "iq2_s"}
 
 PLAIN = ("fp32", "fp16", "bf16", "int8", "q4f16_1")   # every tensor in the one format, embeddings included
-WEIGHT_FORMATS = tuple(DTYPES) + tuple(FILE_TYPES)
+WEIGHT_FORMATS = tuple(_STORED) + tuple(FILE_TYPES) + tuple(CHECKPOINT_TYPES)
 
 
 def base_format(weights: str) -> DType:

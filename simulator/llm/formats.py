@@ -1,6 +1,9 @@
 """How engines store a model's weights: the format of every matmul tensor, layer by layer.
 
-A plain weight format (fp16, int8, ...) stores every tensor, embeddings included, in that format. A llama.cpp
+A plain weight format (fp16, int8, ...) stores every tensor, embeddings included, in that format. A quantized
+Hugging Face checkpoint's format (GPTQ, AWQ, bitsandbytes: hw/dtypes.py CHECKPOINT_TYPES) quantizes every
+layer's matmuls alike and keeps the embedding and the LM head in the checkpoint's 16-bit float, as those
+quantizers leave the embedding and lm_head modules unconverted. A llama.cpp
 format is what llama.cpp's quantizer writes (llama_tensor_get_type in llama.cpp's src/llama-quant.cpp, the
 rules of its 2024-2025 releases, without an importance matrix):
 - the output tensor (the token embedding when the model ties them) is kept at Q6_K, or Q8_0 in a Q8_0 file;
@@ -20,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from simulator.hw.dtypes import DTYPES, FILE_TYPES, PLAIN
+from simulator.hw.dtypes import CHECKPOINT_TYPES, DTYPES, FILE_TYPES, PLAIN
 from simulator.llm.model import LayerFormats, ModelSpec, WeightFormats
 
 MATMULS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate", "up", "down")
@@ -58,8 +61,9 @@ def weight_formats(model: ModelSpec, weights: str) -> WeightFormats:
     model read from a GGUF file)."""
     if model.stored is not None:
         return model.stored
-    if weights in PLAIN:
-        return WeightFormats(weights, weights, (tuple((k, weights) for k in MATMULS),), (0,) * model.num_layers)
+    if weights in PLAIN or weights in CHECKPOINT_TYPES:
+        rest = CHECKPOINT_TYPES.get(weights, weights)
+        return WeightFormats(rest, rest, (tuple((k, weights) for k in MATMULS),), (0,) * model.num_layers)
     base = FILE_TYPES.get(weights, weights)
     output = "q8_0" if weights == "q8_0" else _fits("q6_k", model.hidden_size)
     embedding = output if model.tie_word_embeddings else _fits(base, model.hidden_size)

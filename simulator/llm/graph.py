@@ -6,21 +6,25 @@ ones. Without a KV cache (the seed paper's setting) a pass reprocesses the whole
 computed again, K and V are plain activations, and nothing is read from or written to a cache. Logits are
 computed only for the positions whose next token is needed (1 when decoding, gamma + 1 when verifying).
 
-Per-op costs (T = tokens computed, S = positions attended, d = hidden, F = intermediate, qd = heads x head
-dim, kd = KV heads x head dim, V = vocab, L = logit positions; a, w, c = bytes per activation, weight,
+Per-op costs (T = tokens computed, S = positions attended, d = hidden, F = intermediate, hd = head dim,
+qd = heads x hd, kd = KV heads x hd, V = vocab, L = logit positions; a, w, c = bytes per activation, weight,
 KV-cache element):
     norm            4 T d FLOP        weights 4 d (fp32 gains)   act in/out T d a
     q / k / v proj  2 T d qd|kd       weights d qd|kd w          act in T d a, out T qd|kd a   (+bias if any);
                                       with a cache V goes there instead (T kd c)
+    q / k norm      4 T qd|kd         weights 4 hd (one fp32 gain vector per norm, shared by the heads)
+                                      act in/out T qd|kd a       (qk_norm only: Qwen3, Gemma 3; before rotary)
     rotary          3 T (qd + kd)     act in T (qd + kd) a       out T qd a; K goes to the cache (T kd c) or out
     attn scores     2 T S qd          Q in T qd a; K of S positions (cache read, or activations)  out H T S a
     softmax         5 H T S           in/out H T S a
     attn x values   2 T S qd          probs in H T S a; V of S positions      out T qd a
     o proj          2 T qd d          weights qd d w
+    post attn norm  as norm           (post_norms only: Gemma 2 and 3 norm the attention output before its residual)
     residual add    T d               in 2 T d a, out T d a
     gate / up       2 T d F each      weights d F w
-    act x mul       5 T F (SiLU, mul) in 2 T F a, out T F a
+    act x mul       5 T F (SiLU, mul) in 2 T F a, out T F a     (Gemma's GeLU-tanh gate costed alike)
     down            2 T F d           weights F d w
+    post mlp norm   as norm           (post_norms only: the MLP output, before its residual)
     embedding       0                 gathers T rows: T d w; out T d a
     final norm      on L positions;   lm head 2 L d V, weights d V w;   sample (argmax) L V
 Attention is costed dense (all T x S scores, masked), as a compiled graph with an explicit mask computes it.
@@ -89,7 +93,9 @@ class Op:
 
 def _layer_ops(m: ModelSpec, p: Precision, s: PassShape, fmts: dict[str, str]) -> list[tuple[Op, tuple[str, ...]]]:
     """The ops of one decoder layer, each with the kinds of its inputs inside the layer ("in" = layer input);
-    `fmts` gives each matmul's tensor format (formats.py)."""
+    `fmts` gives each matmul's tensor format (formats.py). A model with qk_norm normalises each query and key
+    head between its projection and rotary; one with post_norms normalises the attention and MLP outputs before
+    they join the residual stream (Gemma 2 and 3 norm before and after both blocks)."""
     T, S, d, F = s.tokens, s.context, m.hidden_size, m.intermediate_size
     qd, kd, H = m.q_dim, m.kv_dim, m.num_heads
     a, c = DTYPES[p.activations].bytes, DTYPES[p.kv_cache].bytes
@@ -107,8 +113,10 @@ def _layer_ops(m: ModelSpec, p: Precision, s: PassShape, fmts: dict[str, str]) -
                   act_out=0.0 if to_cache else T * n_out * a, kv_write=T * n_out * c if to_cache else 0.0,
                   weight_format=p.weights)
 
-    def norm(kind):
-        return Op(kind, kind, "elementwise", ew, 4.0 * T * d, weights=d * NORM_WEIGHT_BYTES, act_in=T * d * a, act_out=T * d * a)
+    def norm(kind, width=d, gains=d):
+        """An RMSNorm over `width` elements per token (square, sum, scale, gain: 4 FLOP each) with `gains` fp32 gains."""
+        return Op(kind, kind, "elementwise", ew, 4.0 * T * width, weights=gains * NORM_WEIGHT_BYTES,
+                  act_in=T * width * a, act_out=T * width * a)
 
     def residual(kind):
         return Op(kind, kind, "elementwise", ew, 1.0 * T * d, act_in=2 * T * d * a, act_out=T * d * a)
@@ -127,22 +135,32 @@ def _layer_ops(m: ModelSpec, p: Precision, s: PassShape, fmts: dict[str, str]) -
     else:              # GeLU(up), as GPT-NeoX and GPT-2 compute it
         mlp = [(proj("up", d, F), ("mlp_norm",)),
                (Op("act_mul", "act_mul", "elementwise", ew, 8.0 * T * F, act_in=T * F * a, act_out=T * F * a), ("up",))]
+    if m.qk_norm:      # one RMSNorm per query and key head, its head_dim gains shared by the heads
+        qk = [(norm("q_norm", qd, m.head_dim), ("q_proj",)), (norm("k_norm", kd, m.head_dim), ("k_proj",))]
+    else:
+        qk = []
+    attn_out = [(norm("post_attn_norm"), ("o_proj",))] if m.post_norms else []
+    mlp_out = [(norm("post_mlp_norm"), ("down",))] if m.post_norms else []
     return [
         (norm("attn_norm"), ("in",)),
         (proj("q_proj", d, qd, bias_on=bias), ("attn_norm",)),
         (proj("k_proj", d, kd, bias_on=bias), ("attn_norm",)),
         (proj("v_proj", d, kd, to_cache=kv, bias_on=bias), ("attn_norm",)),
+        *qk,
         (Op("rotary", "rotary", "elementwise", ew, 3.0 * T * (qd + kd), act_in=T * (qd + kd) * a,
-            act_out=T * qd * a + (0.0 if kv else T * kd * a), kv_write=T * kd * c if kv else 0.0), ("q_proj", "k_proj")),
+            act_out=T * qd * a + (0.0 if kv else T * kd * a), kv_write=T * kd * c if kv else 0.0),
+         ("q_norm", "k_norm") if m.qk_norm else ("q_proj", "k_proj")),
         (attn("attn_scores", 2.0 * T * S * qd, T * qd * a, H * T * S * a), ("rotary",)),
         (Op("softmax", "softmax", "attention", ew, 5.0 * H * T * S, act_in=H * T * S * a, act_out=H * T * S * a), ("attn_scores",)),
         (attn("attn_values", 2.0 * T * S * qd, H * T * S * a, T * qd * a), ("softmax", "v_proj")),
         (proj("o_proj", qd, d), ("attn_values",)),
-        (residual("attn_residual"), ("o_proj", "in")),
+        *attn_out,
+        (residual("attn_residual"), ("post_attn_norm" if m.post_norms else "o_proj", "in")),
         (norm("mlp_norm"), ("attn_residual",)),
         *mlp,
         (proj("down", F, d), ("act_mul",)),
-        (residual("mlp_residual"), ("down", "attn_residual")),
+        *mlp_out,
+        (residual("mlp_residual"), ("post_mlp_norm" if m.post_norms else "down", "attn_residual")),
     ]
 
 

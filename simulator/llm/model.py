@@ -1,7 +1,8 @@
-"""Transformer model descriptions: the architecture numbers of a decoder-only LLM (Llama/Qwen family).
+"""Transformer model descriptions: the architecture numbers of a dense decoder-only LLM (the Llama layer, and
+what Qwen, Gemma, Phi-3 and GPT-NeoX layers add to it).
 
 Read from graphs/NAME.yaml or a Hugging Face config.json by modelfile.py. Only shapes live here; precision
-is chosen per run (see Precision).
+is chosen per run (see Precision), a quantized checkpoint's format being the default it names.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class WeightFormats:
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """One dense decoder: its sizes and the per-layer differences graph.py models (biases, norms, MLP kind)."""
+
     name: str
     source: str
     hidden_size: int
@@ -53,8 +56,8 @@ class ModelSpec:
     architecture: str = "llama"  # the family, as its config.json model_type or GGUF general.architecture names it
     qk_norm: bool = False       # a norm on each query and key head before rotary (Qwen3, Gemma 3)
     post_norms: bool = False    # norms after attention and after the MLP too (Gemma 2 and 3)
-    stored: WeightFormats | None = None
-    default_weights: str | None = None   # the weight format its file or checkpoint implies (None: no preference)   # every tensor's format as a model file stores it (GGUF), else None
+    stored: WeightFormats | None = None   # every tensor's format as a model file stores it (GGUF), else None
+    default_weights: str | None = None    # the weight format its file stores (a quantization_config); None: no preference
 
     @property
     def q_dim(self) -> int:
@@ -68,10 +71,17 @@ class ModelSpec:
         d, f = self.hidden_size, self.intermediate_size
         return d * self.q_dim + 2 * d * self.kv_dim + self.q_dim * d + (3 if self.gated_mlp else 2) * d * f
 
+    def vector_weights_per_layer(self) -> int:
+        """A layer's weights outside its matmuls: the gains of its norms (two of hidden_size, four with post_norms,
+        plus one of head_dim each for q and k with qk_norm) and the q/k/v biases if any."""
+        d = self.hidden_size
+        norms = (4 if self.post_norms else 2) * d + (2 * self.head_dim if self.qk_norm else 0)
+        return norms + (self.q_dim + 2 * self.kv_dim if self.qkv_bias else 0)
+
     def parameters(self) -> int:
         """Weight count (matmuls, embeddings, norms, biases), as a model card counts them."""
         d = self.hidden_size
-        per_layer = self.matmul_weights_per_layer() + 2 * d + (self.q_dim + 2 * self.kv_dim if self.qkv_bias else 0)
+        per_layer = self.matmul_weights_per_layer() + self.vector_weights_per_layer()
         embed = self.vocab_size * d * (1 if self.tie_word_embeddings else 2)
         return self.num_layers * per_layer + embed + d
 

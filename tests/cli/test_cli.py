@@ -26,6 +26,7 @@ from simulator.llm.modelfile import load_model
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 HF_LLAMA_1B = FIXTURES / "hf_llama_3.2_1b" / "config.json"
+HF = FIXTURES / "hf"                      # public config.json files of other families (tests/llm/test_modelfile.py)
 IMX95 = ROOT / "socs" / "imx95.yaml"
 LLAMA_1B = ROOT / "graphs" / "llama-3.2-1b.yaml"
 
@@ -210,6 +211,20 @@ BAD_HF = {
     "kv_heads_do_not_divide_heads": (lambda: json.dumps({**hf_llama_1b(), "num_key_value_heads": 6}),
                                      ["num_kv_heads"]),
     "string_size": (lambda: json.dumps({**hf_llama_1b(), "intermediate_size": "8192"}), ["intermediate_size"]),
+    # families and formats not modelled: refused, never run as a dense Llama
+    "mixtral_moe": (lambda: (HF / "mixtral-8x7b-v0.1" / "config.json").read_text(encoding="utf-8"),
+                    ["model_type", "mixture of experts", "not modelled"]),
+    "experts_under_a_llama_model_type": (lambda: json.dumps({**hf_llama_1b(), "num_local_experts": 8}),
+                                         ["num_local_experts", "mixture of experts"]),
+    "mamba_ssm": (lambda: (HF / "mamba-130m-hf" / "config.json").read_text(encoding="utf-8"),
+                  ["model_type", "state-space", "not modelled"]),
+    "unknown_model_type": (lambda: json.dumps({**hf_llama_1b(), "model_type": "falcon"}),
+                           ["model_type", "'falcon'", "llama", "qwen3", "gemma2", "phi3"]),
+    "gptq_3_bit": (lambda: json.dumps({**hf_llama_1b(), "quantization_config": {"quant_method": "gptq", "bits": 3,
+                                                                                 "group_size": 128}}),
+                   ["quantization_config.bits", "3-bit", "not modelled"]),
+    "unknown_quant_method": (lambda: json.dumps({**hf_llama_1b(), "quantization_config": {"quant_method": "hqq"}}),
+                             ["quantization_config.quant_method", "hqq"]),
 }
 
 
@@ -428,6 +443,19 @@ def test_hf_config_without_kv_heads_means_full_attention(tmp_path):
     spec = load_model(str(path))
     assert spec.num_kv_heads == spec.num_heads == 32
     assert spec.head_dim == 2048 // 32
+
+
+@pytest.mark.parametrize("name, dtype", [("gemma-3-1b-it", "fp16"), ("qwen3-0.6b", "q4_k_m"),
+                                         ("qwen2.5-0.5b-instruct-gptq-int4", "gptq4_g128")])
+def test_hf_configs_of_other_families_run(name, dtype, tmp_path, capsys):
+    out = tmp_path / "r.json"
+    code, _, err = run_cli(["run", "--target", str(HF / name / "config.json"), "--target-dtype", dtype, "--draft",
+                            "none", "--new-tokens", "2", "--prompt-tokens", "8", "--json", str(out)], capsys)
+    assert code == 0, err
+    model = json.loads(out.read_text())["scenario"]["target"]["model"]
+    spec = load_model(str(HF / name / "config.json"))
+    assert (model["architecture"], model["qk_norm"], model["post_norms"], model["default_weights"]) == \
+        (spec.architecture, spec.qk_norm, spec.post_norms, spec.default_weights)
 
 
 # ----------------------------------------------------------------------------------- 6. determinism

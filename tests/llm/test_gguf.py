@@ -24,7 +24,7 @@ from simulator.llm.modelfile import load_model  # noqa: E402
 D, F, H, KV, HD, V, L = 256, 512, 4, 2, 64, 512, 2
 
 
-def write_gguf(path, arch="llama", tied=False, extra_meta=(), layer_types=None, fused=False):
+def write_gguf(path, arch="llama", tied=False, extra_meta=(), layer_types=None, fused=False, norms=False):
     """A tiny model whose layers store their tensors in different formats (the k-quants need rows of 256)."""
     w = gguf.GGUFWriter(str(path), arch)
     w.add_block_count(L)
@@ -58,6 +58,11 @@ def write_gguf(path, arch="llama", tied=False, extra_meta=(), layer_types=None, 
     for i in range(L):
         tensor(f"blk.{i}.attn_norm.weight", 1, D, Q.F32)
         tensor(f"blk.{i}.ffn_norm.weight", 1, D, Q.F32)
+        if norms:       # Qwen3's q/k norms (one gain per head dimension), Gemma 2's post norms
+            tensor(f"blk.{i}.attn_q_norm.weight", 1, HD, Q.F32)
+            tensor(f"blk.{i}.attn_k_norm.weight", 1, HD, Q.F32)
+            tensor(f"blk.{i}.post_attention_norm.weight", 1, D, Q.F32)
+            tensor(f"blk.{i}.post_ffw_norm.weight", 1, D, Q.F32)
         for name, (rows, cols) in shapes.items():
             tensor(f"blk.{i}.{name}.weight", rows, cols, types[i][name])
     tensor("output_norm.weight", 1, D, Q.F32)
@@ -79,9 +84,10 @@ def test_the_shapes_and_formats_come_from_the_header(tmp_path):
                                      "gate": "q4_0", "up": "iq4_xs", "down": "q8_0"}
 
 
-@pytest.mark.parametrize("tied,fused", [(False, False), (True, False), (False, True)])
-def test_bytes_per_token_are_the_files_own_tensors(tmp_path, tied, fused):
-    path = write_gguf(tmp_path / "m.gguf", arch="phi3" if fused else "llama", tied=tied, fused=fused)
+@pytest.mark.parametrize("arch,tied,fused,norms", [("llama", False, False, False), ("llama", True, False, False),
+                                                   ("phi3", False, True, False), ("gemma3", True, False, True)])
+def test_bytes_per_token_are_the_files_own_tensors(tmp_path, arch, tied, fused, norms):
+    path = write_gguf(tmp_path / "m.gguf", arch=arch, tied=tied, fused=fused, norms=norms)
     reader = gguf.GGUFReader(str(path))
     sizes = {t.name: int(t.n_bytes) for t in reader.tensors}
     embed_row = sizes["token_embd.weight"] / V

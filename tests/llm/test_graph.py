@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import networkx as nx
 import pytest
 
+from simulator.llm.formats import stored_bytes
 from simulator.llm.graph import BYTE_KINDS, GRANULARITIES, PassShape, pass_graph
 from simulator.llm.model import Precision
 from tests.support import TINY
@@ -101,3 +104,53 @@ def test_coarse_granularities_sum_the_same_costs(granularity):
         total_fine = sum(getattr(op, key) for _, d in fine.nodes(data=True) for op in d["ops"])
         total_coarse = sum(getattr(op, key) for _, d in coarse.nodes(data=True) for op in d["ops"])
         assert total_coarse == pytest.approx(total_fine)
+
+
+# Qwen3 and Gemma 3 norm each query and key head (qk_norm); Gemma 2 and 3 also norm the attention and MLP outputs
+# before their residuals (post_norms). Same tiny config and pass (T = 3, S = 7, fp16), head_dim hd = 2.
+hd = 2
+QK_NORM = {   # an RMSNorm over qd (kd) elements per token, one fp32 gain vector of head_dim shared by the heads
+    "q_norm": (4 * T * qd, hd * 4, T * qd * 2, T * qd * 2, 0, 0),
+    "k_norm": (4 * T * kd, hd * 4, T * kd * 2, T * kd * 2, 0, 0),
+}
+POST_NORMS = {"post_attn_norm": WITH_CACHE["attn_norm"], "post_mlp_norm": WITH_CACHE["attn_norm"]}
+
+
+def _variant(**flags):
+    return replace(TINY, **flags)
+
+
+def test_qk_norm_and_post_norms_are_ops_with_hand_derived_costs():
+    assert QK_NORM == {"q_norm": (72, 8, 36, 36, 0, 0), "k_norm": (24, 8, 12, 12, 0, 0)}   # multiplied out by hand
+    assert POST_NORMS["post_mlp_norm"] == (144, 48, 72, 72, 0, 0)
+    shape = PassShape(new_tokens=T, past_tokens=S - T, kv_cache=True)
+    for flags, extra in (({"qk_norm": True}, QK_NORM), ({"post_norms": True}, POST_NORMS),
+                         ({"qk_norm": True, "post_norms": True}, {**QK_NORM, **POST_NORMS})):
+        g = pass_graph(_variant(**flags), FP16, shape)
+        assert g.number_of_nodes() == (16 + len(extra)) * 2 + 4, flags
+        for layer in range(TINY.num_layers):
+            for kind, expected in {**WITH_CACHE, **extra}.items():     # every other op is unchanged
+                (op,) = g.nodes[f"L{layer}.{kind}"]["ops"]
+                assert _costs(op) == pytest.approx(expected), (flags, kind)
+
+
+def test_qk_norms_sit_before_rotary_and_post_norms_before_the_residuals():
+    g = pass_graph(_variant(qk_norm=True, post_norms=True), FP16, PassShape(1, 4, True))
+    assert set(g.predecessors("L0.rotary")) == {"L0.q_norm", "L0.k_norm"}
+    assert set(g.predecessors("L0.q_norm")) == {"L0.q_proj"} and set(g.predecessors("L0.k_norm")) == {"L0.k_proj"}
+    assert set(g.predecessors("L0.attn_residual")) == {"L0.post_attn_norm", "embedding"}   # layer 0's input
+    assert set(g.predecessors("L0.post_attn_norm")) == {"L0.o_proj"}
+    assert set(g.predecessors("L0.mlp_residual")) == {"L0.post_mlp_norm", "L0.attn_residual"}
+    assert set(g.predecessors("L0.post_mlp_norm")) == {"L0.down"}
+    assert nx.is_directed_acyclic_graph(g)
+
+
+def test_the_extra_norms_count_as_parameters_and_stored_bytes():
+    # TINY by hand: per layer matmuls 12*6 + 2*12*2 + 6*12 + 3*12*20 = 912, two norms 2*12 = 24; 2 layers;
+    # tied embedding 40*12 = 480; final norm 12
+    assert TINY.parameters() == 2 * (912 + 24) + 480 + 12 == 2364
+    assert _variant(qk_norm=True).parameters() == 2364 + 2 * (2 * hd)                   # q and k gains per layer
+    assert _variant(post_norms=True).parameters() == 2364 + 2 * (2 * d)                 # two more norms per layer
+    assert _variant(qk_norm=True, post_norms=True).parameters() == 2364 + 2 * (2 * hd + 2 * d)
+    both = _variant(qk_norm=True, post_norms=True)
+    assert stored_bytes(both, "fp16") - stored_bytes(TINY, "fp16") == 4 * 2 * (2 * hd + 2 * d)   # fp32 gains
