@@ -39,7 +39,7 @@ FILE_TYPES = {0: "fp32", 1: "fp16", 2: "q4_0", 3: "q4_1", 7: "q8_0", 8: "q5_0", 
               32: "bf16", 36: "tq1_0", 37: "tq2_0"}
 
 # general.architecture values modelled, and what each family adds to the dense Llama layer
-ARCHITECTURES = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "granite")
+ARCHITECTURES = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3")
 REFUSED = {"mixture of experts": ("qwen2moe", "qwen3moe", "deepseek", "deepseek2", "dbrx", "grok", "arctic",
                                   "olmoe", "jamba", "mixtral", "llama4", "gpt-oss"),
            "state-space or recurrent layers": ("mamba", "mamba2", "rwkv6", "rwkv7", "rwkv6qwen2", "jamba",
