@@ -46,7 +46,7 @@ def pair_flags(cmd: argparse.ArgumentParser, run: bool = False) -> None:
     """The two models and their formats; with `run`, their devices too, and --draft none (plain decoding).
     Commands without `run` place the models themselves (see placed_pair)."""
     cmd.add_argument("--target", default=DEFAULTS.target,
-                     help=f"target model: bundled name, graphs YAML or HF config.json path (default: {DEFAULTS.target})")
+                     help=f"target model: bundled name, graphs YAML, HF config.json or GGUF file (default: {DEFAULTS.target})")
     model_flags(cmd, "target", run)
     cmd.add_argument("--draft", default=DEFAULTS.draft, help=f"drafter model, the same forms (default: {DEFAULTS.draft})"
                      + ("; 'none' = plain autoregressive decoding" if run else ""))

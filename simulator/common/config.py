@@ -34,6 +34,8 @@ def read_mapping(path: Path) -> dict:
         line = f" at line {mark.line + 1}" if mark is not None else (f" at line {err.lineno}" if hasattr(err, "lineno") else "")
         kind = "JSON" if path.suffix == ".json" else "YAML"
         raise InputError(str(path), f"malformed {kind}{line}") from None
+    except ValueError as err:                   # e.g. an integer of more digits than Python converts
+        raise InputError(str(path), f"a value cannot be read ({str(err)[:80]})") from None
     if not isinstance(data, dict):
         raise InputError(str(path), "top level must be a mapping of keys to values")
     return data

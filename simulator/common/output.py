@@ -25,17 +25,24 @@ def check_outputs(outputs: dict[str, str | None], inputs: tuple[str, ...] = ()) 
     """Check every output a command was asked for (flag -> path, None when not asked): each writable, no two
     the same file, none of them one of the command's input files (it would be overwritten)."""
     seen: dict[Path, str] = {}
-    given = {Path(p).resolve(): p for p in inputs}
+    given = {_resolved(p, p): p for p in inputs}
     for flag, path in outputs.items():
         if not path:
             continue
         check_output_path(path)
-        key = Path(path).resolve()
+        key = _resolved(path, flag)
         if key in seen:
             raise InputError(flag, f"{path!r} is also given to {seen[key]}: each output needs its own file")
         if key in given:
             raise InputError(flag, f"{path!r} is one of the input files; writing it would destroy it")
         seen[key] = flag
+
+
+def _resolved(path: str, flag: str) -> Path:
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError) as err:      # a symlink loop, say
+        raise InputError(flag, f"{path!r}: cannot resolve the path (a symlink loop?) ({err.__class__.__name__})") from None
 
 
 def write_json(path: str, document: dict) -> None:

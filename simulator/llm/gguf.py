@@ -14,6 +14,7 @@ among them), a tensor format specsoc has no size for.
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 
@@ -157,6 +158,8 @@ def read_header(path: Path, label: str) -> tuple[dict, dict[str, tuple[tuple[int
             dims = tuple(r.scalar("<Q") for _ in range(n_dims))
             kind = r.scalar("<I")
             r.scalar("<Q")                          # its data's offset: never followed
+            if name in tensors:
+                raise InputError(label, f"tensor {name[:80]!r} is listed twice")
             tensors[name] = (dims, kind)
         return meta, tensors
     finally:
@@ -188,8 +191,9 @@ def parse_gguf(path: Path, label: str, default_name: str) -> ModelSpec:
         if arch in names:
             raise InputError(label, f"architecture {arch!r} has {what}, which specsoc does not model")
     experts = meta.get(f"{arch}.expert_count", 0)
-    if (isinstance(experts, int) and experts > 0) or any(".ffn_gate_exps." in t for t in tensors):
-        raise InputError(label, f"a mixture of experts ({arch}, {experts} experts), which specsoc does not model")
+    if (isinstance(experts, int) and experts > 0) or any("_exps." in t for t in tensors):
+        raise InputError(label, f"a mixture of experts ({arch}: expert tensors or {arch}.expert_count), which "
+                                "specsoc does not model")
     if arch not in ARCHITECTURES:
         raise InputError(label, f"architecture {arch[:40]!r} is not modelled (known: {', '.join(ARCHITECTURES)})")
     d = _number(label, meta, f"{arch}.embedding_length")
@@ -197,7 +201,10 @@ def parse_gguf(path: Path, label: str, default_name: str) -> ModelSpec:
     heads = _number(label, meta, f"{arch}.attention.head_count")
     kv_heads = _number(label, meta, f"{arch}.attention.head_count_kv", heads)
     ff = _number(label, meta, f"{arch}.feed_forward_length")
-    head_dim = _number(label, meta, f"{arch}.attention.key_length", d // heads if d % heads == 0 else None)
+    if f"{arch}.attention.key_length" not in meta and d % heads:
+        raise InputError(label, f"metadata {arch}.attention.key_length: missing, and the embedding length {d} is not "
+                                f"a multiple of the {heads} heads")
+    head_dim = _number(label, meta, f"{arch}.attention.key_length", d // heads)
     if "token_embd.weight" not in tensors:
         raise InputError(label, "no token_embd.weight tensor")
     embed_dims, embed_kind = tensors["token_embd.weight"]
@@ -205,11 +212,15 @@ def parse_gguf(path: Path, label: str, default_name: str) -> ModelSpec:
     if len(embed_dims) != 2 or embed_dims[0] != d:
         raise InputError(label, f"token_embd.weight has shape {embed_dims}, not [{d}, vocab]")
     tied = "output.weight" not in tensors
+    ModelSpec(name=default_name, source=label, hidden_size=d, intermediate_size=ff, num_layers=layers,
+              num_heads=heads, num_kv_heads=kv_heads, head_dim=head_dim, vocab_size=vocab,
+              tie_word_embeddings=tied).checked(label)        # sizes first: the layers are looped over below
     embedding = _tensor_format(label, "token_embd.weight", embed_kind)
     output = embedding if tied else _tensor_format(label, "output.weight", tensors["output.weight"][1])
+    _check_tensors(label, tensors, layers)
     variants: list = []
     per_layer = []
-    gated = True
+    gates = []
     for i in range(layers):
         fmts = {}
         for short, kinds in MATMUL_TENSORS.items():
@@ -221,9 +232,8 @@ def parse_gguf(path: Path, label: str, default_name: str) -> ModelSpec:
                 fmts[kind] = fmt
             if short == "ffn_up" and f"blk.{i}.ffn_gate.weight" not in tensors and entry[0][-1] == 2 * ff:
                 fmts["gate"] = fmt                      # gate and up fused in one tensor (Phi-3)
-        if "gate" not in fmts:
-            gated = False
-            fmts["gate"] = fmts.get("up", output)
+        gates.append("gate" in fmts)
+        fmts.setdefault("gate", fmts.get("up", output))
         missing = [k for k in ("q_proj", "k_proj", "v_proj", "o_proj", "up", "down") if k not in fmts]
         if missing:
             raise InputError(label, f"layer {i} lacks the tensors of {', '.join(missing)}")
@@ -231,7 +241,12 @@ def parse_gguf(path: Path, label: str, default_name: str) -> ModelSpec:
         if layer not in variants:
             variants.append(layer)
         per_layer.append(variants.index(layer))
-    file_type = FILE_TYPES.get(meta.get("general.file_type"))
+    if any(gates) and not all(gates):
+        raise InputError(label, f"layer {gates.index(False)} lacks ffn_gate while others have one")
+    gated = all(gates)
+    _check_shapes(label, tensors, layers, d, ff, heads * head_dim, kv_heads * head_dim, gated)
+    stated = meta.get("general.file_type")
+    file_type = FILE_TYPES.get(stated) if isinstance(stated, int) and not isinstance(stated, bool) else None
     if file_type not in WEIGHT_FORMATS:           # no file type stated: the format most of its matmuls use
         counts = {}
         for i in per_layer:
@@ -239,13 +254,52 @@ def parse_gguf(path: Path, label: str, default_name: str) -> ModelSpec:
                 counts[fmt] = counts.get(fmt, 0) + 1
         file_type = max(sorted(counts), key=counts.__getitem__)
     name = meta.get("general.name") if isinstance(meta.get("general.name"), str) else default_name
-    return ModelSpec(name=str(name)[:80] or default_name, source=label, hidden_size=d, intermediate_size=ff,
+    name = "".join(ch for ch in name if ch.isprintable())[:80] or default_name    # no terminal escapes
+    return ModelSpec(name=name, source=label, hidden_size=d, intermediate_size=ff,
                      num_layers=layers, num_heads=heads, num_kv_heads=kv_heads, head_dim=head_dim, vocab_size=vocab,
                      tie_word_embeddings=tied, qkv_bias="blk.0.attn_q.bias" in tensors, gated_mlp=gated,
                      architecture=arch, qk_norm="blk.0.attn_q_norm.weight" in tensors,
                      post_norms="blk.0.post_attention_norm.weight" in tensors,
                      stored=WeightFormats(embedding, output, tuple(variants), tuple(per_layer)),
-                     default_weights=file_type)
+                     default_weights=file_type).checked(label)
+
+
+_KNOWN = re.compile(r"blk\.(\d+)\.(attn_(q|k|v|output|qkv)|ffn_(gate|up|down))\.(weight|bias)$"
+                    r"|blk\.(\d+)\.(attn_norm|ffn_norm|attn_q_norm|attn_k_norm|post_attention_norm|post_ffw_norm"
+                    r"|attn_norm_2|layer_output_norm)\.(weight|bias)$"
+                    r"|(token_embd|output|output_norm|token_embd_norm|rope_freqs|rope_factors_(long|short))\.(weight|bias)$")
+
+
+def _check_tensors(label: str, tensors: dict, layers: int) -> None:
+    """Every tensor one specsoc models (or a vector too small to matter), in a layer the metadata counts."""
+    for name, (dims, _kind) in tensors.items():
+        m = _KNOWN.match(name)
+        if m is None:
+            size = 1
+            for x in dims:
+                size *= x
+            if len(dims) > 1 and min(dims) > 1:
+                raise InputError(label, f"tensor {name[:80]!r} ({' x '.join(map(str, dims))}) is not one specsoc "
+                                        "models: its bytes would be left out")
+            continue
+        layer = m.group(1) or m.group(6)
+        if layer is not None and int(layer) >= layers:
+            raise InputError(label, f"tensor {name[:80]!r} is in layer {layer}, but block_count is {layers}")
+
+
+def _check_shapes(label: str, tensors: dict, layers: int, d: int, ff: int, q: int, kv: int, gated: bool) -> None:
+    """Each layer's matrices have the shapes the metadata implies (GGUF lists [input, output] dimensions)."""
+    want = {"attn_q": (d, q), "attn_k": (d, kv), "attn_v": (d, kv), "attn_output": (q, d), "attn_qkv": (d, q + 2 * kv),
+            "ffn_gate": (d, ff), "ffn_up": (d, ff), "ffn_down": (ff, d)}
+    for i in range(layers):
+        for short, shape in want.items():
+            entry = tensors.get(f"blk.{i}.{short}.weight")
+            if entry is None:
+                continue
+            ok = {shape} | ({(d, 2 * ff)} if short == "ffn_up" and gated else set())
+            if tuple(entry[0]) not in ok:
+                raise InputError(label, f"tensor blk.{i}.{short}.weight has shape {list(entry[0])}, not "
+                                        f"{list(shape)} as the metadata implies")
 
 
 def is_gguf(path: Path) -> bool:

@@ -37,6 +37,10 @@ class WeightFormats:
         return dict(sorted(counts.items()))
 
 
+SIZE_LIMITS = {"hidden_size": 65_536, "intermediate_size": 1_048_576, "num_layers": 1_024, "num_heads": 1_024,
+               "num_kv_heads": 1_024, "head_dim": 4_096, "vocab_size": 4_194_304}
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One dense decoder: its sizes and the per-layer differences graph.py models (biases, norms, MLP kind)."""
@@ -58,6 +62,17 @@ class ModelSpec:
     post_norms: bool = False    # norms after attention and after the MLP too (Gemma 2 and 3)
     stored: WeightFormats | None = None   # every tensor's format as a model file stores it (GGUF), else None
     default_weights: str | None = None    # the weight format its file stores (a quantization_config); None: no preference
+
+    def checked(self, source: str) -> "ModelSpec":
+        """Itself, if its sizes are a model's: KV heads dividing the heads, every size within SIZE_LIMITS (far above
+        any model an edge SoC runs; beyond them a file is broken or hostile, and costing it would take minutes)."""
+        for key, limit in SIZE_LIMITS.items():
+            value = getattr(self, key)
+            if not 1 <= value <= limit:
+                raise InputError(source, f"{value:.3g} is outside 1..{limit:,}", key)
+        if self.num_heads % self.num_kv_heads:
+            raise InputError(source, f"must divide num_heads ({self.num_heads})", "num_kv_heads")
+        return self
 
     @property
     def q_dim(self) -> int:

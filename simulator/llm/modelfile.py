@@ -103,9 +103,7 @@ def _head_dim(sec: Section, sizes: dict, default: int | None = None) -> int:
 
 
 def _check(spec: ModelSpec, source: str) -> ModelSpec:
-    if spec.num_heads % spec.num_kv_heads:
-        raise InputError(source, f"must divide num_heads ({spec.num_heads})", "num_kv_heads")
-    return spec
+    return spec.checked(source)
 
 
 def parse_model(data: dict, source: str, default_name: str) -> ModelSpec:

@@ -17,10 +17,11 @@ def model_document(model: ModelSpec, weights: str, matrices: list[Tensor], store
         row["tensors"] += 1
         row["parameters"] += t.elements
         row["bytes"] += t.bytes
-    layers = []
-    for i in range(model.num_layers):
-        own = [t for t in matrices if t.layer == i]
-        layers.append({"layer": i, "formats": {t.kind: t.format for t in own}, "bytes": sum(t.bytes for t in own)})
+    layers = [{"layer": i, "formats": {}, "bytes": 0.0} for i in range(model.num_layers)]
+    for t in matrices:
+        if t.layer is not None:
+            layers[t.layer]["formats"][t.kind] = t.format
+            layers[t.layer]["bytes"] += t.bytes
     embedding = model.vocab_size * model.hidden_size
     return {"model": model.describe(), "weights": weights, "parameters": model.parameters(),
             "embedding_parameters": embedding, "stored_bytes": stored_B, "bytes_per_decoded_token": per_token_B,

@@ -39,3 +39,15 @@ def test_llama_3_2_3b_q4_k_m_matches_its_public_file_size(tmp_path, capsys):
 def test_a_bad_model_is_one_line(tmp_path, capsys):
     assert main(["model", str(tmp_path / "none.gguf")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.parametrize("key,value", [("num_hidden_layers", 10**9), ("vocab_size", 1e30), ("hidden_size", 2**40)])
+def test_sizes_no_model_has_are_refused_at_once(tmp_path, capsys, key, value):
+    config = {"model_type": "llama", "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 16,
+              "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256, key: value}
+    path = tmp_path / "m" / "config.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(config))
+    assert main(["model", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is outside 1.." in err

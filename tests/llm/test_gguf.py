@@ -24,19 +24,25 @@ from simulator.llm.modelfile import load_model  # noqa: E402
 D, F, H, KV, HD, V, L = 256, 512, 4, 2, 64, 512, 2
 
 
-def write_gguf(path, arch="llama", tied=False, extra_meta=(), layer_types=None, fused=False, norms=False):
-    """A tiny model whose layers store their tensors in different formats (the k-quants need rows of 256)."""
+def write_gguf(path, arch="llama", tied=False, extra_meta=(), layer_types=None, fused=False, norms=False,
+               extra=(), drop=(), kv_heads=KV, name=None):
+    """A tiny model whose layers store their tensors in different formats (the k-quants need rows of 256);
+    `extra` tensors (name, rows, cols, type) added, `drop` ones left out."""
     w = gguf.GGUFWriter(str(path), arch)
     w.add_block_count(L)
     w.add_embedding_length(D)
     w.add_feed_forward_length(F)
     w.add_head_count(H)
-    w.add_head_count_kv(KV)
+    w.add_head_count_kv(kv_heads)
     w.add_file_type(15)
+    if name is not None:
+        w.add_name(name)
     for key, value in extra_meta:
         w.add_uint32(key, value)
 
     def tensor(name, rows, cols, q):
+        if name in drop:
+            return
         if q == Q.F32:
             w.add_tensor(name, np.zeros((rows, cols), dtype=np.float32))
         else:
@@ -68,6 +74,8 @@ def write_gguf(path, arch="llama", tied=False, extra_meta=(), layer_types=None, 
     tensor("output_norm.weight", 1, D, Q.F32)
     if not tied:
         tensor("output.weight", V, D, Q.Q6_K)
+    for args in extra:
+        tensor(*args)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
@@ -179,3 +187,23 @@ def test_a_header_claiming_huge_arrays_is_refused_at_once(tmp_path):
     path.write_bytes(data)
     with pytest.raises(InputError, match="ends early"):
         load_model(str(path))
+
+
+@pytest.mark.parametrize("options,words", [
+    ({"kv_heads": 3}, ["num_kv_heads", "must divide"]),
+    ({"drop": ["blk.1.ffn_gate.weight"]}, ["layer 1 lacks ffn_gate"]),
+    ({"extra": [("blk.5.attn_q.weight", H * HD, D, Q.Q4_K)]}, ["layer 5", "block_count is 2"]),
+    ({"extra": [("blk.0.weird.weight", 64, 256, Q.F32)]}, ["blk.0.weird.weight", "not one specsoc models"]),
+    ({"extra_meta": [("llama.attention.key_length", 7)]}, ["blk.0.attn_q.weight has shape"]),
+    ({"extra_meta": [("llama.vocab_size", 0)], "drop": ["token_embd.weight"]}, ["no token_embd.weight"]),
+])
+def test_a_header_that_contradicts_itself_is_refused(tmp_path, options, words):
+    with pytest.raises(InputError) as err:
+        load_model(str(write_gguf(tmp_path / "m.gguf", **options)))
+    for word in words:
+        assert word in str(err.value)
+
+
+def test_a_models_name_cannot_carry_terminal_escapes(tmp_path):
+    model = load_model(str(write_gguf(tmp_path / "m.gguf", name="evil\x1b[2J\nname")))
+    assert model.name == "evil[2Jname"
