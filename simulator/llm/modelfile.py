@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 
 from simulator.common.bundled import resolve_file
 from simulator.common.config import Section, read_mapping
-from simulator.common.errors import InputError
 from simulator.hw.dtypes import GROUP_QUANT, WEIGHT_FORMATS, checkpoint_format, group_quant_format
 from simulator.llm.gguf import is_gguf, parse_gguf
 from simulator.llm.model import ModelSpec
