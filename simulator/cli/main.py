@@ -18,7 +18,7 @@ from simulator.common.errors import InputError
 
 # command -> the module that adds and runs it, in the order `specsoc --help` lists them
 COMMANDS = {"run": "run", "list": "list", "model": "model", "trace": "trace", "explore": "explore", "figure": "explore",
-            "check": "check", "calibrate": "calibrate", "validate": "validate", "bench": "bench", "plot": "plot"}
+            "check": "check", "sweep": "sweep", "calibrate": "calibrate", "validate": "validate", "bench": "bench", "plot": "plot"}
 
 
 def _module(name: str):

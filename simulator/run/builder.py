@@ -67,10 +67,11 @@ class ScenarioSpec:
     def speculative(self) -> bool:
         return self.draft not in (None, "none")
 
-    def build(self) -> Scenario:
-        """The scenario: every file read and every value checked (an InputError names the flag of a bad one)."""
+    def build(self, soc: SoC | None = None) -> Scenario:
+        """The scenario: every file read and every value checked (an InputError names the flag of a bad one).
+        `soc`, when given, replaces the SoC file (a sweep's variant of it)."""
         self.check()
-        soc = self.load_soc()
+        soc = soc or self.load_soc()
         target = self.model_run(soc, "target")
         speculation = None
         if self.speculative:

@@ -1,0 +1,86 @@
+"""`specsoc sweep`: points from a sweep file, each equal to `specsoc run` with its values, appended as they finish,
+resumable after a kill, the same in parallel; bad sweep files refused before anything runs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from simulator.cli.main import main
+
+SWEEP = {"base": {"samples": 2, "new_tokens": 12, "prompt_tokens": 12},
+         "axes": {"soc.gpus.mali-g310.shader_cores": [1, 2], "alpha": [0.8, 0.9]}}
+
+
+def write(tmp_path, doc, name="s.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return str(path)
+
+
+def lines(path):
+    return sorted(path.read_text().splitlines())
+
+
+def test_each_point_is_specsoc_run_with_its_values(tmp_path, capsys):
+    out = tmp_path / "r.jsonl"
+    assert main(["sweep", write(tmp_path, SWEEP), "--out", str(out), "--jobs", "1"]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 4
+    # same alpha -> same seed (the same samples), whatever the hardware
+    seeds = {(r["params"]["alpha"], r["params"]["soc.gpus.mali-g310.shader_cores"]): r["seed"] for r in records}
+    assert seeds[(0.8, 1)] == seeds[(0.8, 2)] != seeds[(0.9, 1)]
+    one = next(r for r in records if r["params"] == {"soc.gpus.mali-g310.shader_cores": 1, "alpha": 0.9})
+    run_json = tmp_path / "run.json"
+    assert main(["run", "--samples", "2", "--new-tokens", "12", "--prompt-tokens", "12", "--alpha", "0.9",
+                 "--seed", str(one["seed"]), "--json", str(run_json)]) == 0      # the bundled Mali has 1 core
+    assert one["results"]["speedup"] == json.loads(run_json.read_text())["results"]["speedup"]
+
+
+def test_in_parallel_the_same_points(tmp_path, capsys):
+    serial, parallel = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    sweep = write(tmp_path, SWEEP)
+    assert main(["sweep", sweep, "--out", str(serial), "--jobs", "1"]) == 0
+    assert main(["sweep", sweep, "--out", str(parallel), "--jobs", "2"]) == 0
+    assert lines(serial) == lines(parallel)
+
+
+def test_a_killed_sweep_resumes_with_only_the_missing_points(tmp_path, capsys):
+    full, cut = tmp_path / "full.jsonl", tmp_path / "cut.jsonl"
+    sweep = write(tmp_path, SWEEP)
+    assert main(["sweep", sweep, "--out", str(full), "--jobs", "1"]) == 0
+    kept = full.read_text().splitlines()
+    cut.write_text("\n".join(kept[:2]) + "\n" + kept[2][:25])      # two points, and one cut short by a kill
+    capsys.readouterr()
+    assert main(["sweep", sweep, "--out", str(cut), "--resume", "--jobs", "1"]) == 0
+    assert "2 points run, 2 kept" in capsys.readouterr().out
+    assert lines(cut) == lines(full)
+    assert main(["sweep", sweep, "--out", str(cut), "--jobs", "1"]) == 2      # exists, no --resume: refused
+
+
+def test_csv_beside_the_jsonl(tmp_path, capsys):
+    out, table = tmp_path / "r.jsonl", tmp_path / "r.csv"
+    assert main(["sweep", write(tmp_path, SWEEP), "--out", str(out), "--csv", str(table), "--jobs", "1"]) == 0
+    rows = table.read_text().splitlines()
+    assert rows[0].startswith("point,alpha,soc.gpus.mali-g310.shader_cores,seed,") and len(rows) == 5
+
+
+@pytest.mark.parametrize("doc,words", [
+    ({"base": {"sample": 2}, "axes": {"alpha": [0.9]}}, ["base.sample", "unknown scenario field"]),
+    ({"axes": {"alphas": [0.9]}}, ["axes.alphas", "unknown axis"]),
+    ({"axes": {"alpha": []}}, ["axes.alpha", "non-empty list"]),
+    ({"axes": {"soc.dram.peak_bandwidth": [10]}}, ["axes.soc.dram.peak_bandwidth", "no such parameter"]),
+    ({"axes": {"soc.gpus.mali-g999.shader_cores": [2]}}, ["no 'mali-g999'"]),
+    ({"axes": {}}, ["at least one axis"]),
+    ({"base": {"gamma": "five"}, "axes": {"alpha": [0.9]}}, ["--gamma"]),
+])
+def test_bad_sweep_files_are_refused_before_anything_runs(tmp_path, capsys, doc, words):
+    out = tmp_path / "r.jsonl"
+    assert main(["sweep", write(tmp_path, doc), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    for word in words:
+        assert word in err, err
+    assert not out.exists()
