@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
@@ -41,6 +42,9 @@ def add_commands(sub) -> None:
     cmd.add_argument("--out", required=True, metavar="FILE", help="JSONL results, one line per finished point")
     cmd.add_argument("--resume", action="store_true", help="keep --out's points and run only the missing ones")
     cmd.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    cmd.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run the points on an existing Dask distributed cluster (e.g. tcp://10.0.0.5:8786; its "
+                          "workers need specsoc installed; needs the [dask] extra here)")
     cmd.add_argument("--csv", metavar="FILE", help="also write every point of --out as CSV at the end")
 
 
@@ -55,11 +59,13 @@ def execute(args, console: Console) -> None:
     points = sweep.points()
     done = done_keys(out) if args.resume else set()
     todo = [p for p in points if p.key not in done]
+    client = connect(args.scheduler) if args.scheduler else None
     _trim_partial(out)
-    with out.open("a", encoding="utf-8") as sink, progress_bar(console, "points") as progress:
+    with out.open("a", encoding="utf-8") as sink, progress_bar(console, "points") as progress, \
+            (client or contextlib.nullcontext()):
         progress("sweep", len(points) - len(todo), len(points))
         finished = len(points) - len(todo)
-        for record in _results(sweep, todo, args.jobs):
+        for record in _results(sweep, todo, args.jobs, client):
             sink.write(json.dumps(record, sort_keys=True) + "\n")
             sink.flush()
             finished += 1
@@ -70,8 +76,12 @@ def execute(args, console: Console) -> None:
                   + (f" and {args.csv}" if args.csv else ""))
 
 
-def _results(sweep, todo, jobs: int):
-    """Each point's record as it finishes: in this process with one job, else in a pool of `jobs` processes."""
+def _results(sweep, todo, jobs: int, client):
+    """Each point's record as it finishes: on a Dask cluster when given a client of one; else in this process
+    with one job, or in a pool of `jobs` processes."""
+    if client is not None:
+        yield from _on_dask(sweep, todo, client)
+        return
     if jobs == 1 or len(todo) <= 1:
         for point in todo:
             yield run_point(sweep, point)
@@ -85,6 +95,28 @@ def _results(sweep, todo, jobs: int):
             for f in futures:
                 f.cancel()
             raise
+
+
+def connect(address: str):
+    """A client of the Dask scheduler at `address`, or one line saying why not."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError("--scheduler", "needs Dask distributed: pip install 'specsoc[dask]'") from None
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as err:
+        raise InputError("--scheduler", f"cannot reach a Dask scheduler at {address!r} ({err.__class__.__name__})") from None
+
+
+def _on_dask(sweep, todo, client):
+    from distributed import as_completed as dask_completed
+    futures = client.map(run_point, [sweep] * len(todo), todo, pure=False)
+    try:
+        for future in dask_completed(futures):
+            yield future.result()
+    finally:
+        client.cancel(futures)
 
 
 def _trim_partial(path: Path) -> None:

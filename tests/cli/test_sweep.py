@@ -84,3 +84,55 @@ def test_bad_sweep_files_are_refused_before_anything_runs(tmp_path, capsys, doc,
     for word in words:
         assert word in err, err
     assert not out.exists()
+
+
+def test_on_a_dask_cluster_the_same_points(tmp_path, capsys):
+    distributed = pytest.importorskip("distributed")
+    serial, remote = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    sweep = write(tmp_path, SWEEP)
+    assert main(["sweep", sweep, "--out", str(serial), "--jobs", "1"]) == 0
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        assert main(["sweep", sweep, "--out", str(remote), "--scheduler", cluster.scheduler_address]) == 0
+    assert lines(serial) == lines(remote)
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    out = tmp_path / "r.jsonl"
+    assert main(["sweep", write(tmp_path, SWEEP), "--out", str(out), "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not out.exists()
+
+
+def test_killed_at_random_moments_then_resumed_it_ends_as_an_uninterrupted_run(tmp_path, capsys):
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+    doc = {"base": {"samples": 8, "new_tokens": 48, "prompt_tokens": 48, "granularity": "op"},
+           "axes": {"alpha": [0.5, 0.6, 0.7, 0.8, 0.9], "gamma": [1, 2, 3], "soc.gpus.mali-g310.shader_cores": [1, 2]}}
+    sweep = write(tmp_path, doc)
+    whole, killed = tmp_path / "whole.jsonl", tmp_path / "killed.jsonl"
+    assert main(["sweep", sweep, "--out", str(whole), "--jobs", "1"]) == 0
+    rng = random.Random(7)
+    command = [sys.executable, "-m", "simulator.cli.main", "sweep", sweep, "--out", str(killed), "--jobs", "2"]
+    kills = 0
+    for attempt in range(40):
+        proc = subprocess.Popen(command + (["--resume"] if killed.exists() else []), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            proc.wait(timeout=rng.uniform(0.5, 2.5))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)         # kill -9, workers and all
+            proc.wait()
+            kills += 1
+            continue
+        assert proc.returncode == 0, proc.stderr.read().decode()
+        break
+    else:
+        pytest.fail("the sweep never finished")
+    assert kills >= 1
+    got = killed.read_text().splitlines()
+    assert len(got) == len(set(got)) == 30                 # no duplicated or half-written line
+    assert sorted(got) == lines(whole)
