@@ -8,7 +8,9 @@ from contextlib import contextmanager
 from dataclasses import fields, replace
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
+from rich.text import Text
 
 from simulator.analysis.explore import c_vs_seq_len
 from simulator.common.errors import InputError
@@ -138,12 +140,23 @@ def scenario_spec(args: argparse.Namespace, **overrides) -> ScenarioSpec:
     return replace(ScenarioSpec(**values), **overrides)
 
 
+class _Rate(ProgressColumn):
+    """Units done per second, once rich has measured it."""
+
+    def __init__(self, unit: str):
+        super().__init__()
+        self.unit = unit
+
+    def render(self, task) -> Text:
+        return Text(f"{task.speed:.1f} {self.unit}/s" if task.speed else "")
+
+
 @contextmanager
 def progress_bar(console: Console, unit: str):
     """A transient rich progress bar, shown from the first report on; yields the (phase, done, total) callback
     the simulators call. A command that fails before any work prints nothing."""
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} " + unit),
-               TimeElapsedColumn())
+               _Rate(unit), TimeElapsedColumn(), TimeRemainingColumn())
     bar = Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
     phases = {}
 

@@ -2,7 +2,7 @@
 
 A sweep file has a `base:` (ScenarioSpec fields: the flags of `specsoc run`, `target_device: cpu:4`, ...) and
 `axes:` (a field or a SoC parameter by its dotted key, `soc.dram.peak_bandwidth_gb_s`, list entries by name,
-`soc.gpus.mali-g310.shader_cores`, each with a list of values). The points are every combination of the axes'
+`soc.gpus.mali-g310.shader_cores`, each with a list of values or a range `{from: 1, to: 8, step: 1}`). The points are every combination of the axes'
 values, in file order. Each point is independent and deterministic: its seed is derived from its parameters
 (unless the base or an axis sets `seed`), so a point gives the same result alone, in any order, on any worker;
 points that differ only in hardware or mapping share their seed, so they replay the same samples.
@@ -104,6 +104,18 @@ def _set(data, parts: list[str], value, source: str, key: str) -> None:
     node[parts[-1]] = value
 
 
+def _range(sec: Section) -> list:
+    """`{from: A, to: B, step: S}`: A, A + S, ... up to B inclusive (S defaults to 1; whole numbers stay whole)."""
+    start, stop = sec.number("from"), sec.number("to")
+    step = sec.number("step", 1, positive=True)
+    sec.done()
+    n = int((stop - start) / step + 1e-9) + 1
+    if stop < start or n > MAX_POINTS:
+        raise sec.fail("to", f"from {start:g} to {stop:g} by {step:g} is not a range of 1..{MAX_POINTS:,} values")
+    whole = all(float(x).is_integer() for x in (start, step))
+    return [int(start + i * step) if whole else round(start + i * step, 12) for i in range(n)]
+
+
 def load_sweep(path: str) -> Sweep:
     """Read and check a sweep file: every key known, every axis a non-empty list, every SoC key present."""
     data = read_mapping(Path(path))
@@ -123,8 +135,10 @@ def load_sweep(path: str) -> Sweep:
             raise InputError(path, "unknown axis: a scenario field or soc.DOTTED.KEY", f"axes.{name}")
         if name in base:
             raise InputError(path, "is both in base and an axis", f"axes.{name}")
+        if isinstance(values, dict):
+            values = _range(Section(path, values, f"axes.{name}"))
         if not isinstance(values, list) or not values:
-            raise InputError(path, "must be a non-empty list of values", f"axes.{name}")
+            raise InputError(path, "must be a non-empty list of values, or a range {from, to, step}", f"axes.{name}")
         axes.append((name, tuple(values)))
     total = 1
     for _, values in axes:

@@ -136,3 +136,10 @@ def test_killed_at_random_moments_then_resumed_it_ends_as_an_uninterrupted_run(t
     got = killed.read_text().splitlines()
     assert len(got) == len(set(got)) == 30                 # no duplicated or half-written line
     assert sorted(got) == lines(whole)
+
+
+def test_an_axis_may_be_a_range(tmp_path):
+    from simulator.run.sweep import load_sweep
+    sweep = load_sweep(write(tmp_path, {"axes": {"gamma": {"from": 1, "to": 4}, "alpha": {"from": 0.5, "to": 0.9, "step": 0.1}}}))
+    assert dict(sweep.axes) == {"gamma": (1, 2, 3, 4), "alpha": (0.5, 0.6, 0.7, 0.8, 0.9)}
+    assert len(sweep.points()) == 20
