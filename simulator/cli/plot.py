@@ -66,6 +66,23 @@ def add_commands(sub) -> None:
     heat.add_argument("--from", dest="source", metavar="FILE", required=True, help="a `specsoc explore --json` file")
     _out(heat)
 
+    sw = kinds.add_parser("sweep", help="a sweep's results: a metric against an axis, one line per colour axis value",
+                          description="From a `specsoc sweep` results file: METRIC against AXIS, one line per value "
+                                      "of --color (or a heatmap of AXIS x --color with --heatmap). Axes not shown "
+                                      "are reduced: the best (max, default), the mean or the min over them.",
+                          epilog="example:\n  specsoc sweep whatif.yaml --out results.jsonl\n"
+                                 "  specsoc plot sweep --from results.jsonl --x alpha --y speedup "
+                                 "--color soc.gpus.mali-g310.shader_cores --out whatif.png",
+                          formatter_class=raw)
+    sw.add_argument("--from", dest="source", metavar="FILE", required=True, help="a `specsoc sweep` JSONL file")
+    sw.add_argument("--x", required=True, metavar="AXIS", help="the axis along x")
+    sw.add_argument("--y", default="speedup", metavar="METRIC", help="a result (default: speedup)")
+    sw.add_argument("--color", metavar="AXIS", help="one line (or heatmap row) per value of this axis")
+    sw.add_argument("--reduce", choices=("max", "mean", "min"), default="max",
+                    help="over the axes not shown (default: max, the best)")
+    sw.add_argument("--heatmap", action="store_true", help="a heatmap of --x against --color instead of lines")
+    _out(sw)
+
     tl = kinds.add_parser("timeline", help="a run --timeline file: PU utilisation and DRAM bandwidth over time",
                           description="From a `specsoc run --timeline` file: each processing unit's utilisation "
                                       "(fraction of its cores busy) and the DRAM bandwidth in use, averaged over ~400 time "
@@ -102,6 +119,13 @@ def execute(args, console: Console) -> None:
         doc = read_explore(args.source)
         plot.render(plot.heatmap, args.out, doc)
         what = f"heatmap of {args.source}"
+    elif args.plot == "sweep":
+        from simulator.run.sweep import read_results
+        records = read_results(args.source)
+        table, others = sweep_table(records, args.x, args.y, args.color, args.reduce, args.heatmap)
+        plot.render(plot.sweep_figure, args.out, table, args.x, args.y, args.color, args.heatmap,
+                    f"{args.source}" + (f" · {args.reduce} over {', '.join(others)}" if others else ""))
+        what = f"{args.y} against {args.x} from {args.source}"
     else:
         if args.bins < 1:
             raise InputError("--bins", f"must be >= 1, got {args.bins}")
@@ -110,3 +134,31 @@ def execute(args, console: Console) -> None:
         plot.render(plot.timeline, args.out, data, args.bins)
         what = f"timeline of {args.source}"
     console.print(f"[dim]{what}: plot written to {args.out}[/]")
+
+
+def sweep_table(records: list[dict], x: str, y: str, color: str | None, reduce: str, heatmap: bool):
+    """{colour value: {x value: reduced y}} over the records, and the axes reduced over."""
+    import statistics
+    axes = list(dict.fromkeys(k for r in records for k in r["params"]))
+    for flag, name in (("--x", x), ("--color", color)):
+        if name is not None and name not in axes:
+            raise InputError(flag, f"{name!r} is not an axis of the sweep (axes: {', '.join(axes)})")
+    if heatmap and color is None:
+        raise InputError("--heatmap", "needs --color: the rows of the heatmap")
+    metrics = sorted({k for r in records for k, v in r["results"].items() if isinstance(v, (int, float))})
+    if y not in metrics:
+        raise InputError("--y", f"{y!r} is not a numeric result (results: {', '.join(metrics)})")
+    groups: dict = {}
+    for r in records:
+        value = r["results"].get(y)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            key = r["params"].get(color) if color else ""
+            groups.setdefault(key, {}).setdefault(r["params"][x], []).append(value)
+    pick = {"max": max, "min": min, "mean": statistics.fmean}[reduce]
+    table = {c: {xv: pick(vs) for xv, vs in sorted(row.items(), key=lambda kv: _order(kv[0]))}
+             for c, row in sorted(groups.items(), key=lambda kv: _order(kv[0]))}
+    return table, [a for a in axes if a not in (x, color)]
+
+
+def _order(value):
+    return (0, value, "") if isinstance(value, (int, float)) else (1, 0, str(value))

@@ -378,3 +378,35 @@ def _validation(points: list[tuple[str, float, float]]):
 
 def validation_plot(path: str, points: list[tuple[str, float, float]]) -> None:
     render(_validation, path, points)
+
+
+# ------------------------------------------------------------------------------------- sweeps
+
+def sweep_figure(table: dict, x: str, y: str, color: str | None, heatmap: bool, subtitle: str):
+    """Lines of y against x, one per colour value; or a heatmap of colour (rows) x x (columns)."""
+    fig, ax = _figure(8.0, 5.2)
+    if heatmap:
+        rows = list(table)
+        cols = sorted({c for row in table.values() for c in row}, key=lambda v: (isinstance(v, str), v if not isinstance(v, str) else 0, str(v)))
+        grid = np.array([[table[r].get(c, np.nan) for c in cols] for r in rows], dtype=float)
+        image = ax.imshow(grid, aspect="auto", cmap="viridis", origin="lower")
+        ax.set_xticks(range(len(cols)), [str(c) for c in cols], rotation=45)
+        ax.set_yticks(range(len(rows)), [str(r) for r in rows])
+        for (i, j), v in np.ndenumerate(grid):
+            if np.isfinite(v):
+                ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7, color="white")
+        fig.colorbar(image, ax=ax, label=y)
+        ax.set(xlabel=x, ylabel=color)
+    else:
+        for key, row in table.items():
+            ax.plot([_num(v) for v in row], list(row.values()), "o-", ms=4, label=f"{color} = {key}" if color else y)
+        ax.set(xlabel=x, ylabel=y)
+        if color:
+            ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    ax.set_title(f"{y} against {x}\n{subtitle}", fontsize=9)
+    return fig
+
+
+def _num(value):
+    return value if isinstance(value, (int, float)) else str(value)

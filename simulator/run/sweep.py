@@ -177,3 +177,30 @@ def done_keys(path: Path) -> set[str]:
             except (ValueError, KeyError, TypeError):
                 continue
     return keys
+
+
+def read_results(path: str) -> list[dict]:
+    """The points of a results file, in point order (a last line cut short by a kill is left out)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(path, f"cannot be read ({err.__class__.__name__})") from None
+    lines = text.split("\n")
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record.get("params"), dict) or not isinstance(record.get("results"), dict):
+                raise ValueError
+        except (ValueError, AttributeError, RecursionError):
+            if number == len(lines):            # the last line, cut short by a kill
+                continue
+            raise InputError(f"{path}:{number}", "not a line `specsoc sweep` writes") from None
+        records.append(record)
+    if not records:
+        raise InputError(path, "no finished point")
+    return sorted(records, key=lambda r: r.get("point", 0))

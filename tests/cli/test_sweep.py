@@ -143,3 +143,31 @@ def test_an_axis_may_be_a_range(tmp_path):
     sweep = load_sweep(write(tmp_path, {"axes": {"gamma": {"from": 1, "to": 4}, "alpha": {"from": 0.5, "to": 0.9, "step": 0.1}}}))
     assert dict(sweep.axes) == {"gamma": (1, 2, 3, 4), "alpha": (0.5, 0.6, 0.7, 0.8, 0.9)}
     assert len(sweep.points()) == 20
+
+
+def test_plot_sweep_reduces_the_axes_not_shown(tmp_path, capsys):
+    from simulator.cli.plot import sweep_table
+    records = [{"point": i, "params": {"alpha": a, "gamma": g, "cores": c}, "results": {"speedup": a * g + c}}
+               for i, (a, g, c) in enumerate((a, g, c) for a in (0.5, 0.9) for g in (1, 2) for c in (1, 2))]
+    table, others = sweep_table(records, "alpha", "speedup", "cores", "max", False)
+    assert others == ["gamma"] and table == {1: {0.5: 2.0, 0.9: 2.8}, 2: {0.5: 3.0, 0.9: 3.8}}   # by hand: a*2 + c
+    mean, _ = sweep_table(records, "alpha", "speedup", None, "mean", False)
+    # by hand: alpha 0.5 -> (1.5 + 2.5 + 2 + 3) / 4; alpha 0.9 -> (1.9 + 2.9 + 2.8 + 3.8) / 4
+    assert mean == {"": {0.5: pytest.approx(2.25), 0.9: pytest.approx(2.85)}}
+
+
+def test_plot_sweep_draws_and_refuses_in_one_line(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "r.jsonl"
+    assert main(["sweep", write(tmp_path, SWEEP), "--out", str(out), "--jobs", "1"]) == 0
+    with out.open("a") as f:
+        f.write('{"key": "cut sho')                             # a last line cut short by a kill: left out
+    png = tmp_path / "p.png"
+    assert main(["plot", "sweep", "--from", str(out), "--x", "alpha", "--color", "soc.gpus.mali-g310.shader_cores",
+                 "--out", str(png)]) == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    capsys.readouterr()
+    assert main(["plot", "sweep", "--from", str(out), "--x", "beta", "--out", str(tmp_path / "q.png")]) == 2
+    assert "'beta' is not an axis" in capsys.readouterr().err
+    assert main(["plot", "sweep", "--from", str(out), "--x", "alpha", "--y", "nope", "--out", str(tmp_path / "q.png")]) == 2
+    assert not (tmp_path / "q.png").exists()
