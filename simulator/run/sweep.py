@@ -100,7 +100,7 @@ def _set(data, parts: list[str], value, source: str, key: str) -> None:
         if not found:
             raise InputError(source, f"the SoC file has no {part!r} on the way to this key", key)
     if not isinstance(node, dict) or parts[-1] not in node:
-        raise InputError(source, f"the SoC file has no such parameter", key)
+        raise InputError(source, "the SoC file has no such parameter", key)
     node[parts[-1]] = value
 
 

@@ -109,7 +109,6 @@ def test_killed_at_random_moments_then_resumed_it_ends_as_an_uninterrupted_run(t
     import signal
     import subprocess
     import sys
-    import time
     doc = {"base": {"samples": 8, "new_tokens": 48, "prompt_tokens": 48, "granularity": "op"},
            "axes": {"alpha": [0.5, 0.6, 0.7, 0.8, 0.9], "gamma": [1, 2, 3], "soc.gpus.mali-g310.shader_cores": [1, 2]}}
     sweep = write(tmp_path, doc)
