@@ -22,6 +22,7 @@ a decision names its mapping by `decision_label`.
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from simulator.analysis.analytic import eq1, first_best
@@ -35,6 +36,7 @@ from simulator.run.interval import Interval, ratio_ci95
 from simulator.run.results import DecodingResults
 from simulator.run.scenario import Effects, ModelRun, Scenario, Speculation
 from simulator.run.simulate import Progress, no_progress, run_baseline, run_speculative
+
 
 EXPLORE_SAMPLES = 4   # synthetic samples `specsoc explore` simulates by default (see the module's docstring)
 
@@ -212,40 +214,98 @@ def _model_run(run: ModelRun, placement: Placement) -> ModelRun:
                     placement.label)
 
 
-def explore(spec: ExploreSpec, progress: Progress = no_progress) -> ExploreResult:
-    planner = Planner(spec.soc, spec.granularity)
-    workload = spec.scenario.workload
-    variants = []
+def explore(spec: ExploreSpec, progress: Progress = no_progress, jobs: int = 1) -> ExploreResult:
+    """Every variant's mappings, in closed form and (spec.simulate) simulated; with jobs > 1 they run in a pool of
+    that many processes, one task per variant and drafter PU (each deterministic: the same result either way)."""
     todo = variant_placements(spec.soc)
-    for index, (cluster, k, places) in enumerate(todo):
-        base_place = places[0]
-        t_base = pass_seconds(planner, spec.target, base_place, spec.seq_len)
-        baseline, alone = None, {}
-        if spec.simulate:
-            for place in places:   # the target alone on each PU of the variant; the first is the baseline
-                sc = Scenario(spec.soc, _model_run(spec.target, place), workload, False, spec.granularity)
-                alone[place.label] = run_baseline(sc, planner)
-            baseline = alone[base_place.label]
-        mappings = []
-        for d_place in places:
-            for t_place in places:
-                t_t = pass_seconds(planner, spec.target, t_place, spec.seq_len)
-                c = pass_seconds(planner, spec.draft, d_place, spec.seq_len) / t_t
-                r = t_t / t_base
-                m = MappingResult(cluster, k, d_place.label, t_place.label, c, r,
-                                  {g: eq1(spec.alpha, g, c) / r for g in range(1, spec.gamma_max + 1)})
-                if baseline is not None:
-                    m.alone_simulated, m.alone_ci95 = _alone_speedup(baseline, alone[t_place.label])
-                    for gamma in range(1, spec.gamma_max + 1):
-                        sc = Scenario(spec.soc, _model_run(spec.target, t_place), workload, False,
-                                      spec.granularity, Speculation(_model_run(spec.draft, d_place), gamma),
-                                      Effects())
-                        res = run_speculative(sc, baseline, planner)
-                        m.speedup_simulated[gamma], m.ci95_simulated[gamma] = res.speedup, res.speedup_ci95
-                mappings.append(m)
-        variants.append(Variant(cluster, k, mappings))
-        progress("variants", index + 1, len(todo))
-    return ExploreResult(spec, variants)
+    if jobs <= 1 or len(todo) <= 1:
+        planner = Planner(spec.soc, spec.granularity)
+        variants = []
+        for index, (cluster, k, places) in enumerate(todo):
+            variants.append(_variant(spec, planner, cluster, k, places))
+            progress("variants", index + 1, len(todo))
+        return ExploreResult(spec, variants)
+    alone_tasks = [(i, p) for i, (_c, _k, places) in enumerate(todo) for p in range(len(places))]
+    map_tasks = [(i, d, t) for i, (_c, _k, places) in enumerate(todo) for d in range(len(places))
+                 for t in range(len(places))]
+    total, done = len(alone_tasks) + len(map_tasks), 0
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(spec,)) as pool:
+        alone = {}
+        if spec.simulate:       # phase 1: the target alone on every PU of every variant (each a baseline or a row)
+            futures = {task: pool.submit(_alone_task, *task) for task in alone_tasks}
+            for task, future in futures.items():
+                alone[task] = future.result()
+                done += 1
+                progress("simulations", done, total)
+        futures = {(i, d, t): pool.submit(_mapping_task, i, d, t, alone.get((i, 0)), alone.get((i, t)))
+                   for i, d, t in map_tasks}       # phase 2: every mapping, against its variant's baseline
+        for future in as_completed(futures.values()):
+            future.result()
+            done += 1
+            progress("simulations", done, total)
+        variants = []
+        for i, (cluster, k, places) in enumerate(todo):
+            variants.append(Variant(cluster, k, [futures[(i, d, t)].result() for d in range(len(places))
+                                                 for t in range(len(places))]))
+        return ExploreResult(spec, variants)
+
+
+_worker: dict = {}     # in a pool's worker process: its explore spec and one planner for all its tasks
+
+
+def _worker_init(spec: ExploreSpec) -> None:
+    """A worker's state, set once: the spec (sent once, not with every task) and a planner whose memoised plans
+    every task of this worker reuses."""
+    _worker.update(spec=spec, planner=Planner(spec.soc, spec.granularity), variants=variant_placements(spec.soc))
+
+
+def _alone_task(index: int, place_index: int) -> DecodingResults:
+    """In a worker process: the target alone on one PU of one variant."""
+    spec, planner = _worker["spec"], _worker["planner"]
+    _cluster, _k, places = _worker["variants"][index]
+    sc = Scenario(spec.soc, _model_run(spec.target, places[place_index]), spec.scenario.workload, False,
+                  spec.granularity)
+    return run_baseline(sc, planner)
+
+
+def _mapping_task(index: int, d: int, t: int, baseline: DecodingResults | None,
+                  alone: DecodingResults | None) -> MappingResult:
+    """In a worker process: one mapping of one variant (drafter on its d-th PU, target on its t-th)."""
+    spec, planner = _worker["spec"], _worker["planner"]
+    cluster, k, places = _worker["variants"][index]
+    return _mapping(spec, planner, cluster, k, places[0], places[d], places[t], baseline, alone)
+
+
+def _variant(spec: ExploreSpec, planner: Planner, cluster: str, k: int, places: list[Placement]) -> Variant:
+    """A variant's mappings: c, Eq. 1 at every gamma, and the simulated speedups against its baseline."""
+    alone = {}
+    if spec.simulate:
+        for place in places:   # the target alone on each PU of the variant; the first is the baseline
+            sc = Scenario(spec.soc, _model_run(spec.target, place), spec.scenario.workload, False, spec.granularity)
+            alone[place.label] = run_baseline(sc, planner)
+    baseline = alone.get(places[0].label)
+    return Variant(cluster, k, [_mapping(spec, planner, cluster, k, places[0], d_place, t_place, baseline,
+                                         alone.get(t_place.label))
+                                for d_place in places for t_place in places])
+
+
+def _mapping(spec: ExploreSpec, planner: Planner, cluster: str, k: int, base_place: Placement, d_place: Placement,
+             t_place: Placement, baseline: DecodingResults | None, alone: DecodingResults | None) -> MappingResult:
+    """One mapping: c at S_L, Eq. 1 at every gamma, and (with a baseline) the simulated speedups."""
+    t_base = pass_seconds(planner, spec.target, base_place, spec.seq_len)
+    t_t = pass_seconds(planner, spec.target, t_place, spec.seq_len)
+    c = pass_seconds(planner, spec.draft, d_place, spec.seq_len) / t_t
+    r = t_t / t_base
+    m = MappingResult(cluster, k, d_place.label, t_place.label, c, r,
+                      {g: eq1(spec.alpha, g, c) / r for g in range(1, spec.gamma_max + 1)})
+    if baseline is not None:
+        m.alone_simulated, m.alone_ci95 = _alone_speedup(baseline, alone)
+        for gamma in range(1, spec.gamma_max + 1):
+            sc = Scenario(spec.soc, _model_run(spec.target, t_place), spec.scenario.workload, False,
+                          spec.granularity, Speculation(_model_run(spec.draft, d_place), gamma), Effects())
+            res = run_speculative(sc, baseline, planner)
+            m.speedup_simulated[gamma], m.ci95_simulated[gamma] = res.speedup, res.speedup_ci95
+    return m
 
 
 def _alone_speedup(baseline: DecodingResults, alone: DecodingResults) -> tuple[float, Interval]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from rich.console import Console
 
@@ -41,6 +42,8 @@ def add_commands(sub) -> None:
                      "synthetic prompt and output length (default: 63)")
     cmd.add_argument("--gamma-max", type=int, default=8, help="largest gamma tried (default: 8)")
     cmd.add_argument("--no-simulate", action="store_true", help="Eq. 1 only: skip the full simulations")
+    cmd.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                     help="worker processes for the variants' simulations (default: all cores; same results)")
     cmd.add_argument("--json", metavar="FILE", help="also write variants and mappings as JSON")
 
     fig = sub.add_parser("figure", help="the paper's figures as tables: speedup vs alpha, c vs sequence length",
@@ -67,9 +70,11 @@ def execute(args, console: Console) -> None:
     spec = placed_pair(args, prompt_tokens=args.seq_len, new_tokens=args.seq_len)
     scenario = spec.build()
     alpha = estimate_alpha(scenario.workload.trace) if args.trace else spec.alpha
+    if args.jobs < 1:
+        raise InputError("--jobs", f"must be >= 1, got {args.jobs}")
     explore_spec = ExploreSpec(scenario, alpha, args.seq_len, args.gamma_max, not args.no_simulate)
     with progress_bar(console, "variants") as progress:
-        result = explore(explore_spec, progress)
+        result = explore(explore_spec, progress, args.jobs)
     if args.json:
         write_json(args.json, result.to_json())
     target, draft = explore_spec.target, explore_spec.draft

@@ -117,3 +117,14 @@ def test_check_counts_its_simulations_and_keeps_the_overlap_granularity():
     assert calls == [(i, calls[0][1]) for i in range(1, len(calls) + 1)] and calls[-1][0] == calls[-1][1]
     # the check's full scenario is the run's, at the run's (layer) granularity
     assert result.simulated_speedup == pytest.approx(simulate(scenario).speedup, rel=1e-9)
+
+
+def test_explore_in_a_process_pool_gives_the_serial_result():
+    import json
+
+    from simulator.analysis.explore import ExploreSpec, explore
+    from simulator.run.builder import ScenarioSpec
+    scenario = ScenarioSpec(alpha=0.9, samples=1, prompt_tokens=12, new_tokens=6).build()
+    spec = ExploreSpec(scenario, 0.9, 12, 2, True)
+    serial, pooled = explore(spec, jobs=1), explore(spec, jobs=2)
+    assert json.dumps(serial.to_json(), sort_keys=True) == json.dumps(pooled.to_json(), sort_keys=True)
