@@ -230,16 +230,29 @@ def explore(spec: ExploreSpec, progress: Progress = no_progress, jobs: int = 1) 
                  for t in range(len(places))]
     total, done = len(alone_tasks) + len(map_tasks), 0
     with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(spec,)) as pool:
-        alone = {}
-        if spec.simulate:       # phase 1: the target alone on every PU of every variant (each a baseline or a row)
-            futures = {task: pool.submit(_alone_task, *task) for task in alone_tasks}
-            for task, future in futures.items():
-                alone[task] = future.result()
+        alone, futures = {}, {}
+
+        def submit_mappings(i: int) -> None:       # a variant's mappings, once its target-alone runs are in
+            places = todo[i][2]
+            for d in range(len(places)):
+                for t in range(len(places)):
+                    futures[(i, d, t)] = pool.submit(_mapping_task, i, d, t, alone.get((i, 0)), alone.get((i, t)))
+
+        if spec.simulate:
+            pending = {pool.submit(_alone_task, *task): task for task in alone_tasks}
+            left = {i: len(todo[i][2]) for i in range(len(todo))}
+            for future in as_completed(list(pending)):
+                i, p = pending[future]
+                alone[(i, p)] = future.result()
                 done += 1
                 progress("simulations", done, total)
-        futures = {(i, d, t): pool.submit(_mapping_task, i, d, t, alone.get((i, 0)), alone.get((i, t)))
-                   for i, d, t in map_tasks}       # phase 2: every mapping, against its variant's baseline
-        for future in as_completed(futures.values()):
+                left[i] -= 1
+                if left[i] == 0:
+                    submit_mappings(i)
+        else:
+            for i in range(len(todo)):
+                submit_mappings(i)
+        for future in as_completed(list(futures.values())):
             future.result()
             done += 1
             progress("simulations", done, total)
