@@ -17,6 +17,7 @@ clusters, or spanning them, hold exactly the cores they use.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from simulator.common.errors import InputError
 from simulator.hw.soc import ProcessingUnit, SoC
@@ -35,7 +36,7 @@ class Placement:
             return self.pu.units
         return len(self.cores) + sum(len(s.cores) for s in self.spill)
 
-    @property
+    @cached_property
     def shares(self) -> tuple["Placement", ...]:
         """One placement per cluster it runs on (itself when it spans none)."""
         return (self,) if not self.spill else (Placement(self.pu, self.cores),) + self.spill
@@ -46,17 +47,17 @@ class Placement:
             return self.pu.name
         return "+".join(f"{s.pu.name}:{len(s.cores)}" + (f"@{s.cores[0]}" if s.cores[0] else "") for s in self.shares)
 
-    @property
+    @cached_property
     def lock(self) -> str:
         """The engine's lock its cores belong to: one for all CPU cores, one per GPU."""
         return "cpu" if self.pu.kind == "cpu" else self.pu.name
 
-    @property
+    @cached_property
     def slots(self) -> tuple[int, ...]:
         """Its cores in the SoC-wide numbering of its lock."""
         return tuple(s.pu.first_core + c for s in self.shares for c in s.cores)
 
-    @property
+    @cached_property
     def group(self) -> str:
         """Its DRAM group: its PU's name, or the spanned clusters' names joined by '+'."""
         return "+".join(s.pu.name for s in self.shares)

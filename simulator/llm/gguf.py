@@ -19,7 +19,7 @@ import struct
 from pathlib import Path
 
 from simulator.common.errors import InputError
-from simulator.hw.dtypes import DTYPES, WEIGHT_FORMATS
+from simulator.hw.dtypes import WEIGHT_FORMATS
 from simulator.llm.model import ModelSpec, WeightFormats
 
 MAGIC = b"GGUF"
@@ -308,11 +308,3 @@ def is_gguf(path: Path) -> bool:
             return f.read(4) == MAGIC
     except OSError:
         return False
-
-
-def tensor_bytes(dims: tuple[int, ...], kind: int) -> float:
-    """Bytes of one tensor as the file stores it (elements x its format's bits / 8)."""
-    n = 1
-    for x in dims:
-        n *= x
-    return n * DTYPES[GGML_TYPES[kind]].bytes
