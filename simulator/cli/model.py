@@ -6,14 +6,12 @@ import argparse
 
 from rich.console import Console
 
-from simulator.common.errors import InputError
 from simulator.common.output import check_outputs, write_json
 from simulator.hw.dtypes import WEIGHT_FORMATS
 from simulator.llm.formats import stored_bytes, tensors
-from simulator.llm.model import Precision
 from simulator.llm.modelfile import load_model
 from simulator.render.model_tables import model_document, render_model
-from simulator.run.builder import DEFAULT_WEIGHTS
+from simulator.run.builder import DEFAULT_WEIGHTS, weight_format
 
 EXAMPLES = """examples:
   specsoc model llama-3.2-3b                        # a bundled model, int8 unless --dtype
@@ -38,9 +36,7 @@ def add_commands(sub) -> None:
 def execute(args, console: Console) -> None:
     check_outputs({"--json": args.json}, (args.model,))
     model = load_model(args.model)
-    if model.stored is not None and args.dtype not in (None, model.default_weights):
-        raise InputError("--dtype", f"{model.source} stores its weights as {model.default_weights} (per tensor)")
-    weights = Precision.resolve(args.dtype or model.default_weights or DEFAULT_WEIGHTS["target"], role="model").weights
+    weights = weight_format(model, args.dtype, DEFAULT_WEIGHTS["target"], "--dtype")
     matrices = tensors(model, weights)
     stored = stored_bytes(model, weights)
     embedding = next(t for t in matrices if t.kind == "embedding")

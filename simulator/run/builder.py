@@ -22,7 +22,7 @@ from simulator.common.errors import InputError
 from simulator.hw.placement import parse_device
 from simulator.hw.soc import SoC
 from simulator.hw.socfile import load_soc
-from simulator.llm.model import Precision
+from simulator.llm.model import ModelSpec, Precision
 from simulator.llm.modelfile import load_model
 from simulator.run.scenario import Effects, ModelRun, Scenario, Speculation, Workload
 from simulator.traces.synth import Iid, Lengths, generate
@@ -31,6 +31,15 @@ from simulator.traces.trace import load_trace
 DEFAULT_ALPHA = 0.94          # the paper's measured acceptance on its translation pair
 DEFAULT_WEIGHTS = {"target": "int8", "draft": "fp16"}   # the paper's semi-quantized pair
 DEFAULT_SAMPLES = 64          # synthetic samples with a drafter (1 without): the README's "why 64 samples"
+
+
+def weight_format(model: ModelSpec, given: str | None, default: str, flag: str) -> str:
+    """The weight format a model runs in: the one given, else the one its file implies, else `default`; a file
+    that stores each tensor's format (GGUF) takes no other than its own."""
+    if model.stored is not None and given not in (None, model.default_weights):
+        raise InputError(flag, f"{model.source} stores its weights as {model.default_weights} (per tensor): "
+                               f"drop {flag} or give {model.default_weights}")
+    return given or model.default_weights or default
 
 
 @dataclass(frozen=True)
@@ -88,11 +97,7 @@ class ScenarioSpec:
         implies, else DEFAULT_WEIGHTS; a file that stores each tensor's format (GGUF) takes no other."""
         device = getattr(self, f"{role}_device")
         model = load_model(getattr(self, role))
-        given = getattr(self, f"{role}_dtype")
-        if model.stored is not None and given not in (None, model.default_weights):
-            raise InputError(f"--{role}-dtype", f"{model.source} stores its weights as {model.default_weights} "
-                                                f"(per tensor): drop --{role}-dtype or give {model.default_weights}")
-        weights = given or model.default_weights or DEFAULT_WEIGHTS[role]
+        weights = weight_format(model, getattr(self, f"{role}_dtype"), DEFAULT_WEIGHTS[role], f"--{role}-dtype")
         precision = Precision.resolve(weights, getattr(self, f"{role}_act_dtype"), getattr(self, f"{role}_kv_dtype"), role)
         return ModelRun(model, precision, parse_device(soc, device, f"--{role}-device"), device)
 
