@@ -33,7 +33,7 @@ from simulator.hw.soc import SoC
 from simulator.llm.costs import Planner
 from simulator.llm.graph import PassShape
 from simulator.run.interval import Interval, ratio_ci95
-from simulator.run.results import DecodingResults
+from simulator.run.results import DecodingResults, speedup_ci95
 from simulator.run.scenario import Effects, ModelRun, Scenario, Speculation
 from simulator.run.simulate import Progress, no_progress, run_baseline, run_speculative
 
@@ -215,109 +215,105 @@ def _model_run(run: ModelRun, placement: Placement) -> ModelRun:
 
 
 def explore(spec: ExploreSpec, progress: Progress = no_progress, jobs: int = 1) -> ExploreResult:
-    """Every variant's mappings, in closed form and (spec.simulate) simulated; with jobs > 1 they run in a pool of
-    that many processes, one task per variant and drafter PU (each deterministic: the same result either way)."""
+    """Every variant's mappings, in closed form and (spec.simulate) simulated. Each distinct simulation runs once
+    (a mapping with both models on the GPU is the same in every variant); the simulations are deterministic and
+    independent, grouped in tasks (`_groups`) that run in this process, or with jobs > 1 in a pool of that many
+    processes: the results are the same either way."""
     todo = variant_placements(spec.soc)
-    if jobs <= 1 or len(todo) <= 1:
-        planner = Planner(spec.soc, spec.granularity)
-        variants = []
-        for index, (cluster, k, places) in enumerate(todo):
-            variants.append(_variant(spec, planner, cluster, k, places))
-            progress("variants", index + 1, len(todo))
-        return ExploreResult(spec, variants)
-    alone_tasks = [(i, p) for i, (_c, _k, places) in enumerate(todo) for p in range(len(places))]
-    map_tasks = [(i, d, t) for i, (_c, _k, places) in enumerate(todo) for d in range(len(places))
-                 for t in range(len(places))]
-    total, done = len(alone_tasks) + len(map_tasks), 0
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(spec,)) as pool:
-        alone, futures = {}, {}
+    groups = _groups(spec, todo) if spec.simulate else []
+    runs: dict[tuple, DecodingResults] = {}
+    if jobs <= 1 or len(groups) <= 1:
+        state = _state(spec)
+        for done, group in enumerate(groups, 1):
+            runs.update(_run_group(state, group))
+            progress("simulation groups", done, len(groups))
+    else:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(groups)), initializer=_worker_init, initargs=(spec,)) as pool:
+            futures = [pool.submit(_pool_task, group) for group in groups]
+            for done, future in enumerate(as_completed(futures), 1):
+                runs.update(future.result())
+                progress("simulation groups", done, len(groups))
+    planner = Planner(spec.soc, spec.granularity)
+    return ExploreResult(spec, [Variant(cluster, k, [_mapping(spec, planner, cluster, k, places[0], d, t, runs)
+                                                     for d in places for t in places])
+                                for cluster, k, places in todo])
 
-        def submit_mappings(i: int) -> None:       # a variant's mappings, once its target-alone runs are in
-            places = todo[i][2]
-            for d in range(len(places)):
-                for t in range(len(places)):
-                    futures[(i, d, t)] = pool.submit(_mapping_task, i, d, t, alone.get((i, 0)), alone.get((i, t)))
 
-        if spec.simulate:
-            pending = {pool.submit(_alone_task, *task): task for task in alone_tasks}
-            left = {i: len(todo[i][2]) for i in range(len(todo))}
-            for future in as_completed(list(pending)):
-                i, p = pending[future]
-                alone[(i, p)] = future.result()
-                done += 1
-                progress("simulations", done, total)
-                left[i] -= 1
-                if left[i] == 0:
-                    submit_mappings(i)
+Run = tuple   # (drafter placement or None for the target alone, target placement, gamma); keyed by labels
+
+
+def _key(run: Run) -> tuple:
+    draft, target, gamma = run
+    return (draft.label if draft else None, target.label, gamma)
+
+
+def _groups(spec: ExploreSpec, todo: list) -> list[list[Run]]:
+    """Every distinct simulation once, in tasks by target placement (first those on the GPUs alone, shared by
+    every variant, then each variant's own), largest first so that a pool's last tasks are short. The runs of
+    a task share placements: a process plans their passes once."""
+    seen, groups = set(), []
+    shared = [p for p in todo[0][2] if p.pu.kind != "cpu"] if todo else []
+    for places in [shared] + [places for _c, _k, places in todo]:
+        for t in places:
+            group = [(None, t, 0), *((d, t, g) for d in places for g in range(1, spec.gamma_max + 1))]
+            group = [r for r in group if _key(r) not in seen]
+            seen.update(map(_key, group))
+            if group:
+                groups.append(group)
+    return sorted(groups, key=len, reverse=True)
+
+
+def _state(spec: ExploreSpec) -> dict:
+    """What the simulations need: the spec and a planner whose memoised plans every simulation of a process reuses."""
+    return {"spec": spec, "planner": Planner(spec.soc, spec.granularity)}
+
+
+def _run_group(state: dict, group: list[Run]) -> dict[tuple, DecodingResults]:
+    """Each run's results by its key: the target alone on a placement (gamma 0), or one mapping at one gamma (its
+    own times only: the speedup pairs it with the variant's baseline afterwards)."""
+    spec, planner = state["spec"], state["planner"]
+    runs = {}
+    for run in group:
+        draft, target, gamma = run
+        if draft is None:
+            sc = Scenario(spec.soc, _model_run(spec.target, target), spec.scenario.workload, False, spec.granularity)
+            runs[_key(run)] = run_baseline(sc, planner)
         else:
-            for i in range(len(todo)):
-                submit_mappings(i)
-        for future in as_completed(list(futures.values())):
-            future.result()
-            done += 1
-            progress("simulations", done, total)
-        variants = []
-        for i, (cluster, k, places) in enumerate(todo):
-            variants.append(Variant(cluster, k, [futures[(i, d, t)].result() for d in range(len(places))
-                                                 for t in range(len(places))]))
-        return ExploreResult(spec, variants)
+            sc = Scenario(spec.soc, _model_run(spec.target, target), spec.scenario.workload, False, spec.granularity,
+                          Speculation(_model_run(spec.draft, draft), gamma), Effects())
+            runs[_key(run)] = run_speculative(sc, None, planner)
+    return runs
 
 
-_worker: dict = {}     # in a pool's worker process: its explore spec and one planner for all its tasks
+_worker: dict = {}     # in a pool's worker process: the state of _state(), set once
 
 
 def _worker_init(spec: ExploreSpec) -> None:
-    """A worker's state, set once: the spec (sent once, not with every task) and a planner whose memoised plans
-    every task of this worker reuses."""
-    _worker.update(spec=spec, planner=Planner(spec.soc, spec.granularity), variants=variant_placements(spec.soc))
+    """A worker's state, set once: the spec is sent once, not with every task."""
+    _worker.update(_state(spec))
 
 
-def _alone_task(index: int, place_index: int) -> DecodingResults:
-    """In a worker process: the target alone on one PU of one variant."""
-    spec, planner = _worker["spec"], _worker["planner"]
-    _cluster, _k, places = _worker["variants"][index]
-    sc = Scenario(spec.soc, _model_run(spec.target, places[place_index]), spec.scenario.workload, False,
-                  spec.granularity)
-    return run_baseline(sc, planner)
-
-
-def _mapping_task(index: int, d: int, t: int, baseline: DecodingResults | None,
-                  alone: DecodingResults | None) -> MappingResult:
-    """In a worker process: one mapping of one variant (drafter on its d-th PU, target on its t-th)."""
-    spec, planner = _worker["spec"], _worker["planner"]
-    cluster, k, places = _worker["variants"][index]
-    return _mapping(spec, planner, cluster, k, places[0], places[d], places[t], baseline, alone)
-
-
-def _variant(spec: ExploreSpec, planner: Planner, cluster: str, k: int, places: list[Placement]) -> Variant:
-    """A variant's mappings: c, Eq. 1 at every gamma, and the simulated speedups against its baseline."""
-    alone = {}
-    if spec.simulate:
-        for place in places:   # the target alone on each PU of the variant; the first is the baseline
-            sc = Scenario(spec.soc, _model_run(spec.target, place), spec.scenario.workload, False, spec.granularity)
-            alone[place.label] = run_baseline(sc, planner)
-    baseline = alone.get(places[0].label)
-    return Variant(cluster, k, [_mapping(spec, planner, cluster, k, places[0], d_place, t_place, baseline,
-                                         alone.get(t_place.label))
-                                for d_place in places for t_place in places])
+def _pool_task(group: list[Run]) -> dict[tuple, DecodingResults]:
+    return _run_group(_worker, group)
 
 
 def _mapping(spec: ExploreSpec, planner: Planner, cluster: str, k: int, base_place: Placement, d_place: Placement,
-             t_place: Placement, baseline: DecodingResults | None, alone: DecodingResults | None) -> MappingResult:
-    """One mapping: c at S_L, Eq. 1 at every gamma, and (with a baseline) the simulated speedups."""
+             t_place: Placement, runs: dict[tuple, DecodingResults]) -> MappingResult:
+    """One mapping: c at S_L, Eq. 1 at every gamma, and (with runs) the simulated speedups against the variant's
+    baseline (the target alone on the variant's cores, over the same samples)."""
     t_base = pass_seconds(planner, spec.target, base_place, spec.seq_len)
     t_t = pass_seconds(planner, spec.target, t_place, spec.seq_len)
     c = pass_seconds(planner, spec.draft, d_place, spec.seq_len) / t_t
     r = t_t / t_base
     m = MappingResult(cluster, k, d_place.label, t_place.label, c, r,
                       {g: eq1(spec.alpha, g, c) / r for g in range(1, spec.gamma_max + 1)})
-    if baseline is not None:
-        m.alone_simulated, m.alone_ci95 = _alone_speedup(baseline, alone)
+    if runs:
+        baseline = runs[_key((None, base_place, 0))]
+        m.alone_simulated, m.alone_ci95 = _alone_speedup(baseline, runs[_key((None, t_place, 0))])
         for gamma in range(1, spec.gamma_max + 1):
-            sc = Scenario(spec.soc, _model_run(spec.target, t_place), spec.scenario.workload, False,
-                          spec.granularity, Speculation(_model_run(spec.draft, d_place), gamma), Effects())
-            res = run_speculative(sc, baseline, planner)
-            m.speedup_simulated[gamma], m.ci95_simulated[gamma] = res.speedup, res.speedup_ci95
+            run = runs[_key((d_place, t_place, gamma))]
+            speedup = baseline.total_time_s / run.total_time_s
+            m.speedup_simulated[gamma], m.ci95_simulated[gamma] = speedup, speedup_ci95(baseline, run, speedup)
     return m
 
 

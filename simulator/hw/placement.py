@@ -36,6 +36,26 @@ class Placement:
             return self.pu.units
         return len(self.cores) + sum(len(s.cores) for s in self.spill)
 
+    def flop_rate(self, dtype: str, op_class: str, weight_format: str = "") -> float:
+        """The PU's FLOP/s for this op class, dtype and weight format on this placement's cores (memoised: a
+        pure function of them, asked for every op of every pass planned)."""
+        key = (dtype, op_class, weight_format)
+        rate = self._rates.get(key)
+        if rate is None:
+            rate = self._rates[key] = self.pu.flop_rate(dtype, op_class, self.units, weight_format)
+        return rate
+
+    @cached_property
+    def _rates(self) -> dict[tuple[str, str, str], float]:
+        return {}
+
+    @cached_property
+    def bandwidth_cap_B_s(self) -> float:
+        """The most DRAM bytes/s one op on this placement can pull alone (the sum over the clusters it spans)."""
+        if self.spill:
+            return sum(share.bandwidth_cap_B_s for share in self.shares)
+        return self.pu.op_bandwidth_cap(self.units)
+
     @cached_property
     def shares(self) -> tuple["Placement", ...]:
         """One placement per cluster it runs on (itself when it spans none)."""

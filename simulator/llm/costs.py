@@ -24,6 +24,7 @@ and computed in the promoted format.
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import lru_cache
 
 import networkx as nx
@@ -48,7 +49,7 @@ def precision_on(precision: Precision, placement: Placement) -> Precision:
 def op_compute_s(op: Op, placement: Placement) -> float:
     if op.flops == 0:
         return 0.0
-    return op.flops / placement.pu.flop_rate(op.dtype, op.op_class, placement.units, op.weight_format)
+    return op.flops / placement.flop_rate(op.dtype, op.op_class, op.weight_format)
 
 
 def _op_row(op: Op, placement: Placement, dram_B_s: float) -> tuple[float, float]:
@@ -57,41 +58,45 @@ def _op_row(op: Op, placement: Placement, dram_B_s: float) -> tuple[float, float
     takes max(its compute, its bytes at its own bandwidth), the op ends with the slowest share (its floor), and
     all shares together stream at most at the sum of their caps."""
     if not placement.spill:
-        return op_compute_s(op, placement), op.bytes / min(placement.pu.op_bandwidth_cap(placement.units), dram_B_s)
+        return op_compute_s(op, placement), op.bytes / min(placement.bandwidth_cap_B_s, dram_B_s)
     floor = 0.0
     for share in placement.shares:
         part = share.units / placement.units
-        floor = max(floor, part * op_compute_s(op, share),
-                    part * op.bytes / min(share.pu.op_bandwidth_cap(share.units), dram_B_s))
-    return floor, op.bytes / min(bandwidth_cap(placement), dram_B_s)
-
-
-def bandwidth_cap(placement: Placement) -> float:
-    """The most DRAM bytes/s one op on this placement can pull (the sum over the clusters it spans)."""
-    return sum(s.pu.op_bandwidth_cap(s.units) for s in placement.shares)
+        floor = max(floor, part * op_compute_s(op, share), part * op.bytes / min(share.bandwidth_cap_B_s, dram_B_s))
+    return floor, op.bytes / min(placement.bandwidth_cap_B_s, dram_B_s)
 
 
 def make_task(name: str, kind: str, ops: tuple[Op, ...], placement: Placement, soc: SoC) -> Task:
     """Cost one DAG node (one op, or the member ops of a coarse node) on a placement."""
-    cap = bandwidth_cap(placement)
-    costed: dict[int, tuple[float, float, float, float]] = {}   # a coarse node repeats its layers' ops:
-    rows = []                                                    # cost each op object once
-    for op in ops:
-        row = costed.get(id(op))
-        if row is None:
-            row = costed[id(op)] = (*_op_row(op, placement, soc.dram.usable_B_s), op.bytes, op.flops)
-        rows.append(row)
-    if len(rows) == 1:
+    counts = Counter(map(id, ops))
+    distinct = {id(op): op for op in ops}
+    return counted_task(name, kind, tuple((distinct[i], n) for i, n in counts.items()), placement, soc)
+
+
+def counted_task(name: str, kind: str, counted: tuple[tuple[Op, int], ...], placement: Placement, soc: SoC) -> Task:
+    """Cost one DAG node given as (op, how many times it occurs): a coarse node repeats its layers' ops, so each
+    distinct op is costed once and weighed by its count."""
+    rows = [(*_op_row(op, placement, soc.dram.usable_B_s), op.bytes, op.flops, n) for op, n in counted]
+    if len(rows) == 1 and rows[0][4] == 1:
         compute = rows[0][0]
         stream = max(compute, rows[0][1])
     else:
-        compute = stream = sum(max(c, m) for c, m, _b, _f in rows)
-    overhead = max(s.pu.overhead_s for s in placement.shares) * len(ops)
-    nbytes = sum(r[2] for r in rows)
+        compute = stream = sum(n * max(c, m) for c, m, _b, _f, n in rows)
+    members = sum(r[4] for r in rows)
+    overhead = max(s.pu.overhead_s for s in placement.shares) * members
+    nbytes = sum(n * b for _c, _m, b, _f, n in rows)
+    cap = placement.bandwidth_cap_B_s
     stream_cap = 0.0 if nbytes <= 0 else (min(cap, nbytes / compute) if compute > 0 else cap)
-    return Task(name=name, kind=kind, flops=sum(r[3] for r in rows), bytes=nbytes, compute_s=compute,
+    return Task(name=name, kind=kind, flops=sum(n * f for _c, _m, _b, f, n in rows), bytes=nbytes, compute_s=compute,
                 overhead_s=overhead, alone_s=overhead + stream,
-                compute_bound=sum(r[0] for r in rows) >= sum(r[1] for r in rows), stream_cap_B_s=stream_cap)
+                compute_bound=sum(n * c for c, _m, _b, _f, n in rows) >= sum(n * m for _c, m, _b, _f, n in rows),
+                stream_cap_B_s=stream_cap)
+
+
+@lru_cache(maxsize=4096)
+def _counts(members: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """A node's member op keys, each once with how many times it occurs, in first-occurrence order."""
+    return tuple(Counter(members).items())
 
 
 def host_task(soc: SoC) -> Task:
@@ -149,7 +154,8 @@ class Planner:
                 i = index.get(members)
                 if i is None:
                     i = index[members] = len(unique)
-                    unique.append(make_task(name, kind, tuple(ops[k] for k in members), placement, self.soc))
+                    unique.append(counted_task(name, kind, tuple((ops[k], n) for k, n in _counts(members)),
+                                                placement, self.soc))
                 order.append(i)
             plan = self._plans[key] = Plan(placement, tuple(unique), tuple(order), names)
         return plan

@@ -84,9 +84,10 @@ def run_baseline(scenario: Scenario, planner: Planner | None = None, progress: P
     return _baseline(scenario, planner or planner_for(scenario), progress, fast_paths)[0]
 
 
-def run_speculative(scenario: Scenario, baseline: DecodingResults, planner: Planner | None = None,
-                    progress: Progress = no_progress, fast_paths: bool = True) -> SpeculativeResults:
-    """The speculative run; its speedup is against `baseline` (the results of the same samples)."""
+def run_speculative(scenario: Scenario, baseline: DecodingResults | None, planner: Planner | None = None,
+                    progress: Progress = no_progress, fast_paths: bool = True) -> SpeculativeResults | DecodingResults:
+    """The speculative run; its speedup is against `baseline` (the results of the same samples). Without a
+    baseline, only the run's own times and tokens (for a caller that pairs runs itself: explore's workers)."""
     return _speculative(scenario, baseline, planner or planner_for(scenario), progress, fast_paths)[0]
 
 
@@ -100,7 +101,7 @@ def _baseline(scenario: Scenario, planner: Planner, progress: Progress,
     return results, RunRecord(rt.engine, rt.tokens)
 
 
-def _speculative(scenario: Scenario, baseline: DecodingResults, planner: Planner, progress: Progress,
+def _speculative(scenario: Scenario, baseline: DecodingResults | None, planner: Planner, progress: Progress,
                  fast_paths: bool) -> tuple[SpeculativeResults, RunRecord]:
     spec = scenario.speculation
     target, draft = _jobs(scenario)
@@ -114,23 +115,27 @@ def _speculative(scenario: Scenario, baseline: DecodingResults, planner: Planner
         return loop.decode(i, sample.prompt_tokens, sample.output_tokens, replay)
 
     _run_samples(rt, scenario, one, "speculative", progress)
+    if baseline is None:
+        return decoding_results(rt.engine, rt.tokens, _weight_bytes(scenario, planner, target)), RunRecord(rt.engine, rt.tokens)
     results = speculative_results(rt.engine, rt.tokens, _weight_bytes(scenario, planner, target), loop.log, baseline)
     return results, RunRecord(rt.engine, rt.tokens, loop.log.rounds)
 
 
-def simulate(scenario: Scenario, progress: Progress = no_progress,
-             fast_paths: bool = True) -> DecodingResults | SpeculativeResults:
+def simulate(scenario: Scenario, progress: Progress = no_progress, fast_paths: bool = True,
+             planner: Planner | None = None) -> DecodingResults | SpeculativeResults:
     """The results of the scenario: the speculative run's (with its speedup and baseline), or the baseline's.
 
-    The baseline is the target alone on the same placement and samples; both runs share one planner.
-    `fast_paths=False` runs every pass op by op through simpy (for tests: the results are the same)."""
-    return simulate_recorded(scenario, progress, fast_paths)[0]
+    The baseline is the target alone on the same placement and samples; both runs share one planner (`planner`
+    when given: one of planner_for() on a scenario of the same SoC, granularity and effects, which a sweep
+    shares between its points). `fast_paths=False` runs every pass op by op through simpy (for tests: the
+    results are the same)."""
+    return simulate_recorded(scenario, progress, fast_paths, planner)[0]
 
 
-def simulate_recorded(scenario: Scenario, progress: Progress = no_progress,
-                      fast_paths: bool = True) -> tuple[DecodingResults | SpeculativeResults, RunRecord]:
+def simulate_recorded(scenario: Scenario, progress: Progress = no_progress, fast_paths: bool = True,
+                      planner: Planner | None = None) -> tuple[DecodingResults | SpeculativeResults, RunRecord]:
     """As simulate(), with the record of the main run (the speculative one, or the baseline without a drafter)."""
-    planner = planner_for(scenario)
+    planner = planner or planner_for(scenario)
     baseline, record = _baseline(scenario, planner, progress, fast_paths)
     if scenario.speculation is None:
         return baseline, record
