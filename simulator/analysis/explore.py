@@ -4,7 +4,7 @@ A design variant is k cores available on one CPU cluster (1..n), plus the SoC's 
 drafter and the target, whole, each on one processing unit of the variant (the k cores, or a GPU): the
 paper's v x N^m space, 24 mappings on the i.MX 95. For each mapping, c = t(drafter pass) / t(target pass)
 comes from simulated single passes at the sequence length S_L (no KV cache, as in the paper), and Eq. 1
-picks gamma in 0..gamma_max. As in the paper, the baseline of every speedup in a variant is the target alone
+picks gamma in 0..gamma_max (or among the gammas asked for). As in the paper, the baseline of every speedup in a variant is the target alone
 on the variant's k CPU cores; a mapping that puts the target elsewhere pays t(target there) / t(baseline) on
 top (r below): S = Eq.1(alpha, gamma, c) / r. Full simulation runs every (mapping, gamma) over the workload
 (sequential, the paper's mode, every effect on) against the simulated baseline of the same samples; each
@@ -54,6 +54,11 @@ class ExploreSpec:
     gamma_max: int = 8
     simulate: bool = True
     granularity: str = "model"
+    gammas: tuple[int, ...] = ()     # the gammas tried; () = 1..gamma_max
+
+    @property
+    def gamma_values(self) -> tuple[int, ...]:
+        return self.gammas or tuple(range(1, self.gamma_max + 1))
 
     def __post_init__(self):
         if self.scenario.speculation is None:
@@ -192,6 +197,21 @@ class ExploreResult:
                 "mappings": [m.to_json() for v in self.variants for m in v.mappings]}
 
 
+def csv_rows(result: ExploreResult) -> list[dict]:
+    """One row per mapping and gamma (gamma 0: the target alone on the mapping's target placement, against the
+    variant's baseline): `specsoc explore --csv`."""
+    rows = []
+    for m in (m for v in result.variants for m in v.mappings):
+        head = {"soc": result.spec.soc.name, "alpha": result.spec.alpha, "cluster": m.cluster, "cores": m.cores,
+                "draft_device": m.draft_device, "target_device": m.target_device, "c": m.c, "target_time_ratio": m.r}
+        for gamma in (0, *m.speedup_eq1):
+            row = {**head, "gamma": gamma, "speedup_eq1": 1.0 / m.r if gamma == 0 else m.speedup_eq1[gamma]}
+            if m.speedup_simulated:
+                row.update(speedup_simulated=m.simulated_at(gamma), speedup_simulated_ci95=m.ci95_at(gamma))
+            rows.append(row)
+    return rows
+
+
 def variant_placements(soc: SoC) -> list[tuple[str, int, list[Placement]]]:
     """(cluster, k, the PUs a model may go to: k cores of the cluster, then each GPU) for every variant."""
     gpus = [Placement(pu, (0,)) for pu in soc.pus if pu.kind == "gpu"]
@@ -255,7 +275,7 @@ def _groups(spec: ExploreSpec, todo: list) -> list[list[Run]]:
     shared = [p for p in todo[0][2] if p.pu.kind != "cpu"] if todo else []
     for places in [shared] + [places for _c, _k, places in todo]:
         for t in places:
-            group = [(None, t, 0), *((d, t, g) for d in places for g in range(1, spec.gamma_max + 1))]
+            group = [(None, t, 0), *((d, t, g) for d in places for g in spec.gamma_values)]
             group = [r for r in group if _key(r) not in seen]
             seen.update(map(_key, group))
             if group:
@@ -306,11 +326,11 @@ def _mapping(spec: ExploreSpec, planner: Planner, cluster: str, k: int, base_pla
     c = pass_seconds(planner, spec.draft, d_place, spec.seq_len) / t_t
     r = t_t / t_base
     m = MappingResult(cluster, k, d_place.label, t_place.label, c, r,
-                      {g: eq1(spec.alpha, g, c) / r for g in range(1, spec.gamma_max + 1)})
+                      {g: eq1(spec.alpha, g, c) / r for g in spec.gamma_values})
     if runs:
         baseline = runs[_key((None, base_place, 0))]
         m.alone_simulated, m.alone_ci95 = _alone_speedup(baseline, runs[_key((None, t_place, 0))])
-        for gamma in range(1, spec.gamma_max + 1):
+        for gamma in spec.gamma_values:
             run = runs[_key((d_place, t_place, gamma))]
             speedup = baseline.total_time_s / run.total_time_s
             m.speedup_simulated[gamma], m.ci95_simulated[gamma] = speedup, speedup_ci95(baseline, run, speedup)

@@ -7,26 +7,28 @@ import os
 
 from rich.console import Console
 
-from simulator.analysis.explore import EXPLORE_SAMPLES, ExploreSpec, explore
+from simulator.analysis.explore import EXPLORE_SAMPLES, ExploreSpec, csv_rows, explore
 from simulator.analysis.paper import table_for
 from simulator.cli.common import (
     Parser,
     acceptance_flags,
     c_against_seq_len,
+    check_ints,
     pair_flags,
     placed_pair,
     progress_bar,
     soc_flags,
 )
 from simulator.common.errors import InputError
-from simulator.common.output import check_output_path, write_json
+from simulator.common.output import check_outputs, csv_text, write_json, write_text
 from simulator.render.explore_tables import render_c_vs_seq_len, render_explore, render_speedup_vs_alpha
 from simulator.traces.trace import estimate_alpha
 
 EXAMPLES = """examples:
   specsoc explore --alpha 0.90 --seq-len 63        # the paper's Table II on the i.MX 95
   specsoc explore --alpha 0.17 --no-simulate       # Table III, Eq. 1 only
-  specsoc explore --trace translation-fp16 --json explore.json
+  specsoc explore --trace translation-fp16 --json explore.json --csv explore.csv
+  specsoc explore --alpha 0.6 --gamma 1,2,3 --jobs 2   # only these gammas, on 2 worker processes
   specsoc figure speedup-vs-alpha --c 0.41         # Fig. 7
   specsoc figure c-vs-seq-len --cores 1            # Fig. 6
 """
@@ -40,11 +42,14 @@ def add_commands(sub) -> None:
     acceptance_flags(cmd, alpha_default=0.90, plain=False, samples_default=EXPLORE_SAMPLES)
     cmd.add_argument("--seq-len", type=int, default=63, help="S_L: sequence length c is profiled at, and the "
                      "synthetic prompt and output length (default: 63)")
-    cmd.add_argument("--gamma-max", type=int, default=8, help="largest gamma tried (default: 8)")
+    gammas = cmd.add_mutually_exclusive_group()
+    gammas.add_argument("--gamma-max", type=int, default=8, help="try gamma 1..GAMMA_MAX (default: 8)")
+    gammas.add_argument("--gamma", dest="gamma_list", metavar="LIST", help="try these gammas only, comma-separated (e.g. 1,2,3)")
     cmd.add_argument("--no-simulate", action="store_true", help="Eq. 1 only: skip the full simulations")
     cmd.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                      help="worker processes for the variants' simulations (default: all cores; same results)")
     cmd.add_argument("--json", metavar="FILE", help="also write variants and mappings as JSON")
+    cmd.add_argument("--csv", metavar="FILE", help="also write one row per mapping and gamma as CSV")
 
     fig = sub.add_parser("figure", help="the paper's figures as tables: speedup vs alpha, c vs sequence length",
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -62,8 +67,7 @@ def add_commands(sub) -> None:
 def execute(args, console: Console) -> None:
     if args.command == "figure":
         return _figure(args, console)
-    if args.json:
-        check_output_path(args.json)
+    check_outputs({"--json": args.json, "--csv": args.csv})
     for flag, value, low in (("--seq-len", args.seq_len, 1), ("--gamma-max", args.gamma_max, 1)):
         if value < low:
             raise InputError(flag, f"must be >= {low}, got {value}")
@@ -72,11 +76,15 @@ def execute(args, console: Console) -> None:
     alpha = estimate_alpha(scenario.workload.trace) if args.trace else spec.alpha
     if args.jobs < 1:
         raise InputError("--jobs", f"must be >= 1, got {args.jobs}")
-    explore_spec = ExploreSpec(scenario, alpha, args.seq_len, args.gamma_max, not args.no_simulate)
+    gammas = tuple(sorted(set(check_ints(args.gamma_list, "--gamma")))) if args.gamma_list else ()
+    explore_spec = ExploreSpec(scenario, alpha, args.seq_len, max(gammas, default=args.gamma_max),
+                               not args.no_simulate, gammas=gammas)
     with progress_bar(console, "variants") as progress:
         result = explore(explore_spec, progress, args.jobs)
     if args.json:
         write_json(args.json, result.to_json())
+    if args.csv:
+        write_text(args.csv, csv_text(csv_rows(result)))
     target, draft = explore_spec.target, explore_spec.draft
     pair = ((target.spec.name, target.precision.weights), (draft.spec.name, draft.precision.weights))
     render_explore(console, result, table_for(scenario.soc.name, alpha, *pair))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import io
 import json
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -15,8 +13,9 @@ from rich.console import Console
 
 from simulator.cli.common import progress_bar
 from simulator.common.errors import InputError
-from simulator.common.output import check_outputs, write_text
-from simulator.run.sweep import done_keys, load_sweep, run_point
+from simulator.common.output import check_outputs, csv_text, write_text
+from simulator.render.sweep_tables import render_reductions
+from simulator.run.sweep import Runner, batches, done_keys, load_sweep, read_results
 
 EXAMPLES = """examples:
   specsoc sweep whatif.yaml --out results.jsonl              # every point, on all cores
@@ -29,6 +28,8 @@ a sweep file:
     soc.gpus.mali-g310.shader_cores: [1, 2, 4]
     alpha: [0.6, 0.7, 0.8, 0.9]
     gamma: [1, 2, 3, 4, 5]
+  reduce:                                   # optional: printed at the end, and written by --reduced
+    - {maximize: speedup, over: [gamma]}    # the best gamma per shader-core count and alpha
 """
 
 
@@ -46,16 +47,20 @@ def add_commands(sub) -> None:
                      help="run the points on an existing Dask distributed cluster (e.g. tcp://10.0.0.5:8786; its "
                           "workers need specsoc installed; needs the [dask] extra here)")
     cmd.add_argument("--csv", metavar="FILE", help="also write every point of --out as CSV at the end")
+    cmd.add_argument("--reduced", metavar="FILE", help="also write the sweep file's reductions (reduce:) at the end, "
+                                                       "as JSON, or as CSV if FILE ends in .csv")
 
 
 def execute(args, console: Console) -> None:
-    check_outputs({"--out": args.out, "--csv": args.csv}, (args.file,))
+    check_outputs({"--out": args.out, "--csv": args.csv, "--reduced": args.reduced}, (args.file,))
     if args.jobs < 1:
         raise InputError("--jobs", f"must be >= 1, got {args.jobs}")
     out = Path(args.out)
     if out.exists() and not args.resume:
         raise InputError("--out", f"{args.out} exists: give --resume to add its missing points, or another file")
     sweep = load_sweep(args.file)
+    if args.reduced and not sweep.reductions:
+        raise InputError("--reduced", f"{args.file} has no reduce: section")
     points = sweep.points()
     done = done_keys(out) if args.resume else set()
     todo = [p for p in points if p.key not in done]
@@ -65,36 +70,65 @@ def execute(args, console: Console) -> None:
             (client or contextlib.nullcontext()):
         progress("sweep", len(points) - len(todo), len(points))
         finished = len(points) - len(todo)
-        for record in _results(sweep, todo, args.jobs, client):
-            sink.write(json.dumps(record, sort_keys=True) + "\n")
+        for records in _results(sweep, todo, args.jobs, client):
+            for record in records:
+                sink.write(json.dumps(record, sort_keys=True) + "\n")
             sink.flush()
-            finished += 1
+            finished += len(records)
             progress("sweep", finished, len(points))
+    records = read_results(args.out) if sweep.reductions or args.csv else []
+    reduced = [(r, r.apply(sweep.axis_names, records)) for r in sweep.reductions]
+    outputs = {}
     if args.csv:
-        write_text(args.csv, to_csv(out))
+        outputs[args.csv] = to_csv(records, sweep.axis_names)
+    if args.reduced:
+        outputs[args.reduced] = reduced_csv(reduced) if args.reduced.endswith(".csv") else reduced_json(reduced)
+    for path, text in outputs.items():
+        write_text(path, text)
+    render_reductions(console, reduced)
     console.print(f"{len(todo)} points run, {len(points) - len(todo)} kept; {len(points)} in {args.out}"
-                  + (f" and {args.csv}" if args.csv else ""))
+                  + "".join(f" and {path}" for path in outputs))
 
 
 def _results(sweep, todo, jobs: int, client):
-    """Each point's record as it finishes: on a Dask cluster when given a client of one; else in this process
-    with one job, or in a pool of `jobs` processes."""
+    """Records as points finish, a list at a time: on a Dask cluster when given a client of one (a batch of points
+    a task); else in this process with one job, or in a pool of `jobs` processes (a point a task; each worker
+    keeps one Runner, so points that share a SoC share its planned passes)."""
     if client is not None:
         yield from _on_dask(sweep, todo, client)
         return
+    order = [p for batch in batches(sweep, todo, len(todo) or 1) for p in batch]   # points sharing a SoC together
     if jobs == 1 or len(todo) <= 1:
-        for point in todo:
-            yield run_point(sweep, point)
+        runner = Runner(sweep)
+        for point in order:
+            yield [runner.run(point)]
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_point, sweep, p) for p in todo]
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(sweep,)) as pool:
+        futures = [pool.submit(_worker_run, p) for p in order]
         try:
             for future in as_completed(futures):
-                yield future.result()
+                yield [future.result()]
         except BaseException:
             for f in futures:
                 f.cancel()
             raise
+
+
+_worker: dict = {}       # in a pool's worker process: its Runner, made once
+
+
+def _worker_init(sweep) -> None:
+    _worker["runner"] = Runner(sweep)
+
+
+def _worker_run(point):
+    return _worker["runner"].run(point)
+
+
+def _run_batch(sweep, batch):
+    """On a Dask worker: one batch of points with one Runner (planned passes shared by the batch)."""
+    runner = Runner(sweep)
+    return [runner.run(point) for point in batch]
 
 
 def connect(address: str):
@@ -110,13 +144,21 @@ def connect(address: str):
 
 
 def _on_dask(sweep, todo, client):
+    """Batches of points sharing a SoC, about four per worker and at most BATCH points each: a task's start-up
+    and planning are paid once per batch, and a lost worker loses only its batches in flight."""
     from distributed import as_completed as dask_completed
-    futures = client.map(run_point, [sweep] * len(todo), todo, pure=False)
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    size = max(1, min(BATCH, -(-len(todo) // (4 * workers))))
+    shared = client.scatter(sweep, broadcast=True)
+    futures = [client.submit(_run_batch, shared, batch, pure=False) for batch in batches(sweep, todo, size)]
     try:
         for future in dask_completed(futures):
             yield future.result()
     finally:
         client.cancel(futures)
+
+
+BATCH = 32
 
 
 def _trim_partial(path: Path) -> None:
@@ -128,19 +170,18 @@ def _trim_partial(path: Path) -> None:
         path.write_bytes(data[: data.rfind(b"\n") + 1])
 
 
-def to_csv(path: Path) -> str:
-    """One row per point of a results file: its parameters, seed and scalar results (the CI as two columns)."""
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    rows.sort(key=lambda r: r["point"])
-    params = list(dict.fromkeys(k for r in rows for k in r["params"]))
-    results = list(dict.fromkeys(k for r in rows for k, v in r["results"].items() if not isinstance(v, dict)))
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["point", *params, "seed", *[c for k in results for c in ((k + "_lo", k + "_hi") if k.endswith("ci95") else (k,))]])
-    for r in rows:
-        cells = []
-        for k in results:
-            v = r["results"].get(k)
-            cells.extend((v or [None, None]) if k.endswith("ci95") else [v])
-        w.writerow([r["point"], *(r["params"].get(k) for k in params), r["seed"], *cells])
-    return buf.getvalue()
+def to_csv(records: list[dict], axes: list[str]) -> str:
+    """One row per point of a results file: its index, parameters (in axis order), seed and results (a 95%
+    interval as two columns)."""
+    return csv_text([{"point": r["point"], **{a: r["params"].get(a) for a in axes}, "seed": r.get("seed"),
+                      **r["results"]} for r in records])
+
+
+def reduced_json(reduced) -> str:
+    return json.dumps({"reductions": [{"name": r.name, "metric": r.metric, "maximize": r.maximize, "over": list(r.over),
+                                       "rows": rows} for r, rows in reduced]}, indent=2) + "\n"
+
+
+def reduced_csv(reduced) -> str:
+    """Every reduction's rows in one table, the reduction's name in the first column."""
+    return csv_text([{"reduction": r.name, **row} for r, rows in reduced for row in rows])

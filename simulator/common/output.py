@@ -1,7 +1,10 @@
-"""Output files: checked before any work, written atomically (whole or not at all), JSON sorted and strict."""
+"""Output files: checked before any work, written atomically (whole or not at all), JSON sorted and strict, CSV
+flattened from the same documents."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
@@ -71,3 +74,30 @@ def write_bytes(path: str, data: bytes) -> None:
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def csv_text(rows: list[dict]) -> str:
+    """Rows of (possibly nested) results as CSV, columns in first-seen order: a nested mapping's keys joined by
+    '.', a 95% interval (a key ending in ci95: [lo, hi] or None) as two columns KEY_lo and KEY_hi; other lists
+    (per-sample times) are left to the JSON."""
+    flat = [_flatten(row) for row in rows]
+    columns = list(dict.fromkeys(k for row in flat for k in row))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in flat:
+        writer.writerow(["" if row.get(c) is None else row[c] for c in columns])
+    return buf.getvalue()
+
+
+def _flatten(row: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "."))
+        elif str(key).endswith("ci95"):
+            out[name + "_lo"], out[name + "_hi"] = value if isinstance(value, (list, tuple)) else (None, None)
+        elif not isinstance(value, (list, tuple)):
+            out[name] = value
+    return out

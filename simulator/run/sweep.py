@@ -10,6 +10,12 @@ points that differ only in hardware or mapping share their seed, so they replay 
 Results go to a JSONL file, one line per finished point, flushed at once: a sweep stopped at any moment keeps
 every finished point, and a resumed sweep runs only the points whose key is not in the file yet (a last line
 cut short by a kill is ignored and its point run again).
+
+Points that share a SoC and a granularity share a planner (the costed pass shapes): a Runner keeps the last
+few, so each pass shape is planned once per worker, not once per point. An optional `reduce:` list picks, per
+combination of the other axes, the point that maximises (or minimises) a result over some axes: `{maximize:
+speedup, over: [gamma]}` is "the best gamma per mapping", `{maximize: speedup, over: [draft_device,
+target_device]}` "the best mapping per variant", as explore reports them.
 """
 
 from __future__ import annotations
@@ -18,18 +24,38 @@ import copy
 import hashlib
 import itertools
 import json
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from simulator.common.bundled import resolve_file
 from simulator.common.config import Section, read_mapping
 from simulator.common.errors import InputError
+from simulator.hw.soc import SoC
 from simulator.hw.socfile import parse_soc
+from simulator.llm.costs import Planner
 from simulator.run.builder import ScenarioSpec
-from simulator.run.simulate import simulate
+from simulator.run.simulate import planner_for, simulate
 
 MAX_POINTS = 1_000_000
 WORKLOAD_FIELDS = ("alpha", "trace", "samples", "prompt_tokens", "new_tokens")
+RESULT_KEYS = ("speedup", "speedup_ci95", "tokens_per_s", "decode_tokens_per_s", "total_time_s", "ttft_s",
+               "mean_accepted_per_round", "rounds", "time_per_output_token_s")   # what a point's record keeps
+METRICS = ("speedup", "tokens_per_s", "decode_tokens_per_s", "total_time_s", "ttft_s", "mean_accepted_per_round",
+           "rounds", "time_per_output_token_mean_s", "time_per_output_token_p50_s", "time_per_output_token_p90_s")
+
+
+def _kept_results(results: dict) -> dict:
+    """A run's headline results, flat: a statistic of a time (time_per_output_token_s: mean, p50, p90) becomes
+    one key each (time_per_output_token_mean_s, ...)."""
+    out = {}
+    for key in RESULT_KEYS:
+        value = results.get(key)
+        if isinstance(value, dict):
+            out.update((f"{key[:-2]}_{stat}_s", v) for stat, v in value.items())
+        elif key in results:
+            out[key] = value
+    return out
 _FIELDS = {f.name for f in fields(ScenarioSpec)} - {"effects"}
 
 
@@ -53,33 +79,124 @@ class Point:
 
 
 @dataclass(frozen=True)
+class Reduction:
+    """Per combination of the axes not in `over`, the point whose `metric` is highest (lowest when not
+    `maximize`); ties go to the first point in file order, points without the metric are passed over."""
+
+    metric: str
+    maximize: bool
+    over: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"best {' x '.join(self.over)} by {'highest' if self.maximize else 'lowest'} {self.metric}"
+
+    def apply(self, axes: list[str], records: list[dict]) -> list[dict]:
+        """One row per group: the group's axis values, the chosen point's values of `over`, its metric, its index."""
+        per = [a for a in axes if a not in self.over]
+        best: dict[tuple, dict] = {}
+        for record in records:
+            value = record["results"].get(self.metric)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            group = tuple(json.dumps(record["params"].get(a), sort_keys=True) for a in per)
+            held = best.get(group)
+            if held is None or (value > held["results"][self.metric] if self.maximize
+                                else value < held["results"][self.metric]):
+                best[group] = record
+        return [{**{a: r["params"].get(a) for a in per}, **{a: r["params"].get(a) for a in self.over},
+                 self.metric: r["results"][self.metric], "point": r["point"]}
+                for r in sorted(best.values(), key=lambda r: r["point"])]
+
+
+@dataclass(frozen=True)
 class Sweep:
     source: str
     base: dict
     axes: tuple[tuple[str, tuple], ...]
-    soc_data: dict          # the base SoC file's mapping, for soc.* axes
-    soc_label: str
+    reductions: tuple[Reduction, ...] = ()
+
+    @property
+    def axis_names(self) -> list[str]:
+        return [name for name, _ in self.axes]
 
     def points(self) -> list[Point]:
-        names = [name for name, _ in self.axes]
-        return [Point(i, tuple(zip(names, combo)))
+        return [Point(i, tuple(zip(self.axis_names, combo)))
                 for i, combo in enumerate(itertools.product(*(values for _, values in self.axes)))]
 
-    def scenario(self, point: Point):
-        """The point's scenario: the base, the point's fields, its SoC with the point's soc.* values."""
+    def spec(self, point: Point) -> tuple[ScenarioSpec, tuple[tuple[str, object], ...]]:
+        """The point's ScenarioSpec (the base with the point's fields) and its soc.* values."""
         params = dict(point.params)
         spec_args = {**self.base, **{k: v for k, v in params.items() if not k.startswith("soc.")}}
         spec_args.setdefault("seed", point.seed)
-        spec = ScenarioSpec(**spec_args)
-        soc_keys = {k: v for k, v in params.items() if k.startswith("soc.")}
-        soc = None
-        if soc_keys:
-            data = copy.deepcopy(self.soc_data)
-            for key, value in soc_keys.items():
-                _set(data, key[4:].split("."), value, self.source, key)
-            soc = parse_soc(data, f"{self.soc_label} with " + ", ".join(f"{k}={v}" for k, v in soc_keys.items()),
-                            spec.calibrated)
-        return spec.build(soc)
+        return ScenarioSpec(**spec_args), tuple((k, v) for k, v in point.params if k.startswith("soc."))
+
+
+class Runner:
+    """Runs the points of one sweep in one process, keeping the SoCs and planners of the last KEEP (SoC file, SoC
+    values, granularity) combinations: the points that share one plan each pass shape once."""
+
+    KEEP = 8
+
+    def __init__(self, sweep: Sweep):
+        self.sweep = sweep
+        self._socs: OrderedDict[tuple, SoC] = OrderedDict()
+        self._planners: OrderedDict[tuple, Planner] = OrderedDict()
+        self._files: dict[str, tuple[dict, str]] = {}
+
+    def run(self, point: Point) -> dict:
+        """The point's JSONL record: its parameters, seed and headline results."""
+        spec, soc_values = self.sweep.spec(point)
+        soc_key = (spec.soc, spec.calibrated, soc_values)
+        soc = _kept(self._socs, soc_key, lambda: self._soc(spec, soc_values))
+        scenario = spec.build(soc)
+        planner = _kept(self._planners, (soc_key, scenario.granularity, scenario.effects.overheads),
+                        lambda: planner_for(scenario))
+        results = json.loads(json.dumps(simulate(scenario, planner=planner).to_json()))
+        return {"key": point.key, "point": point.index, "params": dict(point.params), "seed": spec.seed,
+                "results": _kept_results(results)}
+
+    def _soc(self, spec: ScenarioSpec, soc_values: tuple) -> SoC:
+        """The point's SoC: its file as it is, or with the point's soc.* values set in it."""
+        if not soc_values:
+            return spec.load_soc()
+        if spec.soc not in self._files:
+            path, label = resolve_file("socs", spec.soc, (".yaml", ".yml"))
+            self._files[spec.soc] = (read_mapping(path), label)
+        data, label = self._files[spec.soc]
+        data = copy.deepcopy(data)
+        for key, value in soc_values:
+            _set(data, key[4:].split("."), value, self.sweep.source, key)
+        return parse_soc(data, f"{label} with " + ", ".join(f"{k}={v}" for k, v in soc_values), spec.calibrated)
+
+
+def _kept(cache: OrderedDict, key, make):
+    """cache[key], made if missing; the cache keeps its Runner.KEEP most recently used entries."""
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    value = cache[key] = make()
+    if len(cache) > Runner.KEEP:
+        cache.popitem(last=False)
+    return value
+
+
+def run_point(sweep: Sweep, point: Point) -> dict:
+    """One point's record, on its own (a Runner shares planners between the points it runs)."""
+    return Runner(sweep).run(point)
+
+
+def batches(sweep: Sweep, points: list[Point], size: int) -> list[list[Point]]:
+    """The points in batches of at most `size`, those that share a SoC and granularity together (so a batch's
+    Runner plans their passes once), in file order otherwise."""
+    def soc_of(point: Point) -> str:
+        spec, soc_values = sweep.spec(point)
+        return json.dumps([spec.soc, spec.calibrated, spec.granularity, soc_values], default=str)
+
+    groups: dict[str, list[Point]] = {}
+    for point in points:
+        groups.setdefault(soc_of(point), []).append(point)
+    return [group[i:i + size] for group in groups.values() for i in range(0, len(group), size)]
 
 
 def _find(data, part: str):
@@ -122,6 +239,7 @@ def load_sweep(path: str) -> Sweep:
     top = Section(path, data)
     base = dict(top.raw("base", {}) or {})
     axes_raw = top.raw("axes")
+    top_reduce = top.raw("reduce", None)
     top.done()
     if not isinstance(axes_raw, dict) or not axes_raw:
         raise InputError(path, "give at least one axis: a mapping of field or soc.KEY to a list of values", "axes")
@@ -145,24 +263,62 @@ def load_sweep(path: str) -> Sweep:
         total *= len(values)
     if total > MAX_POINTS:
         raise InputError(path, f"{total:,} points: more than {MAX_POINTS:,}", "axes")
-    soc_path, soc_label = resolve_file("socs", str(base.get("soc", "imx95")), (".yaml", ".yml"))
-    sweep = Sweep(path, base, tuple(axes), read_mapping(soc_path), soc_label)
-    for name, values in axes:                 # every SoC key exists, before anything runs
-        if name.startswith("soc."):
-            _set(copy.deepcopy(sweep.soc_data), name[4:].split("."), values[0], path, f"axes.{name}")
-    ScenarioSpec(**{k: v for k, v in base.items()}).check()
+    sweep = Sweep(path, base, tuple(axes), _reductions(path, top_reduce, [n for n, _ in axes]))
+    _check_values(sweep)
     return sweep
 
 
-def run_point(sweep: Sweep, point: Point) -> dict:
-    """One point's JSONL record: its parameters, seed and headline results."""
-    scenario = sweep.scenario(point)
-    results = json.loads(json.dumps(simulate(scenario).to_json()))
-    keep = ("speedup", "speedup_ci95", "tokens_per_s", "total_time_s", "mean_accepted_per_round", "rounds",
-            "time_per_output_token_s", "time_to_first_token_s")
-    return {"key": point.key, "point": point.index, "params": dict(point.params),
-            "seed": dict(point.params).get("seed", sweep.base.get("seed", point.seed)),
-            "results": {k: results[k] for k in keep if k in results}}
+FILE_FIELDS = ("soc", "target", "draft", "trace")   # fields naming a file: each value is read before anything runs
+
+
+def _check_values(sweep: Sweep) -> None:
+    """Every axis value checked before anything runs: each field value in the base's scenario (files read), and
+    each soc.* key present in every SoC file of the sweep."""
+    path = sweep.source
+    ScenarioSpec(**sweep.base).check()
+    for name, values in sweep.axes:
+        for value in values if not name.startswith("soc.") else ():
+            try:
+                spec = ScenarioSpec(**{**sweep.base, name: value})
+                spec.build() if name in FILE_FIELDS else spec.check()
+            except InputError as err:
+                raise InputError(path, f"value {str(value)[:40]!r}: {err}", f"axes.{name}") from None
+    socs = dict(sweep.axes).get("soc", (sweep.base.get("soc", "imx95"),))
+    for soc in socs:
+        soc_path, _label = resolve_file("socs", str(soc), (".yaml", ".yml"))
+        data = read_mapping(soc_path)
+        for name, values in sweep.axes:
+            if name.startswith("soc."):
+                _set(copy.deepcopy(data), name[4:].split("."), values[0], path, f"axes.{name}")
+
+
+def _reductions(path: str, raw, axes: list[str]) -> tuple[Reduction, ...]:
+    """`reduce:`: a list of {maximize: METRIC | minimize: METRIC, over: [AXIS, ...]}."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw:
+        raise InputError(path, "must be a list of {maximize: METRIC, over: [AXIS, ...]}", "reduce")
+    out = []
+    for i, entry in enumerate(raw):
+        where = f"reduce[{i}]"
+        if not isinstance(entry, dict):
+            raise InputError(path, "must be a mapping {maximize: METRIC, over: [AXIS, ...]}", where)
+        sec = Section(path, entry, where)
+        maximize, minimize, over = sec.raw("maximize", None), sec.raw("minimize", None), sec.raw("over")
+        sec.done()
+        if (maximize is None) == (minimize is None):
+            raise InputError(path, "give one of maximize: METRIC or minimize: METRIC", where)
+        metric = maximize if maximize is not None else minimize
+        if metric not in METRICS:
+            raise InputError(path, f"unknown metric {metric!r} (known: {', '.join(METRICS)})", where)
+        over = [over] if isinstance(over, str) else over
+        if not isinstance(over, list) or not over or not all(isinstance(a, str) for a in over):
+            raise InputError(path, "over: must be an axis or a list of axes", f"{where}.over")
+        for axis in over:
+            if axis not in axes:
+                raise InputError(path, f"{axis!r} is not an axis (axes: {', '.join(axes)})", f"{where}.over")
+        out.append(Reduction(metric, maximize is not None, tuple(over)))
+    return tuple(out)
 
 
 def done_keys(path: Path) -> set[str]:

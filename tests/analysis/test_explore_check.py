@@ -128,3 +128,32 @@ def test_explore_in_a_process_pool_gives_the_serial_result():
     spec = ExploreSpec(scenario, 0.9, 12, 2, True)
     serial, pooled = explore(spec, jobs=1), explore(spec, jobs=2)
     assert json.dumps(serial.to_json(), sort_keys=True) == json.dumps(pooled.to_json(), sort_keys=True)
+
+
+def test_explore_with_a_list_of_gammas_gives_those_of_the_full_explore_and_its_csv_the_same_numbers(tmp_path, capsys):
+    import csv
+    import json
+
+    from simulator.cli.main import main
+    small = ["explore", "--alpha", "0.8", "--samples", "2", "--seq-len", "12", "--jobs", "1"]
+    full, some, table = tmp_path / "full.json", tmp_path / "some.json", tmp_path / "some.csv"
+    assert main([*small, "--gamma-max", "3", "--json", str(full)]) == 0
+    assert main([*small, "--gamma", "3,1", "--json", str(some), "--csv", str(table)]) == 0
+    capsys.readouterr()
+    full_maps, some_maps = json.loads(full.read_text())["mappings"], json.loads(some.read_text())["mappings"]
+    assert len(full_maps) == len(some_maps)
+    for f, s in zip(full_maps, some_maps):
+        assert set(s["speedup_simulated_by_gamma"]) == {"1", "3"}
+        for g in ("1", "3"):
+            assert s["speedup_simulated_by_gamma"][g] == f["speedup_simulated_by_gamma"][g]
+            assert s["speedup_eq1_by_gamma"][g] == f["speedup_eq1_by_gamma"][g]
+    rows = list(csv.DictReader(table.open()))
+    assert len(rows) == len(some_maps) * 3                   # gamma 0 (the target alone), 1 and 3
+    for row in rows:
+        m = next(m for m in some_maps if (m["cluster"], str(m["cores"]), m["draft_device"], m["target_device"])
+                 == (row["cluster"], row["cores"], row["draft_device"], row["target_device"]))
+        if row["gamma"] != "0":
+            assert float(row["speedup_simulated"]) == m["speedup_simulated_by_gamma"][row["gamma"]]
+            lo, hi = m["speedup_simulated_ci95_by_gamma"][row["gamma"]]
+            assert (float(row["speedup_simulated_ci95_lo"]), float(row["speedup_simulated_ci95_hi"])) == (lo, hi)
+        assert float(row["c"]) == m["c"]

@@ -831,3 +831,20 @@ def test_figures_print(capsys):
     code, out, err = run_cli(["figure", "c-vs-seq-len", "--cores", "1", "--seq-lens", "16,63"], capsys)
     assert code == 0, err
     assert "mali-g310" in out and "S_L 63" in out
+
+
+def test_run_csv_is_the_json_flattened_in_one_row(tmp_path, capsys):
+    import csv
+    doc, table = tmp_path / "r.json", tmp_path / "r.csv"
+    assert main(["run", "--samples", "3", "--new-tokens", "8", "--json", str(doc), "--csv", str(table)]) == 0
+    capsys.readouterr()
+    want = json.loads(doc.read_text())
+    rows = list(csv.DictReader(table.open()))
+    assert len(rows) == 1
+    row = rows[0]
+    assert float(row["results.speedup"]) == want["results"]["speedup"]
+    assert float(row["results.baseline.total_time_s"]) == want["results"]["baseline"]["total_time_s"]
+    assert (float(row["results.speedup_ci95_lo"]), float(row["results.speedup_ci95_hi"])) == tuple(want["results"]["speedup_ci95"])
+    assert row["scenario.soc.name"] == want["scenario"]["soc"]["name"]
+    assert "results.sample_times_s" not in row                      # per-sample lists stay in the JSON
+    assert main(["run", "--json", str(doc), "--timeline", str(doc)]) == 2   # one file for two outputs: refused

@@ -64,7 +64,7 @@ def test_csv_beside_the_jsonl(tmp_path, capsys):
     out, table = tmp_path / "r.jsonl", tmp_path / "r.csv"
     assert main(["sweep", write(tmp_path, SWEEP), "--out", str(out), "--csv", str(table), "--jobs", "1"]) == 0
     rows = table.read_text().splitlines()
-    assert rows[0].startswith("point,alpha,soc.gpus.mali-g310.shader_cores,seed,") and len(rows) == 5
+    assert rows[0].startswith("point,soc.gpus.mali-g310.shader_cores,alpha,seed,") and len(rows) == 5   # axis order
 
 
 @pytest.mark.parametrize("doc,words", [
@@ -75,6 +75,15 @@ def test_csv_beside_the_jsonl(tmp_path, capsys):
     ({"axes": {"soc.gpus.mali-g999.shader_cores": [2]}}, ["no 'mali-g999'"]),
     ({"axes": {}}, ["at least one axis"]),
     ({"base": {"gamma": "five"}, "axes": {"alpha": [0.9]}}, ["--gamma"]),
+    ({"axes": {"gamma": [1, 0]}}, ["axes.gamma", "value '0'", "--gamma: must be >= 1"]),
+    ({"axes": {"target": ["llama-3.2-3b", "no-such-model"]}}, ["axes.target", "value 'no-such-model'"]),
+    ({"axes": {"soc": ["imx95", "rk3588"], "soc.gpus.mali-g310.shader_cores": [1]}}, ["no 'mali-g310'"]),
+    ({"axes": {"gamma": [1]}, "reduce": [{"maximize": "speed", "over": ["gamma"]}]}, ["reduce[0]", "unknown metric"]),
+    ({"axes": {"gamma": [1]}, "reduce": [{"maximize": "speedup", "over": ["alpha"]}]}, ["'alpha' is not an axis"]),
+    ({"axes": {"gamma": [1]}, "reduce": [{"maximize": "speedup", "minimize": "rounds", "over": "gamma"}]},
+     ["one of maximize"]),
+    ({"axes": {"gamma": [1]}, "reduce": [{"maximize": "speedup", "over": "gamma", "per": "alpha"}]}, ["per"]),
+    ({"axes": {"gamma": [1]}, "reduce": {"maximize": "speedup"}}, ["reduce: must be a list"]),
 ])
 def test_bad_sweep_files_are_refused_before_anything_runs(tmp_path, capsys, doc, words):
     out = tmp_path / "r.jsonl"
@@ -170,3 +179,57 @@ def test_plot_sweep_draws_and_refuses_in_one_line(tmp_path, capsys):
     assert "'beta' is not an axis" in capsys.readouterr().err
     assert main(["plot", "sweep", "--from", str(out), "--x", "alpha", "--y", "nope", "--out", str(tmp_path / "q.png")]) == 2
     assert not (tmp_path / "q.png").exists()
+
+
+def test_reductions_pick_the_best_point_of_each_group_by_hand(tmp_path, capsys):
+    from simulator.run.sweep import Reduction
+    records = [{"point": i, "params": {"alpha": a, "device": d, "gamma": g}, "results": {"speedup": s}}
+               for i, (a, d, g, s) in enumerate([(0.5, "gpu", 1, 1.2), (0.5, "gpu", 2, 1.1), (0.5, "cpu", 1, 0.9),
+                                                 (0.5, "cpu", 2, 1.3), (0.9, "gpu", 1, 1.5), (0.9, "gpu", 2, 1.5),
+                                                 (0.9, "cpu", 1, 1.0), (0.9, "cpu", 2, 1.4)])]
+    axes = ["alpha", "device", "gamma"]
+    best_gamma = Reduction("speedup", True, ("gamma",)).apply(axes, records)
+    assert [(r["alpha"], r["device"], r["gamma"], r["speedup"]) for r in best_gamma] == [
+        (0.5, "gpu", 1, 1.2), (0.5, "cpu", 2, 1.3), (0.9, "gpu", 1, 1.5), (0.9, "cpu", 2, 1.4)]   # a tie: the first
+    best_mapping = Reduction("speedup", True, ("device", "gamma")).apply(axes, records)
+    assert [(r["alpha"], r["device"], r["gamma"]) for r in best_mapping] == [(0.5, "cpu", 2), (0.9, "gpu", 1)]
+    worst = Reduction("speedup", False, ("alpha", "device", "gamma")).apply(axes, records)
+    assert worst == [{"alpha": 0.5, "device": "cpu", "gamma": 1, "speedup": 0.9, "point": 2}]
+
+
+def test_a_sweeps_reductions_are_printed_and_written_from_its_results(tmp_path, capsys):
+    doc = {**SWEEP, "axes": {**SWEEP["axes"], "gamma": [1, 3]},
+           "reduce": [{"maximize": "speedup", "over": ["gamma"]}]}
+    out, reduced = tmp_path / "r.jsonl", tmp_path / "best.json"
+    assert main(["sweep", write(tmp_path, doc), "--out", str(out), "--jobs", "1", "--reduced", str(reduced)]) == 0
+    assert "best gamma by highest speedup (4 groups)" in capsys.readouterr().out
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    rows = json.loads(reduced.read_text())["reductions"][0]["rows"]
+    assert len(rows) == 4
+    for row in rows:           # each row: the highest speedup over gamma among its group's points in the file
+        group = [r for r in records if r["params"]["alpha"] == row["alpha"]
+                 and r["params"]["soc.gpus.mali-g310.shader_cores"] == row["soc.gpus.mali-g310.shader_cores"]]
+        assert len(group) == 2 and row["speedup"] == max(r["results"]["speedup"] for r in group)
+    table = tmp_path / "best.csv"
+    assert main(["sweep", write(tmp_path, doc), "--out", str(out), "--resume", "--reduced", str(table)]) == 0
+    assert table.read_text().splitlines()[0] == "reduction,soc.gpus.mali-g310.shader_cores,alpha,gamma,speedup,point"
+    assert main(["sweep", write(tmp_path, SWEEP), "--out", str(out), "--resume", "--reduced", str(table)]) == 2
+
+
+def test_points_that_share_a_soc_share_a_planner_and_give_what_they_give_alone(tmp_path):
+    from simulator.run.sweep import Runner, load_sweep, run_point
+    sweep = load_sweep(write(tmp_path, {**SWEEP, "axes": {**SWEEP["axes"], "gamma": [2, 4]}}))
+    runner = Runner(sweep)
+    shared = [runner.run(p) for p in sweep.points()]
+    assert len(runner._planners) == 2                   # one per shader-core count
+    assert shared == [run_point(sweep, p) for p in reversed(sweep.points())][::-1]
+
+
+def test_a_soc_axis_with_soc_values_sets_them_in_each_soc_file(tmp_path, capsys):
+    doc = {"base": {"samples": 2, "new_tokens": 8, "prompt_tokens": 8, "target_device": "cpu:1"},
+           "axes": {"soc": ["imx95", "rpi5"], "soc.dram.peak_bandwidth_gb_s": [10.0, 20.0]}}
+    out = tmp_path / "r.jsonl"
+    assert main(["sweep", write(tmp_path, doc), "--out", str(out), "--jobs", "1"]) == 0
+    got = {(r["params"]["soc"], r["params"]["soc.dram.peak_bandwidth_gb_s"]): r["results"]["total_time_s"]
+           for r in map(json.loads, out.read_text().splitlines())}
+    assert len(set(got.values())) == 4        # each SoC with each bandwidth: four different machines
