@@ -1,6 +1,7 @@
 """Sweep scaling: one 1,000-point sweep (DRAM bandwidth x Mali shader cores x alpha x gamma, sequential, layer
 granularity, 8 samples a point) run with 1 and with 2 local workers, side by side in one run, alternating, best
-of --repeat each; prints points per second and the ratio. Also checks both give the same points.
+of --repeat each; prints points per second and the ratio, and the machine's own parallel ceiling measured before
+each pair. Also checks both give the same points.
 
     python benchmarks/sweep_scaling.py [--repeat N] [--jobs 2]
 """
@@ -13,6 +14,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from ceiling import parallel_ceiling
 
 SWEEP = """base: {samples: 8, granularity: layer}
 axes:
@@ -40,8 +43,9 @@ def main() -> None:
         sweep = Path(tmp) / "sweep.yaml"
         sweep.write_text(SWEEP)
         one, many = Path(tmp) / "one.jsonl", Path(tmp) / "many.jsonl"
-        walls = {1: [], args.jobs: []}
+        walls, ceilings = {1: [], args.jobs: []}, []
         for _ in range(args.repeat):
+            ceilings.append(parallel_ceiling(args.jobs))
             walls[1].append(run(sweep, one, 1))
             walls[args.jobs].append(run(sweep, many, args.jobs))
         same = sorted(one.read_text().splitlines()) == sorted(many.read_text().splitlines())
@@ -49,7 +53,8 @@ def main() -> None:
     best1, bestn = min(walls[1]), min(walls[args.jobs])
     print(f"1 worker: {best1:.2f} s, {points / best1:.1f} points/s")
     print(f"{args.jobs} workers: {bestn:.2f} s, {points / bestn:.1f} points/s")
-    print(f"speed-up: {best1 / bestn:.2f}x (same points: {same})")
+    print(f"speed-up: {best1 / bestn:.2f}x (same points: {same}); the machine's own parallel ceiling in this run "
+          f"(benchmarks/ceiling.py): {min(ceilings):.2f}-{max(ceilings):.2f}x")
 
 
 if __name__ == "__main__":

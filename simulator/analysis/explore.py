@@ -240,6 +240,10 @@ def explore(spec: ExploreSpec, progress: Progress = no_progress, jobs: int = 1) 
     independent, grouped in tasks (`_groups`) that run in this process, or with jobs > 1 in a pool of that many
     processes: the results are the same either way."""
     todo = variant_placements(spec.soc)
+    planner = Planner(spec.soc, spec.granularity)     # Eq. 1's side first: it also fills the memoised model
+    variants = [Variant(cluster, k, [_mapping(spec, planner, cluster, k, places[0], d, t)   # layouts a pool's
+                                     for d in places for t in places])                      # workers inherit
+                for cluster, k, places in todo]
     groups = _groups(spec, todo) if spec.simulate else []
     runs: dict[tuple, DecodingResults] = {}
     if jobs <= 1 or len(groups) <= 1:
@@ -253,10 +257,11 @@ def explore(spec: ExploreSpec, progress: Progress = no_progress, jobs: int = 1) 
             for done, future in enumerate(as_completed(futures), 1):
                 runs.update(future.result())
                 progress("simulation groups", done, len(groups))
-    planner = Planner(spec.soc, spec.granularity)
-    return ExploreResult(spec, [Variant(cluster, k, [_mapping(spec, planner, cluster, k, places[0], d, t, runs)
-                                                     for d in places for t in places])
-                                for cluster, k, places in todo])
+    if runs:
+        for variant, (_cluster, _k, places) in zip(variants, todo):
+            for m, (d, t) in zip(variant.mappings, ((d, t) for d in places for t in places)):
+                _simulated(spec, m, places[0], d, t, runs)
+    return ExploreResult(spec, variants)
 
 
 Run = tuple   # (drafter placement or None for the target alone, target placement, gamma); keyed by labels
@@ -318,23 +323,26 @@ def _pool_task(group: list[Run]) -> dict[tuple, DecodingResults]:
 
 
 def _mapping(spec: ExploreSpec, planner: Planner, cluster: str, k: int, base_place: Placement, d_place: Placement,
-             t_place: Placement, runs: dict[tuple, DecodingResults]) -> MappingResult:
-    """One mapping: c at S_L, Eq. 1 at every gamma, and (with runs) the simulated speedups against the variant's
-    baseline (the target alone on the variant's cores, over the same samples)."""
+             t_place: Placement) -> MappingResult:
+    """One mapping by Eq. 1: c at S_L, and the speedup at every gamma against the variant's baseline."""
     t_base = pass_seconds(planner, spec.target, base_place, spec.seq_len)
     t_t = pass_seconds(planner, spec.target, t_place, spec.seq_len)
     c = pass_seconds(planner, spec.draft, d_place, spec.seq_len) / t_t
     r = t_t / t_base
-    m = MappingResult(cluster, k, d_place.label, t_place.label, c, r,
-                      {g: eq1(spec.alpha, g, c) / r for g in spec.gamma_values})
-    if runs:
-        baseline = runs[_key((None, base_place, 0))]
-        m.alone_simulated, m.alone_ci95 = _alone_speedup(baseline, runs[_key((None, t_place, 0))])
-        for gamma in spec.gamma_values:
-            run = runs[_key((d_place, t_place, gamma))]
-            speedup = baseline.total_time_s / run.total_time_s
-            m.speedup_simulated[gamma], m.ci95_simulated[gamma] = speedup, speedup_ci95(baseline, run, speedup)
-    return m
+    return MappingResult(cluster, k, d_place.label, t_place.label, c, r,
+                         {g: eq1(spec.alpha, g, c) / r for g in spec.gamma_values})
+
+
+def _simulated(spec: ExploreSpec, m: MappingResult, base_place: Placement, d_place: Placement, t_place: Placement,
+               runs: dict[tuple, DecodingResults]) -> None:
+    """A mapping's simulated speedups against the variant's baseline (the target alone on the variant's cores,
+    over the same samples), from the runs."""
+    baseline = runs[_key((None, base_place, 0))]
+    m.alone_simulated, m.alone_ci95 = _alone_speedup(baseline, runs[_key((None, t_place, 0))])
+    for gamma in spec.gamma_values:
+        run = runs[_key((d_place, t_place, gamma))]
+        speedup = baseline.total_time_s / run.total_time_s
+        m.speedup_simulated[gamma], m.ci95_simulated[gamma] = speedup, speedup_ci95(baseline, run, speedup)
 
 
 def _alone_speedup(baseline: DecodingResults, alone: DecodingResults) -> tuple[float, Interval]:

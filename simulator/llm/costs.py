@@ -136,7 +136,11 @@ class Planner:
         self._plans: dict[tuple, Plan] = {}
 
     def plan(self, model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement) -> Plan:
-        """The tasks of one forward pass of `model` at `shape` on `placement`, in run order."""
+        """The tasks of one forward pass of `model` at `shape` on `placement`, in run order. A pass's ops depend on
+        its shape only through the positions computed, the positions attended and the logits kept: without a KV
+        cache, `new` tokens after `past` cost what `new + past` tokens after none do, so they share a plan."""
+        if not shape.kv_cache and shape.past_tokens:
+            shape = PassShape(shape.tokens, 0, False, shape.logits)
         key = (model, precision, shape, placement)
         plan = self._plans.get(key)
         if plan is None:
