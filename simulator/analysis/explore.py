@@ -22,12 +22,12 @@ a decision names its mapping by `decision_label`.
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from simulator.analysis.analytic import eq1, first_best
 from simulator.common.config import is_number, read_json
 from simulator.common.errors import InputError
+from simulator.common.parallel import as_finished
 from simulator.hw.placement import DeviceRequest, Placement
 from simulator.hw.soc import SoC
 from simulator.llm.costs import Planner
@@ -246,17 +246,9 @@ def explore(spec: ExploreSpec, progress: Progress = no_progress, jobs: int = 1) 
                 for cluster, k, places in todo]
     groups = _groups(spec, todo) if spec.simulate else []
     runs: dict[tuple, DecodingResults] = {}
-    if jobs <= 1 or len(groups) <= 1:
-        state = _state(spec)
-        for done, group in enumerate(groups, 1):
-            runs.update(_run_group(state, group))
-            progress("simulation groups", done, len(groups))
-    else:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(groups)), initializer=_worker_init, initargs=(spec,)) as pool:
-            futures = [pool.submit(_pool_task, group) for group in groups]
-            for done, future in enumerate(as_completed(futures), 1):
-                runs.update(future.result())
-                progress("simulation groups", done, len(groups))
+    for done, (_index, group_runs) in enumerate(as_finished(_run_group, groups, jobs, _state, (spec,)), 1):
+        runs.update(group_runs)
+        progress("simulation groups", done, len(groups))
     if runs:
         for variant, (_cluster, _k, places) in zip(variants, todo):
             for m, (d, t) in zip(variant.mappings, ((d, t) for d in places for t in places)):
@@ -308,18 +300,6 @@ def _run_group(state: dict, group: list[Run]) -> dict[tuple, DecodingResults]:
                           Speculation(_model_run(spec.draft, draft), gamma), Effects())
             runs[_key(run)] = run_speculative(sc, None, planner)
     return runs
-
-
-_worker: dict = {}     # in a pool's worker process: the state of _state(), set once
-
-
-def _worker_init(spec: ExploreSpec) -> None:
-    """A worker's state, set once: the spec is sent once, not with every task."""
-    _worker.update(_state(spec))
-
-
-def _pool_task(group: list[Run]) -> dict[tuple, DecodingResults]:
-    return _run_group(_worker, group)
 
 
 def _mapping(spec: ExploreSpec, planner: Planner, cluster: str, k: int, base_place: Placement, d_place: Placement,

@@ -6,13 +6,13 @@ import argparse
 import contextlib
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from rich.console import Console
 
 from simulator.cli.common import progress_bar
 from simulator.common.errors import InputError
+from simulator.common.parallel import as_finished
 from simulator.common.output import check_outputs, csv_text, write_text
 from simulator.render.sweep_tables import render_reductions
 from simulator.run.sweep import Runner, batches, done_keys, load_sweep, read_results
@@ -76,7 +76,8 @@ def execute(args, console: Console) -> None:
             sink.flush()
             finished += len(records)
             progress("sweep", finished, len(points))
-    records = read_results(args.out) if sweep.reductions or args.csv else []
+    keys = {p.key for p in points}
+    records = [r for r in read_results(args.out) if r.get("key") in keys] if sweep.reductions or args.csv else []
     reduced = [(r, r.apply(sweep.axis_names, records)) for r in sweep.reductions]
     outputs = {}
     if args.csv:
@@ -98,31 +99,12 @@ def _results(sweep, todo, jobs: int, client):
         yield from _on_dask(sweep, todo, client)
         return
     order = [p for batch in batches(sweep, todo, len(todo) or 1) for p in batch]   # points sharing a SoC together
-    if jobs == 1 or len(todo) <= 1:
-        runner = Runner(sweep)
-        for point in order:
-            yield [runner.run(point)]
-        return
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_worker_init, initargs=(sweep,)) as pool:
-        futures = [pool.submit(_worker_run, p) for p in order]
-        try:
-            for future in as_completed(futures):
-                yield [future.result()]
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+    for _index, record in as_finished(_run_point, order, jobs, Runner, (sweep,)):
+        yield [record]
 
 
-_worker: dict = {}       # in a pool's worker process: its Runner, made once
-
-
-def _worker_init(sweep) -> None:
-    _worker["runner"] = Runner(sweep)
-
-
-def _worker_run(point):
-    return _worker["runner"].run(point)
+def _run_point(runner: Runner, point):
+    return runner.run(point)
 
 
 def _run_batch(sweep, batch):
