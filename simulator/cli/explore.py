@@ -19,10 +19,13 @@ from simulator.cli.common import (
     progress_bar,
     soc_flags,
 )
+from simulator.common.bundled import input_files
 from simulator.common.errors import InputError
 from simulator.common.output import check_outputs, csv_text, write_json, write_text
 from simulator.render.explore_tables import render_c_vs_seq_len, render_explore, render_speedup_vs_alpha
 from simulator.traces.trace import estimate_alpha
+
+GAMMA_LIMIT = 64
 
 EXAMPLES = """examples:
   specsoc explore --alpha 0.90 --seq-len 63        # the paper's Table II on the i.MX 95
@@ -67,16 +70,21 @@ def add_commands(sub) -> None:
 def execute(args, console: Console) -> None:
     if args.command == "figure":
         return _figure(args, console)
-    check_outputs({"--json": args.json, "--csv": args.csv})
+    check_outputs({"--json": args.json, "--csv": args.csv},
+                  input_files(soc=args.soc, target=args.target, draft=args.draft, trace=args.trace))
     for flag, value, low in (("--seq-len", args.seq_len, 1), ("--gamma-max", args.gamma_max, 1)):
         if value < low:
             raise InputError(flag, f"must be >= {low}, got {value}")
+    gammas = tuple(sorted(set(check_ints(args.gamma_list, "--gamma")))) if args.gamma_list is not None else ()
+    for flag, value in (("--gamma-max", args.gamma_max), ("--gamma", max(gammas, default=0))):
+        if value > GAMMA_LIMIT:
+            raise InputError(flag, f"at most {GAMMA_LIMIT} (a draft longer than that is not a design point: Eq. 1 "
+                                   f"saturates long before), got {str(value)[:20]}")
     spec = placed_pair(args, prompt_tokens=args.seq_len, new_tokens=args.seq_len)
     scenario = spec.build()
     alpha = estimate_alpha(scenario.workload.trace) if args.trace else spec.alpha
     if args.jobs < 1:
         raise InputError("--jobs", f"must be >= 1, got {args.jobs}")
-    gammas = tuple(sorted(set(check_ints(args.gamma_list, "--gamma")))) if args.gamma_list else ()
     explore_spec = ExploreSpec(scenario, alpha, args.seq_len, max(gammas, default=args.gamma_max),
                                not args.no_simulate, gammas=gammas)
     with progress_bar(console, "variants") as progress:

@@ -47,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as err:
         Console(stderr=True).print(f"error: {err}", markup=False, highlight=False, soft_wrap=True)
         return 2
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted: outputs not written (a sweep keeps its finished points)",
+                                   markup=False, highlight=False, soft_wrap=True)
+        return 130
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from rich.console import Console
 
@@ -143,21 +144,31 @@ def sweep_table(records: list[dict], x: str, y: str, color: str | None, reduce: 
     for flag, name in (("--x", x), ("--color", color)):
         if name is not None and name not in axes:
             raise InputError(flag, f"{name!r} is not an axis of the sweep (axes: {', '.join(axes)})")
+        if name is not None and any(name not in r["params"] for r in records):
+            raise InputError(flag, f"{name!r} is not an axis of every point in the file (results of two sweeps?)")
+    if color is not None and color == x:
+        raise InputError("--color", f"{color!r} is already --x: colour by another axis")
     if heatmap and color is None:
         raise InputError("--heatmap", "needs --color: the rows of the heatmap")
-    metrics = sorted({k for r in records for k, v in r["results"].items() if isinstance(v, (int, float))})
+    metrics = sorted({k for r in records for k, v in r["results"].items()
+                      if isinstance(v, (int, float)) and not isinstance(v, bool)})
     if y not in metrics:
         raise InputError("--y", f"{y!r} is not a numeric result (results: {', '.join(metrics)})")
     groups: dict = {}
     for r in records:
         value = r["results"].get(y)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            key = r["params"].get(color) if color else ""
-            groups.setdefault(key, {}).setdefault(r["params"][x], []).append(value)
+            key = _hashable(r["params"][color]) if color else ""
+            groups.setdefault(key, {}).setdefault(_hashable(r["params"][x]), []).append(value)
     pick = {"max": max, "min": min, "mean": statistics.fmean}[reduce]
     table = {c: {xv: pick(vs) for xv, vs in sorted(row.items(), key=lambda kv: _order(kv[0]))}
              for c, row in sorted(groups.items(), key=lambda kv: _order(kv[0]))}
     return table, [a for a in axes if a not in (x, color)]
+
+
+def _hashable(value):
+    """An axis value as a key: a list (a SoC parameter that is one) as its JSON text."""
+    return json.dumps(value) if isinstance(value, (list, dict)) else value
 
 
 def _order(value):

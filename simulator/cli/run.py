@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 from rich.console import Console
 
 from simulator.cli.common import progress_bar, run_flags, scenario_spec
+from simulator.common.bundled import input_files
 from simulator.common.output import check_outputs, csv_text, write_json, write_text
 from simulator.render.run_tables import render_run
 from simulator.render.timeline import chrome_trace
@@ -41,7 +41,7 @@ def add_commands(sub) -> None:
 
 def execute(args: argparse.Namespace, console: Console) -> None:
     check_outputs({"--json": args.json, "--csv": args.csv, "--timeline": args.timeline},
-                  tuple(p for p in (args.soc, args.target, args.draft, args.trace) if p and Path(p).is_file()))
+                  input_files(soc=args.soc, target=args.target, draft=args.draft, trace=args.trace))
     scenario = scenario_spec(args).build()
     started = time.perf_counter()
     with progress_bar(console, "samples") as progress:

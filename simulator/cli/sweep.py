@@ -39,10 +39,13 @@ def add_commands(sub) -> None:
                                      "parameters by dotted key) on all cores, appending each point's result to "
                                      "--out as it finishes; a stopped sweep keeps every finished point.",
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    cmd.add_argument("file", metavar="FILE", help="sweep file (YAML: base and axes)")
+    cmd.add_argument("file", metavar="FILE", help="sweep file (YAML: base, axes as lists or ranges {from, to, step}, "
+                                                  "optional reduce)")
     cmd.add_argument("--out", required=True, metavar="FILE", help="JSONL results, one line per finished point")
     cmd.add_argument("--resume", action="store_true", help="keep --out's points and run only the missing ones")
-    cmd.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
+    cmd.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                     help="worker processes (default: all cores); lines arrive as points finish, and the finished "
+                          "file is rewritten in point order (the same whatever --jobs)")
     cmd.add_argument("--scheduler", metavar="ADDRESS",
                      help="run the points on an existing Dask distributed cluster (e.g. tcp://10.0.0.5:8786; its "
                           "workers need specsoc installed; needs the [dask] extra here)")
@@ -59,10 +62,12 @@ def execute(args, console: Console) -> None:
     if out.exists() and not args.resume:
         raise InputError("--out", f"{args.out} exists: give --resume to add its missing points, or another file")
     sweep = load_sweep(args.file)
+    check_outputs({"--out": args.out, "--csv": args.csv, "--reduced": args.reduced}, sweep.inputs())
     if args.reduced and not sweep.reductions:
         raise InputError("--reduced", f"{args.file} has no reduce: section")
     points = sweep.points()
-    done = done_keys(out) if args.resume else set()
+    keys = {p.key for p in points}
+    done = done_keys(out, keys) if args.resume else set()
     todo = [p for p in points if p.key not in done]
     client = connect(args.scheduler) if args.scheduler else None
     _trim_partial(out)
@@ -76,14 +81,14 @@ def execute(args, console: Console) -> None:
             sink.flush()
             finished += len(records)
             progress("sweep", finished, len(points))
-    keys = {p.key for p in points}
-    records = [r for r in read_results(args.out) if r.get("key") in keys] if sweep.reductions or args.csv else []
+    records = read_results(args.out)
+    write_text(args.out, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))   # whole: in point order
     reduced = [(r, r.apply(sweep.axis_names, records)) for r in sweep.reductions]
     outputs = {}
     if args.csv:
         outputs[args.csv] = to_csv(records, sweep.axis_names)
     if args.reduced:
-        outputs[args.reduced] = reduced_csv(reduced) if args.reduced.endswith(".csv") else reduced_json(reduced)
+        outputs[args.reduced] = reduced_csv(reduced) if args.reduced.lower().endswith(".csv") else reduced_json(reduced)
     for path, text in outputs.items():
         write_text(path, text)
     render_reductions(console, reduced)

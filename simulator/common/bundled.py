@@ -41,3 +41,22 @@ def resolve_file(kind: str, name_or_path: str, suffixes: tuple[str, ...]) -> tup
         raise InputError(name_or_path, "is not a regular file")
     known = ", ".join(bundled_names(kind, suffixes[0]))
     raise InputError(name_or_path, f"no such file, and not a bundled name (bundled {kind}: {known})")
+
+
+INPUT_KINDS = {"soc": ("socs", (".yaml", ".yml")), "target": ("graphs", (".yaml", ".yml")),
+               "draft": ("graphs", (".yaml", ".yml")), "trace": ("traces", (".jsonl",))}
+
+
+def input_files(**names: str | None) -> tuple[str, ...]:
+    """The files a command reads for its --soc, --target, --draft and --trace (bundled names resolved), so that no
+    output may overwrite one; names that resolve to nothing are left to the command to refuse."""
+    out = []
+    for role, name in names.items():
+        if not name or name == "none":
+            continue
+        kind, suffixes = INPUT_KINDS[role]
+        try:
+            out.append(str(resolve_file(kind, str(name), suffixes)[0]))
+        except InputError:
+            continue
+    return tuple(out)

@@ -12,3 +12,7 @@ class InputError(Exception):
         self.problem = problem
         where = f"{source}: {key}" if key else source
         super().__init__(" ".join(f"{where}: {problem}".split()))  # one line, whatever the input held
+
+    def __reduce__(self):
+        """Rebuilt from its parts when it crosses processes (a worker of a pool raised it)."""
+        return InputError, (self.source, self.problem, self.key)

@@ -24,11 +24,12 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 from collections import OrderedDict
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from simulator.common.bundled import resolve_file
+from simulator.common.bundled import input_files, resolve_file
 from simulator.common.config import Section, read_mapping
 from simulator.common.errors import InputError
 from simulator.hw.soc import SoC
@@ -124,6 +125,15 @@ class Sweep:
         return [Point(i, tuple(zip(self.axis_names, combo)))
                 for i, combo in enumerate(itertools.product(*(values for _, values in self.axes)))]
 
+    def inputs(self) -> tuple[str, ...]:
+        """Every file the sweep reads: itself, and the SoC, model and trace files of its base and axes."""
+        files = [self.source]
+        for role in ("soc", "target", "draft", "trace"):
+            values = dict(self.axes).get(role, (self.base.get(role, ScenarioSpec.__dataclass_fields__[role].default),))
+            for value in values:
+                files.extend(input_files(**{role: value}))
+        return tuple(files)
+
     def spec(self, point: Point) -> tuple[ScenarioSpec, tuple[tuple[str, object], ...]]:
         """The point's ScenarioSpec (the base with the point's fields) and its soc.* values."""
         params = dict(point.params)
@@ -146,15 +156,19 @@ class Runner:
 
     def run(self, point: Point) -> dict:
         """The point's JSONL record: its parameters, seed and headline results."""
-        spec, soc_values = self.sweep.spec(point)
-        soc_key = (spec.soc, spec.calibrated, soc_values)
-        soc = _kept(self._socs, soc_key, lambda: self._soc(spec, soc_values))
-        scenario = spec.build(soc)
+        scenario, soc_key, seed = self.scenario(point)
         planner = _kept(self._planners, (soc_key, scenario.granularity, scenario.effects.overheads),
                         lambda: planner_for(scenario))
         results = json.loads(json.dumps(simulate(scenario, planner=planner).to_json()))
-        return {"key": point.key, "point": point.index, "params": dict(point.params), "seed": spec.seed,
+        return {"key": point.key, "point": point.index, "params": dict(point.params), "seed": seed,
                 "results": _kept_results(results)}
+
+    def scenario(self, point: Point):
+        """(the point's scenario, the key of its SoC, its seed): every file read and every value checked."""
+        spec, soc_values = self.sweep.spec(point)
+        soc_key = json.dumps([spec.soc, spec.calibrated, soc_values], sort_keys=True, default=str)
+        soc = _kept(self._socs, soc_key, lambda: self._soc(spec, soc_values))
+        return spec.build(soc), soc_key, spec.seed
 
     def _soc(self, spec: ScenarioSpec, soc_values: tuple) -> SoC:
         """The point's SoC: its file as it is, or with the point's soc.* values set in it."""
@@ -166,7 +180,7 @@ class Runner:
         data, label = self._files[spec.soc]
         data = copy.deepcopy(data)
         for key, value in soc_values:
-            _set(data, key[4:].split("."), value, self.sweep.source, key)
+            _set(data, key[4:].split("."), value, self.sweep.source, f"axes.{key}", label)
         return parse_soc(data, f"{label} with " + ", ".join(f"{k}={v}" for k, v in soc_values), spec.calibrated)
 
 
@@ -210,14 +224,15 @@ def _find(data, part: str):
     return False, None
 
 
-def _set(data, parts: list[str], value, source: str, key: str) -> None:
+def _set(data, parts: list[str], value, source: str, key: str, label: str) -> None:
+    """Set the value at a dotted key of a SoC file's mapping (list entries by name); the key must exist."""
     node = data
     for part in parts[:-1]:
         found, node = _find(node, part)
         if not found:
-            raise InputError(source, f"the SoC file has no {part!r} on the way to this key", key)
+            raise InputError(source, f"the SoC file {label} has no {part!r} on the way to this key", key)
     if not isinstance(node, dict) or parts[-1] not in node:
-        raise InputError(source, "the SoC file has no such parameter", key)
+        raise InputError(source, f"the SoC file {label} has no such parameter", key)
     node[parts[-1]] = value
 
 
@@ -226,7 +241,8 @@ def _range(sec: Section) -> list:
     start, stop = sec.number("from"), sec.number("to")
     step = sec.number("step", 1, positive=True)
     sec.done()
-    n = int((stop - start) / step + 1e-9) + 1
+    count = (stop - start) / step + 1e-9
+    n = int(count) + 1 if math.isfinite(count) and count < MAX_POINTS else MAX_POINTS + 1
     if stop < start or n > MAX_POINTS:
         raise sec.fail("to", f"from {start:g} to {stop:g} by {step:g} is not a range of 1..{MAX_POINTS:,} values")
     whole = all(float(x).is_integer() for x in (start, step))
@@ -237,7 +253,10 @@ def load_sweep(path: str) -> Sweep:
     """Read and check a sweep file: every key known, every axis a non-empty list, every SoC key present."""
     data = read_mapping(Path(path))
     top = Section(path, data)
-    base = dict(top.raw("base", {}) or {})
+    base = top.raw("base", {}) or {}
+    if not isinstance(base, dict):
+        raise InputError(path, "must be a mapping of scenario fields to values", "base")
+    base = dict(base)
     axes_raw = top.raw("axes")
     top_reduce = top.raw("reduce", None)
     top.done()
@@ -257,6 +276,10 @@ def load_sweep(path: str) -> Sweep:
             values = _range(Section(path, values, f"axes.{name}"))
         if not isinstance(values, list) or not values:
             raise InputError(path, "must be a non-empty list of values, or a range {from, to, step}", f"axes.{name}")
+        texts = [json.dumps(v, sort_keys=True, default=str) for v in values]
+        if len(set(texts)) < len(texts):
+            twice = next(t for t in texts if texts.count(t) > 1)
+            raise InputError(path, f"lists {twice[:40]} twice: each value makes its own points", f"axes.{name}")
         axes.append((name, tuple(values)))
     total = 1
     for _, values in axes:
@@ -264,32 +287,54 @@ def load_sweep(path: str) -> Sweep:
     if total > MAX_POINTS:
         raise InputError(path, f"{total:,} points: more than {MAX_POINTS:,}", "axes")
     sweep = Sweep(path, base, tuple(axes), _reductions(path, top_reduce, [n for n, _ in axes]))
-    _check_values(sweep)
+    try:
+        ScenarioSpec(**base).check()
+    except InputError as err:
+        raise _refusal(sweep, err, {}) from None
+    _check_points(sweep)
     return sweep
 
 
-FILE_FIELDS = ("soc", "target", "draft", "trace")   # fields naming a file: each value is read before anything runs
+PER_VALUE = ("alpha", "gamma", "seed", "prompt_tokens", "new_tokens")   # axes whose values need no other's to check
+CHECK_ALL = 10_000      # combinations of the other axes built before a sweep runs; beyond, each value on its own
 
 
-def _check_values(sweep: Sweep) -> None:
-    """Every axis value checked before anything runs: each field value in the base's scenario (files read), and
-    each soc.* key present in every SoC file of the sweep."""
-    path = sweep.source
-    ScenarioSpec(**sweep.base).check()
-    for name, values in sweep.axes:
-        for value in values if not name.startswith("soc.") else ():
-            try:
-                spec = ScenarioSpec(**{**sweep.base, name: value})
-                spec.build() if name in FILE_FIELDS else spec.check()
-            except InputError as err:
-                raise InputError(path, f"value {str(value)[:40]!r}: {err}", f"axes.{name}") from None
-    socs = dict(sweep.axes).get("soc", (sweep.base.get("soc", "imx95"),))
-    for soc in socs:
-        soc_path, _label = resolve_file("socs", str(soc), (".yaml", ".yml"))
-        data = read_mapping(soc_path)
-        for name, values in sweep.axes:
-            if name.startswith("soc."):
-                _set(copy.deepcopy(data), name[4:].split("."), values[0], path, f"axes.{name}")
+def _check_points(sweep: Sweep) -> None:
+    """Every axis value checked before anything runs, by building the scenarios it takes part in (files read,
+    SoC values set and checked, devices placed): every combination of the axes that can clash (SoC, models,
+    devices, traces, ...) when there are at most CHECK_ALL of them, else each of their values on its own; each
+    value of the PER_VALUE axes with the first of those."""
+    runner = Runner(sweep)
+    order = sweep.axis_names
+    firsts = {name: values[0] for name, values in sweep.axes}
+    structural = [(name, values) for name, values in sweep.axes if name not in PER_VALUE]
+    combos = 1
+    for _name, values in structural:
+        combos *= len(values)
+    if combos <= CHECK_ALL:
+        tried = [dict(zip([n for n, _ in structural], combo)) for combo in itertools.product(*(v for _, v in structural))]
+    else:
+        tried = [{name: value} for name, values in structural for value in values]
+    tried += [{name: value} for name, values in sweep.axes if name in PER_VALUE for value in values[1:]]
+    for changed in tried:
+        params = {**firsts, **changed}
+        try:
+            runner.scenario(Point(-1, tuple((name, params[name]) for name in order)))
+        except InputError as err:
+            raise _refusal(sweep, err, changed if len(tried) > 1 else {}) from None
+
+
+def _refusal(sweep: Sweep, err: InputError, params: dict) -> InputError:
+    """A scenario's refusal as the sweep file's: a flag named as the base or axis key it came from, with the
+    axis values it came with."""
+    at = f" (with {', '.join(f'{k}={str(v)[:40]}' for k, v in params.items())})" if params else ""
+    if err.source == sweep.source:
+        return InputError(err.source, f"{err.problem}{at}", err.key)
+    if err.source.startswith("--"):
+        field = "calibrated" if err.source == "--uncalibrated" else err.source[2:].replace("-", "_")
+        where = f"axes.{field}" if field in dict(sweep.axes) else f"base.{field}"
+        return InputError(sweep.source, f"{err.problem}{at}", where)
+    return InputError(sweep.source, f"{err}{at}")
 
 
 def _reductions(path: str, raw, axes: list[str]) -> tuple[Reduction, ...]:
@@ -312,8 +357,9 @@ def _reductions(path: str, raw, axes: list[str]) -> tuple[Reduction, ...]:
         if metric not in METRICS:
             raise InputError(path, f"unknown metric {metric!r} (known: {', '.join(METRICS)})", where)
         over = [over] if isinstance(over, str) else over
-        if not isinstance(over, list) or not over or not all(isinstance(a, str) for a in over):
-            raise InputError(path, "over: must be an axis or a list of axes", f"{where}.over")
+        if not isinstance(over, list) or not over or not all(isinstance(a, str) for a in over) \
+                or len(set(over)) < len(over):
+            raise InputError(path, "over: must be an axis or a list of distinct axes", f"{where}.over")
         for axis in over:
             if axis not in axes:
                 raise InputError(path, f"{axis!r} is not an axis (axes: {', '.join(axes)})", f"{where}.over")
@@ -321,18 +367,39 @@ def _reductions(path: str, raw, axes: list[str]) -> tuple[Reduction, ...]:
     return tuple(out)
 
 
-def done_keys(path: Path) -> set[str]:
-    """Keys of the points already in a results file (a last line cut short is not a point)."""
-    keys = set()
+def done_keys(path: Path, keys: set[str]) -> set[str]:
+    """Keys of the points already in a results file, checked before anything is added to it: every line (but a
+    last one cut short by a kill) must be a point of this sweep, so that a resume never appends to another
+    sweep's results or to a file that is not one."""
+    done: set[str] = set()
     if not path.exists():
-        return keys
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            try:
-                keys.add(json.loads(line)["key"])
-            except (ValueError, KeyError, TypeError):
+        return done
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError("--out", f"{path} cannot be read ({err.__class__.__name__})") from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            key = json.loads(line)["key"]
+        except (ValueError, KeyError, TypeError, RecursionError):
+            if number == len(lines):            # the last line, cut short by a kill
                 continue
-    return keys
+            raise InputError("--out", f"{path} line {number} is not a line `specsoc sweep` writes: give another file") from None
+        if key not in keys:
+            raise InputError("--out", f"{path} line {number} is a point of another sweep (its parameters are not "
+                                      "among this sweep's): give another file")
+        done.add(key)
+    return done
+
+
+def _is_record(record) -> bool:
+    """A point's line as `specsoc sweep` writes it: an integer index, scalar parameters, a results mapping."""
+    scalar = (str, int, float, bool, type(None))
+    return (isinstance(record, dict) and isinstance(record.get("point"), int) and not isinstance(record["point"], bool)
+            and isinstance(record.get("params"), dict) and isinstance(record.get("results"), dict)
+            and all(isinstance(v, scalar) or isinstance(v, list) for v in record["params"].values()))
 
 
 def read_results(path: str) -> list[dict]:
@@ -350,7 +417,7 @@ def read_results(path: str) -> list[dict]:
             continue
         try:
             record = json.loads(line)
-            if not isinstance(record.get("params"), dict) or not isinstance(record.get("results"), dict):
+            if not _is_record(record):
                 raise ValueError
         except (ValueError, AttributeError, RecursionError):
             if number == len(lines):            # the last line, cut short by a kill
@@ -359,4 +426,4 @@ def read_results(path: str) -> list[dict]:
         records.append(record)
     if not records:
         raise InputError(path, "no finished point")
-    return sorted(records, key=lambda r: r.get("point", 0))
+    return sorted(records, key=lambda r: r["point"])

@@ -848,3 +848,17 @@ def test_run_csv_is_the_json_flattened_in_one_row(tmp_path, capsys):
     assert row["scenario.soc.name"] == want["scenario"]["soc"]["name"]
     assert "results.sample_times_s" not in row                      # per-sample lists stay in the JSON
     assert main(["run", "--json", str(doc), "--timeline", str(doc)]) == 2   # one file for two outputs: refused
+
+
+def test_no_output_of_run_or_explore_may_overwrite_an_input_even_a_bundled_one(tmp_path, capsys):
+    from simulator.common.bundled import bundled_dir
+    bundled_soc = str(bundled_dir("socs") / "imx95.yaml")
+    trace = tmp_path / "t.jsonl"
+    assert main(["trace", "synth", "iid", "--alpha", "0.6", "--samples", "3", "--out", str(trace)]) == 0
+    before = (trace.read_bytes(), Path(bundled_soc).read_bytes())
+    for argv in (["run", "--csv", bundled_soc], ["explore", "--no-simulate", "--trace", str(trace), "--json", str(trace)],
+                 ["explore", "--no-simulate", "--csv", bundled_soc]):
+        capsys.readouterr()
+        assert main(argv) == 2
+        assert "one of the input files" in capsys.readouterr().err
+    assert (trace.read_bytes(), Path(bundled_soc).read_bytes()) == before

@@ -44,7 +44,7 @@ def test_in_parallel_the_same_points(tmp_path, capsys):
     sweep = write(tmp_path, SWEEP)
     assert main(["sweep", sweep, "--out", str(serial), "--jobs", "1"]) == 0
     assert main(["sweep", sweep, "--out", str(parallel), "--jobs", "2"]) == 0
-    assert lines(serial) == lines(parallel)
+    assert serial.read_bytes() == parallel.read_bytes()      # a finished sweep's file is in point order
 
 
 def test_a_killed_sweep_resumes_with_only_the_missing_points(tmp_path, capsys):
@@ -74,16 +74,26 @@ def test_csv_beside_the_jsonl(tmp_path, capsys):
     ({"axes": {"soc.dram.peak_bandwidth": [10]}}, ["axes.soc.dram.peak_bandwidth", "no such parameter"]),
     ({"axes": {"soc.gpus.mali-g999.shader_cores": [2]}}, ["no 'mali-g999'"]),
     ({"axes": {}}, ["at least one axis"]),
-    ({"base": {"gamma": "five"}, "axes": {"alpha": [0.9]}}, ["--gamma"]),
-    ({"axes": {"gamma": [1, 0]}}, ["axes.gamma", "value '0'", "--gamma: must be >= 1"]),
-    ({"axes": {"target": ["llama-3.2-3b", "no-such-model"]}}, ["axes.target", "value 'no-such-model'"]),
-    ({"axes": {"soc": ["imx95", "rk3588"], "soc.gpus.mali-g310.shader_cores": [1]}}, ["no 'mali-g310'"]),
+    ({"base": {"gamma": "five"}, "axes": {"alpha": [0.9]}}, ["base.gamma: must be a whole number"]),
+    ({"base": [1, 2], "axes": {"alpha": [0.9]}}, ["base: must be a mapping"]),
+    ({"axes": {"gamma": [1, 0]}}, ["axes.gamma: must be >= 1, got 0 (with gamma=0)"]),
+    ({"axes": {"gamma": [1, 2, 1]}}, ["axes.gamma", "lists 1 twice"]),
+    ({"axes": {"alpha": {"from": 0.0, "to": 1.0, "step": 1.0e-320}}}, ["not a range of 1..1,000,000 values"]),
+    ({"axes": {"target": ["llama-3.2-3b", "no-such-model"]}}, ["no-such-model: no such file", "(with target=no-such-model)"]),
+    ({"axes": {"soc.dram.peak_bandwidth_gb_s": [25.6, -1]}}, ["peak_bandwidth_gb_s", "(with soc.dram.peak_bandwidth_gb_s=-1)"]),
+    ({"axes": {"target_dtype": ["int8", "zz"]}}, ["axes.target_dtype: unknown weight format 'zz'"]),
+    ({"axes": {"trace": ["translation-fp16"], "alpha": [0.5]}}, ["give either --trace or --alpha"]),
+    ({"base": {"draft_device": "cpu:1"}, "axes": {"soc": ["rpi5", "imx95"], "target_device": ["cpu:1@1", "cpu:6"]}},
+     ["axes.target_device", "(with soc=rpi5, target_device=cpu:6)"]),
+    ({"axes": {"soc.cpu_clusters.a55.isa": [["dotprod"], "fp16"]}}, ["isa"]),
+    ({"axes": {"soc": ["imx95", "rk3588"], "soc.gpus.mali-g310.shader_cores": [1]}}, ["socs/rk3588.yaml has no 'mali-g310'"]),
     ({"axes": {"gamma": [1]}, "reduce": [{"maximize": "speed", "over": ["gamma"]}]}, ["reduce[0]", "unknown metric"]),
     ({"axes": {"gamma": [1]}, "reduce": [{"maximize": "speedup", "over": ["alpha"]}]}, ["'alpha' is not an axis"]),
     ({"axes": {"gamma": [1]}, "reduce": [{"maximize": "speedup", "minimize": "rounds", "over": "gamma"}]},
      ["one of maximize"]),
     ({"axes": {"gamma": [1]}, "reduce": [{"maximize": "speedup", "over": "gamma", "per": "alpha"}]}, ["per"]),
     ({"axes": {"gamma": [1]}, "reduce": {"maximize": "speedup"}}, ["reduce: must be a list"]),
+    ({"axes": {"gamma": [1]}, "reduce": [{"maximize": "speedup", "over": ["gamma", "gamma"]}]}, ["distinct axes"]),
 ])
 def test_bad_sweep_files_are_refused_before_anything_runs(tmp_path, capsys, doc, words):
     out = tmp_path / "r.jsonl"
@@ -233,3 +243,50 @@ def test_a_soc_axis_with_soc_values_sets_them_in_each_soc_file(tmp_path, capsys)
     got = {(r["params"]["soc"], r["params"]["soc.dram.peak_bandwidth_gb_s"]): r["results"]["total_time_s"]
            for r in map(json.loads, out.read_text().splitlines())}
     assert len(set(got.values())) == 4        # each SoC with each bandwidth: four different machines
+
+
+def test_resume_refuses_a_file_that_is_not_this_sweeps_results_and_leaves_it_as_it_was(tmp_path, capsys):
+    sweep = write(tmp_path, SWEEP)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("precious data\nno newline at end")
+    other = tmp_path / "other.jsonl"
+    assert main(["sweep", write(tmp_path, {**SWEEP, "axes": {"alpha": [0.5]}}, "o.yaml"), "--out", str(other)]) == 0
+    before = other.read_bytes()
+    capsys.readouterr()
+    for target, words in ((notes, "line 1 is not a line `specsoc sweep` writes"), (other, "a point of another sweep")):
+        assert main(["sweep", sweep, "--out", str(target), "--resume", "--jobs", "1"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and words in err, err
+    assert notes.read_text() == "precious data\nno newline at end" and other.read_bytes() == before
+
+
+def test_no_output_may_overwrite_a_file_the_sweep_reads(tmp_path, capsys):
+    from simulator.common.bundled import bundled_dir
+    soc = tmp_path / "mysoc.yaml"
+    soc.write_text((bundled_dir("socs") / "imx95.yaml").read_text())
+    sweep = write(tmp_path, {"base": {**SWEEP["base"], "soc": str(soc)}, "axes": {"gamma": [1, 2]}})
+    for flags in (["--out", str(tmp_path / "r.jsonl"), "--csv", str(soc)], ["--out", str(soc), "--resume"],
+                  ["--out", str(tmp_path / "r.jsonl"), "--csv", str(bundled_dir("socs") / "imx95.yaml")]):
+        before = soc.read_bytes()
+        code = main(["sweep", sweep if "imx95" not in flags[-1] else write(tmp_path, SWEEP), *flags, "--jobs", "1"])
+        assert code == 2 and "one of the input files" in capsys.readouterr().err
+        assert soc.read_bytes() == before
+
+
+def test_an_input_error_crosses_processes_whole():
+    import pickle
+
+    from simulator.common.errors import InputError
+    err = pickle.loads(pickle.dumps(InputError("s.yaml", "must be > 0", "axes.gamma")))
+    assert (str(err), err.source, err.key, err.problem) == ("s.yaml: axes.gamma: must be > 0", "s.yaml", "axes.gamma",
+                                                            "must be > 0")
+
+
+def test_plot_sweep_takes_list_valued_axes_and_refuses_colour_by_x(tmp_path, capsys):
+    from simulator.cli.plot import sweep_table
+    records = [{"point": i, "params": {"isa": isa, "alpha": a}, "results": {"speedup": a + len(isa)}}
+               for i, (isa, a) in enumerate([(["dotprod"], 0.5), (["dotprod"], 0.9), ([], 0.5), ([], 0.9)])]
+    table, _ = sweep_table(records, "alpha", "speedup", "isa", "max", False)
+    assert table == {'["dotprod"]': {0.5: 1.5, 0.9: 1.9}, "[]": {0.5: 0.5, 0.9: 0.9}}
+    with pytest.raises(Exception, match="already --x"):
+        sweep_table(records, "alpha", "speedup", "alpha", "max", False)
