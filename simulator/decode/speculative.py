@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from simulator.decode.runtime import Job, Runtime
+from simulator.engine.eventlog import us_span
 from simulator.traces.replay import Replay
 
 
@@ -57,7 +58,7 @@ class Round:
     def trace_event(self, pid: int, tid: int) -> dict:
         """This round as a Chrome-trace complete event: a marker spanning the round, named by its verdict."""
         return {"name": f"round {self.index}: {self.accepted}/{self.drafts} accepted", "cat": "round", "ph": "X",
-                "pid": pid, "tid": tid, "ts": round(self.start_s * 1e6, 3), "dur": round((self.end_s - self.start_s) * 1e6, 3),
+                "pid": pid, "tid": tid, **dict(zip(("ts", "dur"), us_span(self.start_s, self.end_s))),
                 "args": {"sample": self.sample, "round": self.index, "drafts": self.drafts, "accepted": self.accepted,
                          "tokens": self.tokens, "kept_predrafts": self.kept_predrafts}}
 

@@ -40,8 +40,8 @@ class OpEvent:
     def trace_event(self, pid: int, tid: int) -> dict:
         """This op as a Chrome-trace complete event (microseconds), on process `pid`, track `tid`."""
         dur = self.duration_s
-        return {"name": self.name, "cat": self.kind, "ph": "X", "pid": pid, "tid": tid,
-                "ts": round(self.start_s * 1e6, 3), "dur": round(dur * 1e6, 3),
+        ts, dur_us = us_span(self.start_s, self.start_s + dur)
+        return {"name": self.name, "cat": self.kind, "ph": "X", "pid": pid, "tid": tid, "ts": ts, "dur": dur_us,
                 "args": {"pass": self.pass_label, "cores": list(self.cores), "flops": self.flops, "bytes": self.bytes,
                          "achieved_bandwidth_GB_s": self.bytes / dur / 1e9 if dur > 0 else 0.0,
                          "bound": "handoff" if self.kind == "handoff" else ("compute" if self.compute_bound else "memory"),
@@ -51,6 +51,14 @@ class OpEvent:
     def contention_s(self) -> float:
         """Time lost to sharing DRAM or waiting on nothing else (zero, not float noise, when it ran alone)."""
         return _lost(self.duration_s, self.alone_s)
+
+
+def us_span(start_s: float, end_s: float) -> tuple[float, float]:
+    """(ts, dur) of a Chrome-trace slice in microseconds to the nanosecond: the start and the end are rounded,
+    then dur = end - start, so that a slice ending where the next begins never crosses it (rounding ts and dur
+    each on their own made 1 ns overlaps, which Perfetto's importer drops)."""
+    ts, end = round(start_s * 1e6, 3), round(end_s * 1e6, 3)
+    return ts, round(end - ts, 3)
 
 
 def _lost(duration_s: float, alone_s: float) -> float:
