@@ -2,8 +2,8 @@
 
 A sweep file has a `base:` (ScenarioSpec fields: the flags of `specsoc run`, `target_device: cpu:4`, ...) and
 `axes:` (a field or a SoC parameter by its dotted key, `soc.dram.peak_bandwidth_gb_s`, list entries by name,
-`soc.gpus.mali-g310.shader_cores`, each with a list of values or a range `{from: 1, to: 8, step: 1}`). The points are every combination of the axes'
-values, in file order. Each point is independent and deterministic: its seed is derived from its parameters
+`soc.gpus.mali-g310.shader_cores`, each with a list of values or a range `{from: 1, to: 8, step: 1}`). The
+points are every combination of the axes' values, in file order. Each point is independent and deterministic: its seed is derived from its parameters
 (unless the base or an axis sets `seed`), so a point gives the same result alone, in any order, on any worker;
 points that differ only in hardware or mapping share their seed, so they replay the same samples.
 
@@ -57,6 +57,8 @@ def _kept_results(results: dict) -> dict:
         elif key in results:
             out[key] = value
     return out
+
+
 _FIELDS = {f.name for f in fields(ScenarioSpec)} - {"effects"}
 
 

@@ -8,7 +8,6 @@ from collections import defaultdict
 import pytest
 
 from simulator.cli.main import main
-from simulator.render.timeline import HANDOFF_TID
 
 PEAK_B_S = 25.6e9   # the i.MX 95's LPDDR5 peak (socs/imx95.yaml)
 
