@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 
 from simulator.cli import trace as trace_command
-from simulator.cli.common import Parser as _Parser
+from simulator.cli.registry import Parser as _Parser
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "traces"
 ROOT = Path(__file__).resolve().parent.parent

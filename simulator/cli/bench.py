@@ -6,6 +6,7 @@ import argparse
 
 from rich.table import Table
 
+from simulator.cli.registry import summary
 from simulator.common.errors import InputError
 from simulator.common.output import check_output_path, write_json
 from simulator.run.bench import __doc__ as BENCH_DOC
@@ -18,7 +19,7 @@ TARGETS = {  # issue: the machine this runs on (2 cores), figures in the README
 
 
 def add_commands(sub) -> None:
-    cmd = sub.add_parser("bench", help="measure the simulator's speed and memory on this machine",
+    cmd = sub.add_parser("bench", help=summary("bench"),
                          description=BENCH_DOC, formatter_class=argparse.RawDescriptionHelpFormatter,
                          epilog="examples:\n  specsoc bench\n  specsoc bench --repeat 1 --json bench.json")
     cmd.add_argument("--repeat", type=int, default=3, help="runs per measurement, best kept (default: 3)")

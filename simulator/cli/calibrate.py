@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
+from simulator.cli.registry import summary
 from simulator.analysis.calibration import (Provenance, calibration_section, engine_of, from_measurements,
                                             observations, soc_text)
 from simulator.analysis.fit import Param, fit
@@ -35,7 +36,7 @@ _BANDWIDTH = re.compile(r"^([A-Za-z0-9_.-]+):([0-9]{1,4})=(.+)$")
 
 
 def add_commands(sub) -> None:
-    cmd = sub.add_parser("calibrate", help="fit a SoC file to llama-bench measurements of your board",
+    cmd = sub.add_parser("calibrate", help=summary("calibrate"),
                          description="Read llama-bench output (-o json, jsonl, csv, sql or the markdown table), fit "
                                      "each processing unit's streaming bandwidth (from tg tests), its matmul rate "
                                      "per weight format (from pp tests) and the per-token host cost, and write "

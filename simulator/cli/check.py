@@ -8,6 +8,7 @@ from rich.console import Console
 
 from simulator.analysis.check import check
 from simulator.cli.common import progress_bar, run_flags, scenario_spec
+from simulator.cli.registry import summary
 from simulator.common.errors import InputError
 from simulator.common.output import check_output_path, write_json
 from simulator.render.check_tables import render_check
@@ -20,7 +21,7 @@ EXAMPLES = """examples:
 
 
 def add_commands(sub) -> None:
-    cmd = sub.add_parser("check", help="which assumption of Eq. 1 moves the answer, and by how much",
+    cmd = sub.add_parser("check", help=summary("check"),
                          description="Run the closed form and the simulation for one scenario (the flags of "
                                      "`specsoc run`), switching realistic effects on one at a time.",
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)

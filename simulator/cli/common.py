@@ -21,13 +21,6 @@ from simulator.run.builder import DEFAULT_ALPHA, DEFAULT_SAMPLES, DEFAULT_WEIGHT
 from simulator.run.scenario import MODES, ModelRun
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (the full usage stays behind --help) and exits with 2."""
-
-    def error(self, message: str):
-        raise InputError(self.prog, message)
-
-
 DEFAULTS = ScenarioSpec()   # a flag's default is the builder's
 
 

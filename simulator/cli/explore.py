@@ -10,7 +10,6 @@ from rich.console import Console
 from simulator.analysis.explore import EXPLORE_SAMPLES, ExploreSpec, csv_rows, explore
 from simulator.analysis.paper import table_for
 from simulator.cli.common import (
-    Parser,
     acceptance_flags,
     c_against_seq_len,
     check_ints,
@@ -19,6 +18,7 @@ from simulator.cli.common import (
     progress_bar,
     soc_flags,
 )
+from simulator.cli.registry import Parser, summary
 from simulator.common.bundled import input_files
 from simulator.common.errors import InputError
 from simulator.common.output import check_outputs, csv_text, write_json, write_text
@@ -38,7 +38,7 @@ EXAMPLES = """examples:
 
 
 def add_commands(sub) -> None:
-    cmd = sub.add_parser("explore", help="the paper's design space: every mapping and gamma, Eq. 1 vs simulation",
+    cmd = sub.add_parser("explore", help=summary("explore"),
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     soc_flags(cmd)
     pair_flags(cmd)
@@ -54,7 +54,7 @@ def add_commands(sub) -> None:
     cmd.add_argument("--json", metavar="FILE", help="also write variants and mappings as JSON")
     cmd.add_argument("--csv", metavar="FILE", help="also write one row per mapping and gamma as CSV")
 
-    fig = sub.add_parser("figure", help="the paper's figures as tables: speedup vs alpha, c vs sequence length",
+    fig = sub.add_parser("figure", help=summary("figure"),
                          epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     figs = fig.add_subparsers(dest="figure", required=True, parser_class=Parser)
     alpha = figs.add_parser("speedup-vs-alpha", help="Fig. 7: Eq. 1 speedup against alpha for each gamma")

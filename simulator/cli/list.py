@@ -6,6 +6,7 @@ import argparse
 
 from rich.console import Console
 
+from simulator.cli.registry import summary
 from simulator.common.bundled import bundled_names
 from simulator.hw.socfile import load_soc
 from simulator.llm.modelfile import load_model
@@ -14,7 +15,7 @@ from simulator.traces.trace import load_trace
 
 
 def add_commands(sub) -> None:
-    sub.add_parser("list", help="list bundled SoCs, models and traces", epilog="example:\n  specsoc list",
+    sub.add_parser("list", help=summary("list"), epilog="example:\n  specsoc list",
                    formatter_class=argparse.RawDescriptionHelpFormatter)
 
 

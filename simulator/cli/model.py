@@ -6,6 +6,7 @@ import argparse
 
 from rich.console import Console
 
+from simulator.cli.registry import summary
 from simulator.common.output import check_outputs, write_json
 from simulator.hw.dtypes import WEIGHT_FORMATS
 from simulator.llm.formats import stored_bytes, tensors
@@ -22,7 +23,7 @@ EXAMPLES = """examples:
 
 
 def add_commands(sub) -> None:
-    cmd = sub.add_parser("model", help="show a model's parameters, formats and bytes per token",
+    cmd = sub.add_parser("model", help=summary("model"),
                          description="Read a model (bundled name, graphs YAML, Hugging Face config.json or GGUF "
                                      "file: its header only) and show its shapes, parameters, weight formats, bytes "
                                      "per decoded token and per layer: what `specsoc run` would simulate.",

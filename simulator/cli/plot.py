@@ -7,7 +7,8 @@ import json
 
 from rich.console import Console
 
-from simulator.cli.common import Parser, c_against_seq_len, pair_flags, soc_flags
+from simulator.cli.common import c_against_seq_len, pair_flags, soc_flags
+from simulator.cli.registry import Parser, summary
 from simulator.common.errors import InputError
 from simulator.common.output import check_output_path
 
@@ -26,8 +27,7 @@ def _out(cmd: argparse.ArgumentParser) -> None:
 
 
 def add_commands(sub) -> None:
-    plot = sub.add_parser("plot", help="draw figures as PNG or SVG: speedup vs alpha, c vs sequence length, the "
-                          "explore heatmap, a run's timeline (needs matplotlib)",
+    plot = sub.add_parser("plot", help=summary("plot"),
                           description="Draw a figure to a PNG or SVG file (format from the --out extension).",
                           epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     kinds = plot.add_subparsers(dest="plot", required=True, parser_class=Parser)

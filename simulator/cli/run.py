@@ -8,28 +8,17 @@ import time
 from rich.console import Console
 
 from simulator.cli.common import progress_bar, run_flags, scenario_spec
+from simulator.cli.registry import TOP_EXAMPLES, summary
 from simulator.common.bundled import input_files
 from simulator.common.output import check_outputs, csv_text, write_json, write_text
 from simulator.render.run_tables import render_run
 from simulator.render.timeline import chrome_trace
 from simulator.run.simulate import simulate_recorded
 
-EXAMPLES = """examples:
-  specsoc run                          # the paper's validated setup: 3B int8 on one A55 core, 1B fp16 drafting
-                                       # on the Mali-G310, gamma 5, no KV cache, 63-token prompts, alpha 0.94,
-                                       # 64 samples (the speedup's 95% interval is over them)
-  specsoc run --trace translation-semiquant --samples 8 --granularity layer
-  specsoc run --draft-device cpu:1 --gamma 3 --alpha 0.9          # drafter on the target's core
-  specsoc run --kv-cache --target-device cpu:2 --mode overlap --alpha 0.9
-  specsoc run --draft none --kv-cache --target-device cpu:6 --new-tokens 32 --json out.json --csv out.csv
-  specsoc run --soc rk3588 --target qwen2.5-1.5b --target-dtype q4_0 --target-device a76:4 --draft qwen2.5-0.5b
-  specsoc trace synth iid --alpha 0.6 --samples 100 --out my.jsonl
-  specsoc list                         # bundled SoCs, models and traces
-"""
 
 
 def add_commands(sub) -> None:
-    run = sub.add_parser("run", help="simulate one scenario (speculative, or --draft none)", epilog=EXAMPLES,
+    run = sub.add_parser("run", help=summary("run"), epilog=TOP_EXAMPLES,
                          formatter_class=argparse.RawDescriptionHelpFormatter)
     run_flags(run)
     run.add_argument("--json", metavar="FILE", help="also write the scenario and results as JSON")

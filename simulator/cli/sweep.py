@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from simulator.cli.common import progress_bar
+from simulator.cli.registry import summary
 from simulator.common.errors import InputError
 from simulator.common.parallel import as_finished
 from simulator.common.output import check_outputs, csv_text, write_text
@@ -34,7 +35,7 @@ a sweep file:
 
 
 def add_commands(sub) -> None:
-    cmd = sub.add_parser("sweep", help="run a design-space sweep, resumable, results as JSONL",
+    cmd = sub.add_parser("sweep", help=summary("sweep"),
                          description="Run every combination of a sweep file's axes (scenario fields or SoC "
                                      "parameters by dotted key) on all cores, appending each point's result to "
                                      "--out as it finishes; a stopped sweep keeps every finished point.",

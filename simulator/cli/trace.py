@@ -6,8 +6,8 @@ import argparse
 
 from rich.console import Console
 
+from simulator.cli.registry import Parser, summary
 from simulator.analysis.tracestats import trace_stats
-from simulator.cli.common import Parser
 from simulator.common.output import check_output_path, write_json
 from simulator.render.trace_tables import render_stats, render_summary
 from simulator.traces.importers import FORMATS, ImportOptions, import_trace
@@ -74,7 +74,7 @@ def _common_synth(parser: argparse.ArgumentParser) -> None:
 
 def add_commands(sub) -> None:
     """Add `trace synth|import|stats` to the CLI's subcommands."""
-    trace = sub.add_parser("trace", help="make, import and inspect acceptance traces",
+    trace = sub.add_parser("trace", help=summary("trace"),
                            description="Make, import and inspect acceptance traces (JSONL; see traces/README.md).",
                            epilog=TRACE_EXAMPLES, formatter_class=_formatter)
     commands = trace.add_subparsers(dest="trace_command", parser_class=Parser, required=True,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from simulator.cli.registry import summary
 from simulator.analysis.benchmodel import predict_tokens_per_s
 from simulator.analysis.measurements import load_measurements
 from simulator.common.errors import InputError
@@ -24,7 +25,7 @@ EXAMPLES = """examples:
 
 
 def add_commands(sub) -> None:
-    cmd = sub.add_parser("validate", help="predicted vs measured token rates of real boards",
+    cmd = sub.add_parser("validate", help=summary("validate"),
                          description="Simulate every measurement of a measurements file (board, model, format, "
                                      "engine, threads, test, measured tok/s, source) and print predicted vs "
                                      "measured, the signed error of each, and the mean absolute percentage error.",

@@ -29,7 +29,7 @@ import simpy
 
 from simulator.engine.cores import CoreLock
 from simulator.engine.dram import FluidDram
-from simulator.engine.eventlog import AlonePass, EventLog, OpEvent, TimedPass
+from simulator.engine.eventlog import AlonePass, EventLog, OpEvent, TimedPass, alone_duration
 from simulator.engine.passrun import ABANDONED, AHEAD, ALONE, TASKS, PassRun
 from simulator.engine.plan import Plan
 from simulator.hw.placement import Placement
@@ -58,6 +58,7 @@ class Engine:
         self._active = 0                            # passes and handoffs in flight (started, not returned)
         self._starting: PassRun | None = None       # the pass being started on the DRAM's clock
         self._alone_steps: dict[Plan, tuple] = {}   # per plan: its tasks' steps alone (plan_alone_steps)
+        self._alone_totals: dict[Plan, float] = {}  # per plan: its duration alone (a pass costs its plan once)
 
     # ------------------------------------------------------------------------------ what callers use
 
@@ -182,14 +183,14 @@ class Engine:
         steps = self._alone_steps.get(plan)
         if steps is None:
             steps = self._alone_steps[plan] = plan_alone_steps(plan, self.dram)
-        order = plan.order[first:]
-        t = start
-        for i in order:
-            overhead, busy, _rate = steps[i]
-            t += overhead
-            t += busy
-        nbytes = plan.bytes if first == 0 else sum(plan.unique[i].bytes for i in order)
-        entry = AlonePass(label, plan.placement.group, plan.placement.cores, plan, steps, start, t, nbytes, first)
+        duration = self._alone_totals.get(plan) if first == 0 else None
+        if duration is None:
+            duration = alone_duration(plan, steps, first)
+            if first == 0:
+                self._alone_totals[plan] = duration
+        nbytes = plan.bytes if first == 0 else sum(plan.unique[i].bytes for i in plan.order[first:])
+        entry = AlonePass(label, plan.placement.group, plan.placement.cores, plan, steps, start, start + duration,
+                          nbytes, first)
         self.log.entries.append(entry)
         self.dram.add_alone(entry)
         return entry

@@ -89,32 +89,44 @@ class AlonePass:
     contention_s = 0.0     # it ran alone
 
     def times(self) -> Iterator[tuple[float, float]]:
-        """(start, end) of each of its ops, in order."""
-        t = self.start_s
+        """(start, end) of each of its ops, in order: offsets from the pass's start summed as alone_duration sums
+        them, so that the last op ends at end_s exactly."""
+        t, start = 0.0, self.start_s
         steps = self.steps
         for i in self.plan.order[self.first:]:
             overhead, busy, _rate = steps[i]
-            start = t
+            begin = t
             t += overhead
             t += busy
-            yield start, t
+            yield start + begin, start + t
 
     def events(self) -> Iterator[OpEvent]:
         return _pass_events(self, self.times())
 
     def counter_steps(self) -> Iterator[tuple[float, dict[str, float], float]]:
         """The DRAM counter's steps during the pass: (time, rates by PU, total)."""
-        t = self.start_s
+        t, start = 0.0, self.start_s
         steps = self.steps
         for i in self.plan.order[self.first:]:
             overhead, busy, rate = steps[i]
             t += overhead
             if rate > 0:
-                yield t, {self.pu: rate}, rate
+                yield start + t, {self.pu: rate}, rate
                 t += busy
-                yield t, {}, 0.0
+                yield start + t, {}, 0.0
             else:
                 t += busy
+
+
+def alone_duration(plan: Plan, steps: tuple[tuple[float, float, float], ...], first: int = 0) -> float:
+    """How long tasks `first`.. of a pass take alone: each one's overhead and stream or compute time, summed in
+    run order from zero (AlonePass.times() replays the same sums)."""
+    t = 0.0
+    for i in plan.order[first:]:
+        overhead, busy, _rate = steps[i]
+        t += overhead
+        t += busy
+    return t
 
 
 @dataclass(frozen=True, slots=True)

@@ -134,11 +134,24 @@ class Planner:
         self.soc = soc
         self.granularity = granularity
         self._plans: dict[tuple, Plan] = {}
+        self._seen: dict[tuple, Plan] = {}         # the same, keyed by the model object's identity: no hashing
+        self._models: dict[int, ModelSpec] = {}    # of the model's every field on every pass; keeps them alive
 
     def plan(self, model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement) -> Plan:
         """The tasks of one forward pass of `model` at `shape` on `placement`, in run order. A pass's ops depend on
         its shape only through the positions computed, the positions attended and the logits kept: without a KV
         cache, `new` tokens after `past` cost what `new + past` tokens after none do, so they share a plan."""
+        seen = (id(model), precision, shape, placement)
+        plan = self._seen.get(seen)
+        if plan is None:
+            if id(model) not in self._models and len(self._models) >= 16:   # a sweep's points load their models
+                self._seen.clear()                                           # anew: the fast keys are bounded,
+                self._models.clear()                                         # the plans stay
+            self._models[id(model)] = model
+            plan = self._seen[seen] = self._plan(model, precision, shape, placement)
+        return plan
+
+    def _plan(self, model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement) -> Plan:
         if not shape.kv_cache and shape.past_tokens:
             shape = PassShape(shape.tokens, 0, False, shape.logits)
         key = (model, precision, shape, placement)
