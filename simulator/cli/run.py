@@ -34,7 +34,7 @@ def execute(args: argparse.Namespace, console: Console) -> None:
     scenario = scenario_spec(args).build()
     started = time.perf_counter()
     with progress_bar(console, "samples") as progress:
-        results, record = simulate_recorded(scenario, progress)
+        results, record = simulate_recorded(scenario, progress, keep_timeline=args.timeline is not None)
     wall = time.perf_counter() - started
     document = {"scenario": scenario.describe(), "results": results.to_json()}
     if args.json:

@@ -71,8 +71,15 @@ class BandwidthStep:
 
 
 class FluidDram:
-    def __init__(self, env: simpy.Environment, usable_B_s: float, group_caps: dict[str, float], sharing: bool = True):
-        """With sharing off (contention switched off), every flow streams at min(its cap, DRAM) as if alone."""
+    def __init__(self, env: simpy.Environment, usable_B_s: float, group_caps: dict[str, float], sharing: bool = True,
+                 keep_counter: bool = True):
+        """With sharing off (contention switched off), every flow streams at min(its cap, DRAM) as if alone.
+        Without keep_counter only the counter's peak is kept, not its steps (a run without a timeline: memory
+        then does not grow with the sharing instants)."""
+        self._keep = keep_counter
+        self._peak = 0.0
+        self._last = (0.0, 0.0)     # the counter's last step (time, total), not yet in _peak
+        self._step_peaks: dict[int, float] = {}   # an alone pass's steps (shared by its plan's passes) -> their peak
         self._env = env
         self.usable_B_s = usable_B_s
         self._group_caps = dict(group_caps)
@@ -115,6 +122,8 @@ class FluidDram:
     @property
     def bandwidth_steps(self) -> list[BandwidthStep]:
         """The bandwidth counter's steps, in time order, alone passes' steps replayed in place."""
+        if not self._keep:
+            raise RuntimeError("the bandwidth counter was not kept: make the engine with keep_timeline=True")
         times, rates, totals = [self._times[0]], [self._rates[0]], [self._totals[0]]
 
         def add(t, r, total):
@@ -138,7 +147,7 @@ class FluidDram:
 
     @property
     def peak_B_s(self) -> float:
-        return max(max(self._totals), self._alone_peak)
+        return max(max(self._totals), self._peak, self._last[1], self._alone_peak)
 
     # ------------------------------------------------------------------------- what streams through it
 
@@ -197,8 +206,13 @@ class FluidDram:
             raise RuntimeError("a pass went alone while other work streams: it was not alone")
         if self._dirty:   # a streamer went alone as its last flow ended: that step comes first
             self._reshare(self._settled_at)
-        self._alone.append((len(self._times), alone_pass))
-        self._alone_peak = max([self._alone_peak] + [rate for _o, _b, rate in alone_pass.steps])
+        if self._keep:
+            self._alone.append((len(self._times), alone_pass))
+        steps = alone_pass.steps
+        peak = self._step_peaks.get(id(steps))
+        if peak is None:
+            peak = self._step_peaks[id(steps)] = max([0.0] + [rate for _o, _b, rate in steps])
+        self._alone_peak = max(self._alone_peak, peak)
         self._alone_running = True
 
     def alone_done(self) -> None:
@@ -217,6 +231,11 @@ class FluidDram:
 
     def _record(self, time_s: float, rates_B_s: dict[str, float], total_B_s: float) -> None:
         """A new step of the bandwidth counter (one at the same instant replaces the last, which lasted 0 s)."""
+        if not self._keep:      # the peak of the steps as they would be kept: a step replaced at its instant
+            if time_s != self._last[0]:                              # lasted 0 s and does not count
+                self._peak = max(self._peak, self._last[1])
+            self._last = (time_s, total_B_s)
+            return
         if self._times[-1] == time_s:
             self._rates[-1] = rates_B_s
             self._totals[-1] = total_B_s

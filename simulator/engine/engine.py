@@ -45,13 +45,16 @@ class _Clock(simpy.Environment):
 
 
 class Engine:
-    def __init__(self, soc: SoC, contention: bool = True, fast_paths: bool = True):
+    def __init__(self, soc: SoC, contention: bool = True, fast_paths: bool = True, keep_timeline: bool = True):
+        """keep_timeline: keep what a timeline replays (every op's times, the DRAM counter's steps); without it the
+        log keeps each pass's totals and the DRAM its peak, so memory does not grow with the ops."""
         self.soc = soc
+        self.keep_timeline = keep_timeline
         self.env = _Clock()
         caps = {pu.name: pu.bandwidth_cap_B_s for pu in soc.pus}
         if soc.interconnect.copy_bandwidth_B_s is not None:
             caps["copy"] = soc.interconnect.copy_bandwidth_B_s
-        self.dram = FluidDram(self.env, soc.dram.usable_B_s, caps, sharing=contention)
+        self.dram = FluidDram(self.env, soc.dram.usable_B_s, caps, sharing=contention, keep_counter=keep_timeline)
         self.log = EventLog()
         self.fast_paths = fast_paths
         self._locks = {"cpu": CoreLock(self.env)} | {pu.name: CoreLock(self.env) for pu in soc.pus if pu.kind != "cpu"}
@@ -203,7 +206,8 @@ class Engine:
         plan = run.plan
         pu, cores = plan.placement.group, plan.placement.cores
         if run.starts:
-            self.log.entries.append(TimedPass(run.label, pu, cores, plan, run.starts, run.ends))
+            timed = TimedPass(run.label, pu, cores, plan, run.starts, run.ends)
+            self.log.entries.append(timed if self.keep_timeline else timed.summary())
         if run is self._starting:   # ended as it began (abandoned, or nothing to do): its process goes straight on
             run.ended = (how, run.index)
             return

@@ -171,6 +171,31 @@ class TimedPass:
         return _pass_events(self, self.times())
 
 
+    def summary(self) -> "PassSummary":
+        """The same pass as its totals, without its ops' times."""
+        return PassSummary(self.label, self.pu, self.cores, self.start_s, self.end_s, self.ops_count, self.bytes,
+                           self.contention_s)
+
+
+@dataclass(frozen=True, slots=True)
+class PassSummary:
+    """A pass run on the DRAM's clock, kept as its totals when no timeline is asked (the engine's keep_timeline
+    off): the log then does not grow with the ops, and every result reads the same numbers."""
+
+    label: str
+    pu: str
+    cores: tuple[int, ...]
+    start_s: float
+    end_s: float
+    ops_count: int
+    bytes: float
+    contention_s: float
+    first = 0
+
+    def events(self) -> Iterator[OpEvent]:
+        raise RuntimeError("the ops' times were not kept: make the engine with keep_timeline=True")
+
+
 def _pass_events(entry: AlonePass | TimedPass, times: Iterator[tuple[float, float]]) -> Iterator[OpEvent]:
     """A pass entry's ops as events, from their (start, end) times."""
     plan, first = entry.plan, entry.first
@@ -183,7 +208,7 @@ def _pass_events(entry: AlonePass | TimedPass, times: Iterator[tuple[float, floa
 
 @dataclass
 class EventLog:
-    entries: list[OpEvent | AlonePass | TimedPass] = field(default_factory=list)   # in the order they were logged
+    entries: list[OpEvent | AlonePass | TimedPass | PassSummary] = field(default_factory=list)   # in the order they were logged
 
     @property
     def ops(self) -> list[OpEvent]:

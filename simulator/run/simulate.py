@@ -47,8 +47,8 @@ def planner_for(scenario: Scenario) -> Planner:
     return Planner(soc, scenario.granularity)
 
 
-def _runtime(scenario: Scenario, planner: Planner, fast_paths: bool) -> Runtime:
-    engine = Engine(planner.soc, scenario.effects.dram_contention, fast_paths)
+def _runtime(scenario: Scenario, planner: Planner, fast_paths: bool, keep_timeline: bool) -> Runtime:
+    engine = Engine(planner.soc, scenario.effects.dram_contention, fast_paths, keep_timeline)
     return Runtime(engine, planner, scenario.host_placement(), scenario.shaping())
 
 
@@ -81,20 +81,20 @@ def _jobs(scenario: Scenario) -> tuple[Job, Job | None]:
 def run_baseline(scenario: Scenario, planner: Planner | None = None, progress: Progress = no_progress,
                  fast_paths: bool = True) -> DecodingResults:
     """The target alone, not speculating, on its placement, over the workload's samples."""
-    return _baseline(scenario, planner or planner_for(scenario), progress, fast_paths)[0]
+    return _baseline(scenario, planner or planner_for(scenario), progress, fast_paths, False)[0]
 
 
 def run_speculative(scenario: Scenario, baseline: DecodingResults | None, planner: Planner | None = None,
                     progress: Progress = no_progress, fast_paths: bool = True) -> SpeculativeResults | DecodingResults:
     """The speculative run; its speedup is against `baseline` (the results of the same samples). Without a
     baseline, only the run's own times and tokens (for a caller that pairs runs itself: explore's workers)."""
-    return _speculative(scenario, baseline, planner or planner_for(scenario), progress, fast_paths)[0]
+    return _speculative(scenario, baseline, planner or planner_for(scenario), progress, fast_paths, False)[0]
 
 
-def _baseline(scenario: Scenario, planner: Planner, progress: Progress,
-              fast_paths: bool) -> tuple[DecodingResults, RunRecord]:
+def _baseline(scenario: Scenario, planner: Planner, progress: Progress, fast_paths: bool,
+              keep_timeline: bool) -> tuple[DecodingResults, RunRecord]:
     target, _ = _jobs(scenario)
-    rt = _runtime(scenario, planner, fast_paths)
+    rt = _runtime(scenario, planner, fast_paths, keep_timeline)
     _run_samples(rt, scenario, lambda i, s: autoregressive(rt, target, i, s.prompt_tokens, s.output_tokens),
                  "baseline", progress)
     results = decoding_results(rt.engine, rt.tokens, _weight_bytes(scenario, planner, target))
@@ -102,12 +102,12 @@ def _baseline(scenario: Scenario, planner: Planner, progress: Progress,
 
 
 def _speculative(scenario: Scenario, baseline: DecodingResults | None, planner: Planner, progress: Progress,
-                 fast_paths: bool) -> tuple[SpeculativeResults, RunRecord]:
+                 fast_paths: bool, keep_timeline: bool) -> tuple[SpeculativeResults, RunRecord]:
     spec = scenario.speculation
     target, draft = _jobs(scenario)
     trace = scenario.workload.trace
     alpha = estimate_alpha(trace)
-    rt = _runtime(scenario, planner, fast_paths)
+    rt = _runtime(scenario, planner, fast_paths, keep_timeline)
     loop = Speculative(rt, draft, target, spec.gamma, spec.mode == "overlap")
 
     def one(i, sample):
@@ -129,14 +129,18 @@ def simulate(scenario: Scenario, progress: Progress = no_progress, fast_paths: b
     when given: one of planner_for() on a scenario of the same SoC, granularity and effects, which a sweep
     shares between its points). `fast_paths=False` runs every pass op by op through simpy (for tests: the
     results are the same)."""
-    return simulate_recorded(scenario, progress, fast_paths, planner)[0]
+    return simulate_recorded(scenario, progress, fast_paths, planner, keep_timeline=False)[0]
 
 
 def simulate_recorded(scenario: Scenario, progress: Progress = no_progress, fast_paths: bool = True,
-                      planner: Planner | None = None) -> tuple[DecodingResults | SpeculativeResults, RunRecord]:
-    """As simulate(), with the record of the main run (the speculative one, or the baseline without a drafter)."""
+                      planner: Planner | None = None, keep_timeline: bool = True
+                      ) -> tuple[DecodingResults | SpeculativeResults, RunRecord]:
+    """As simulate(), with the record of the main run (the speculative one, or the baseline without a drafter);
+    keep_timeline keeps in it what a timeline replays (every op's times, the DRAM counter), which grows with the
+    run; the baseline keeps it only when it is the main run."""
     planner = planner or planner_for(scenario)
-    baseline, record = _baseline(scenario, planner, progress, fast_paths)
-    if scenario.speculation is None:
+    main_is_baseline = scenario.speculation is None
+    baseline, record = _baseline(scenario, planner, progress, fast_paths, keep_timeline and main_is_baseline)
+    if main_is_baseline:
         return baseline, record
-    return _speculative(scenario, baseline, planner, progress, fast_paths)
+    return _speculative(scenario, baseline, planner, progress, fast_paths, keep_timeline)
