@@ -1,32 +1,52 @@
-"""`specsoc bench`: how fast the simulator is on this machine (the measurements are simulator/run/bench.py)."""
+"""`specsoc bench`: what the simulator costs on this machine (the measurements are simulator/run/bench.py)."""
 
 from __future__ import annotations
 
 import argparse
 
-from rich.table import Table
-
 from simulator.cli.registry import summary
 from simulator.common.errors import InputError
-from simulator.common.output import check_output_path, write_json
-from simulator.run.bench import __doc__ as BENCH_DOC
-from simulator.run.bench import LONG_SAMPLES, run_bench
 
-TARGETS = {  # issue: the machine this runs on (2 cores), figures in the README
-    "default_op_wall_s": 1.0, "default_run_wall_s": 1.0, "ratio_ops_to_simpy": 1.0, "overlap_1000_rounds_wall_s": 10.0,
-    "peak_rss_mb": 300.0,
-}
+OP, LAYER, MODEL = (f"default, 4 samples of 128 tokens, {g}" for g in ("op", "layer", "model"))
+OVERLAP_100, OVERLAP_1000 = ("overlap with contention, 1 sample (~100 rounds)",
+                             "overlap with contention, 10 samples (~1000 rounds)")
 
 
 def add_commands(sub) -> None:
+    from simulator.run.bench import __doc__ as bench_doc
     cmd = sub.add_parser("bench", help=summary("bench"),
-                         description=BENCH_DOC, formatter_class=argparse.RawDescriptionHelpFormatter,
+                         description=bench_doc, formatter_class=argparse.RawDescriptionHelpFormatter,
                          epilog="examples:\n  specsoc bench\n  specsoc bench --repeat 1 --json bench.json")
     cmd.add_argument("--repeat", type=int, default=3, help="runs per measurement, best kept (default: 3)")
     cmd.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
 
 
+def targets(doc: dict) -> list[tuple[str, float, str, bool]]:
+    """Issue 14's targets, each a ratio taken in this run: (what, figure, target, met)."""
+    sc, start, tl = doc["scenarios"], doc["startup"], doc["timeline"]
+    out = [("default 128 tokens, op: cost in simpy-timeout units", sc[OP]["cost_simpy_timeouts"], "<= 25,000",
+            sc[OP]["cost_simpy_timeouts"] <= 25_000),
+           ("model wall / layer wall", sc[MODEL]["wall_s"] / sc[LAYER]["wall_s"], "<= 1", sc[MODEL]["wall_s"] <= sc[LAYER]["wall_s"]),
+           ("layer wall / op wall", sc[LAYER]["wall_s"] / sc[OP]["wall_s"], "<= 1", sc[LAYER]["wall_s"] <= sc[OP]["wall_s"]),
+           ("overlap ~1000 rounds: wall / bare heapq over its DRAM instants",
+            sc[OVERLAP_1000]["x_bare_heapq_over_dram_instants"], "<= 3", sc[OVERLAP_1000]["x_bare_heapq_over_dram_instants"] <= 3),
+           ("overlap ~1000 rounds: peak RSS (MB)", sc[OVERLAP_1000]["peak_rss_mb"], "<= 150", sc[OVERLAP_1000]["peak_rss_mb"] <= 150),
+           ("overlap: RSS at ~1000 rounds / at ~100", sc[OVERLAP_1000]["peak_rss_mb"] / sc[OVERLAP_100]["peak_rss_mb"],
+            "<= 1.2", sc[OVERLAP_1000]["peak_rss_mb"] <= 1.2 * sc[OVERLAP_100]["peak_rss_mb"]),
+           ("specsoc --help / import simpy", start["help_x_import_simpy"], "<= 2", start["help_x_import_simpy"] <= 2),
+           ("specsoc run / importing its dependencies", start["run_x_import_dependencies"], "<= 1.5",
+            start["run_x_import_dependencies"] <= 1.5)]
+    if tl:
+        out += [("default run, 4 samples, with --timeline / without", tl["ratio"], "<= 3", tl["ratio"] <= 3),
+                ("default run, 4 samples, with --timeline: peak RSS (MB)", tl["peak_rss_mb"], "<= 200", tl["peak_rss_mb"] <= 200)]
+    return out
+
+
 def execute(args, console) -> None:
+    from rich.table import Table
+
+    from simulator.common.output import check_output_path, write_json
+    from simulator.run.bench import run_bench
     if args.repeat < 1:
         raise InputError("--repeat", f"must be >= 1, got {args.repeat}")
     if args.json:
@@ -34,27 +54,28 @@ def execute(args, console) -> None:
     with console.status("benchmarking...") as status:
         result = run_bench(args.repeat, lambda step: status.update(f"benchmarking: {step}"))
     doc = result.to_json()
+    doc["targets"] = [{"what": w, "value": v, "target": t, "met": m} for w, v, t, m in targets(doc)]
     if args.json:
         write_json(args.json, doc)
-    table = Table(title="specsoc bench (walls inside the process, best of --repeat)", title_justify="left")
-    for col in ("measurement", "value", "target", ""):
-        table.add_column(col, justify="left" if col == "measurement" else "right")
-
-    def row(label, value, target=None, higher_is_better=False):
-        ok = "" if target is None else ("[green]ok[/]" if (value >= target if higher_is_better else value <= target)
-                                       else "[red]missed[/]")
-        table.add_row(label, value if isinstance(value, str) else f"{value:,.3f}",
-                      "" if target is None else f"{'>=' if higher_is_better else '<='} {target:g}", ok)
-
-    row("bare simpy timeouts per second", f"{doc['simpy_timeouts_per_s']:,.0f}")
-    row("simulated ops per second (default scenario, op granularity)", f"{doc['ops_per_s']:,.0f}")
-    row("ratio ops / simpy timeouts", doc["ratio_ops_to_simpy"], TARGETS["ratio_ops_to_simpy"], True)
-    for g, wall in doc["default_wall_s"].items():
-        row(f"default scenario, {LONG_SAMPLES} samples of 128 new tokens, {g} granularity (s)", wall,
-            TARGETS["default_op_wall_s"] if g == "op" else None)
-    row(f"`specsoc run` as it is: the default scenario, {doc['default_run_samples']} samples, op granularity (s)",
-        doc["default_run_wall_s"], TARGETS["default_run_wall_s"])
-    row(f"overlap with contention, {doc['overlap_rounds']} rounds, op granularity (s)",
-        doc["overlap_1000_rounds_wall_s"], TARGETS["overlap_1000_rounds_wall_s"])
-    row("peak RSS after the default scenario (MB)", doc["peak_rss_mb"], TARGETS["peak_rss_mb"])
+    console.print(f"yardsticks: bare simpy {doc['simpy_timeouts_per_s']:,.0f} timeouts/s, bare heapq loop "
+                  f"{doc['heapq_events_per_s']:,.0f} events/s")
+    table = Table(title="scenarios, each in its own process (wall: best of --repeat inside it)", title_justify="left")
+    for col in ("scenario", "wall s", "simpy events", "DRAM instants", "cost (simpy timeouts)", "peak RSS MB"):
+        table.add_column(col, justify="left" if col == "scenario" else "right")
+    for name, f in doc["scenarios"].items():
+        table.add_row(name, f"{f['wall_s']:.3f}", f"{f['simpy_events']:,}", f"{f['dram_instants']:,}",
+                      f"{f['cost_simpy_timeouts']:,.0f}", f"{f['peak_rss_mb']:.0f}")
     console.print(table)
+    s = doc["startup"]
+    console.print(f"start-up (whole processes): import simpy {s['import_simpy_s']:.3f} s, import the dependencies "
+                  f"{s['import_dependencies_s']:.3f} s, specsoc --help {s['specsoc_help_s']:.3f} s, specsoc run "
+                  f"{s['specsoc_run_s']:.3f} s")
+    t = doc["timeline"]
+    console.print(f"timeline (default run, 4 samples, op granularity): {t['without_s']:.2f} s without, {t['with_s']:.2f} s with "
+                  f"({t['size_mb']:.1f} MB, {t['write_mb_per_s']:.1f} MB/s), peak RSS {t['peak_rss_mb']:.0f} MB")
+    checks = Table(title="targets (issue 14), each a ratio or figure of this run", title_justify="left")
+    for col in ("what", "figure", "target", ""):
+        checks.add_column(col, justify="left" if col == "what" else "right")
+    for what, value, target, met in targets(doc):
+        checks.add_row(what, f"{value:,.3f}", target, "[green]met[/]" if met else "[red]missed[/]")
+    console.print(checks)

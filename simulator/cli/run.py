@@ -12,7 +12,7 @@ from simulator.cli.registry import TOP_EXAMPLES, summary
 from simulator.common.bundled import input_files
 from simulator.common.output import check_outputs, csv_text, write_json, write_text
 from simulator.render.run_tables import render_run
-from simulator.render.timeline import chrome_trace
+from simulator.render.timeline import write_chrome_trace
 from simulator.run.simulate import simulate_recorded
 
 
@@ -42,7 +42,8 @@ def execute(args: argparse.Namespace, console: Console) -> None:
     if args.csv:
         write_text(args.csv, csv_text([document]))
     if args.timeline:
-        write_json(args.timeline, chrome_trace(record))
+        with progress_bar(console, "events") as progress:
+            write_chrome_trace(args.timeline, record, lambda done, total: progress("timeline", done, total))
     render_run(console, scenario, results)
     written = [f"{what} written to {path}" for what, path in (("JSON", args.json), ("CSV", args.csv),
                                                               ("timeline", args.timeline)) if path]

@@ -60,13 +60,25 @@ def write_text(path: str, text: str) -> None:
 
 def write_bytes(path: str, data: bytes) -> None:
     """Write a file atomically: through a temporary file in the same directory, then renamed."""
+    _write_atomically(path, lambda f: f.write(data))
+
+
+def write_stream(path: str, chunks) -> None:
+    """Write text chunks to a file as they come, atomically (the file appears whole when the last is written)."""
+    def write(f) -> None:
+        for chunk in chunks:
+            f.write(chunk.encode("utf-8"))
+    _write_atomically(path, write)
+
+
+def _write_atomically(path: str, write) -> None:
     check_output_path(path)
     target = Path(path)
     directory = target.parent
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; an output file gets the usual permissions

@@ -23,6 +23,7 @@ Nobody but this module writes its state.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol
@@ -77,6 +78,7 @@ class FluidDram:
         Without keep_counter only the counter's peak is kept, not its steps (a run without a timeline: memory
         then does not grow with the sharing instants)."""
         self._keep = keep_counter
+        self.instants = 0             # sharing instants: times the flows in flight were shared anew
         self._peak = 0.0
         self._last = (0.0, 0.0)     # the counter's last step (time, total), not yet in _peak
         self._step_peaks: dict[int, float] = {}   # an alone pass's steps (shared by its plan's passes) -> their peak
@@ -122,28 +124,30 @@ class FluidDram:
     @property
     def bandwidth_steps(self) -> list[BandwidthStep]:
         """The bandwidth counter's steps, in time order, alone passes' steps replayed in place."""
+        return list(self.iter_bandwidth_steps())
+
+    def iter_bandwidth_steps(self) -> Iterator[BandwidthStep]:
+        """The same, one at a time: a step at the same instant as the one before replaces it (it lasted 0 s)."""
         if not self._keep:
             raise RuntimeError("the bandwidth counter was not kept: make the engine with keep_timeline=True")
-        times, rates, totals = [self._times[0]], [self._rates[0]], [self._totals[0]]
+        held = (self._times[0], self._rates[0])
 
-        def add(t, r, total):
-            if times[-1] == t:
-                rates[-1], totals[-1] = r, total
-            else:
-                times.append(t)
-                rates.append(r)
-                totals.append(total)
+        def steps():
+            alone = iter(self._alone)
+            pending = next(alone, None)
+            for i in range(1, len(self._times) + 1):
+                while pending is not None and pending[0] == i:
+                    for t, r, _total in pending[1].counter_steps():
+                        yield t, r
+                    pending = next(alone, None)
+                if i < len(self._times):
+                    yield self._times[i], self._rates[i]
 
-        alone = iter(self._alone)
-        pending = next(alone, None)
-        for i in range(1, len(self._times) + 1):
-            while pending is not None and pending[0] == i:
-                for step in pending[1].counter_steps():
-                    add(*step)
-                pending = next(alone, None)
-            if i < len(self._times):
-                add(self._times[i], self._rates[i], self._totals[i])
-        return [BandwidthStep(t, r) for t, r in zip(times, rates)]
+        for t, r in steps():
+            if t != held[0]:
+                yield BandwidthStep(*held)
+            held = (t, r)
+        yield BandwidthStep(*held)
 
     @property
     def peak_B_s(self) -> float:
@@ -253,6 +257,7 @@ class FluidDram:
 
     def _reshare(self, now: float) -> None:
         """Share the DRAM between the flows in flight; note when each would end, and the counter's new step."""
+        self.instants += 1
         flows = self._flows
         n = len(flows)
         if n == 1:       # the common cases unrolled: under contention this runs twice per task

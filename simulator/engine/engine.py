@@ -25,6 +25,8 @@ served. (A forward pass's ops all move bytes.)
 
 from __future__ import annotations
 
+import copy
+
 import simpy
 
 from simulator.engine.cores import CoreLock
@@ -42,6 +44,11 @@ class _Clock(simpy.Environment):
 
     def pending(self) -> int:
         return len(self._queue)
+
+    @property
+    def events_scheduled(self) -> int:
+        """Events scheduled so far (simpy numbers each from its `_eid` counter; read from a copy of it)."""
+        return next(copy.copy(self._eid))
 
 
 class Engine:

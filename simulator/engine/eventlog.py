@@ -212,14 +212,16 @@ class EventLog:
 
     @property
     def ops(self) -> list[OpEvent]:
-        """Every task and handoff as an event (pass records replayed): for timelines and tests, not hot paths."""
-        out: list[OpEvent] = []
+        """Every task and handoff as an event (pass records replayed): for tests, not hot paths."""
+        return list(self.iter_ops())
+
+    def iter_ops(self) -> Iterator[OpEvent]:
+        """The same, one at a time (a timeline streams them to its file)."""
         for e in self.entries:
             if isinstance(e, OpEvent):
-                out.append(e)
+                yield e
             else:
-                out.extend(e.events())
-        return out
+                yield from e.events()
 
     def ops_count(self) -> int:
         return sum(e.kind != "handoff" if isinstance(e, OpEvent) else e.ops_count for e in self.entries)

@@ -15,13 +15,16 @@ is which (`pus`: pid, name, kind, tracks; `rounds_pid`, `dram_pid`). `read_timel
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from simulator.common.config import is_number, read_json
 from simulator.common.errors import InputError
+from simulator.common.output import write_stream
 from simulator.decode.runtime import role_of
 from simulator.run.simulate import RunRecord
 
@@ -31,52 +34,87 @@ COUNTER = "DRAM bandwidth (GB/s)"
 
 
 def chrome_trace(record: RunRecord) -> dict:
-    """The run's timeline as a Chrome trace document."""
+    """The run's timeline as a Chrome trace document (in memory: for tests; write_chrome_trace streams it)."""
+    return {**trace_header(record), "traceEvents": list(trace_events(record))}
+
+
+def trace_header(record: RunRecord) -> dict:
+    """Everything of the document but its events: the display unit and otherData (the schema)."""
     engine = record.engine
     soc, log = engine.soc, engine.log
-    pids = {pu.name: i + 1 for i, pu in enumerate(soc.pus)}
-    rounds_pid, dram_pid = len(pids) + 1, len(pids) + 2
-    events: list[dict] = []
-
-    def meta(kind: str, pid: int, name: str, tid: int | None = None) -> None:
-        event = {"name": kind, "ph": "M", "pid": pid, "args": {"name": name}}
-        if tid is not None:
-            event["tid"] = tid
-        events.append(event)
-
-    for pu in soc.pus:
-        pid = pids[pu.name]
-        meta("process_name", pid, f"{pu.name} ({pu.kind.upper()})")
-        meta("process_sort_index", pid, str(pid))
-        if pu.kind == "cpu":
-            for core in range(pu.units):
-                meta("thread_name", pid, f"core {core}", core)
-        else:
-            meta("thread_name", pid, "queue", 0)
-        meta("thread_name", pid, "handoffs in", HANDOFF_TID)
-    meta("process_name", rounds_pid, "speculative rounds")
-    meta("thread_name", rounds_pid, "rounds", 0)
-    meta("process_name", dram_pid, f"DRAM ({soc.dram.peak_bandwidth_B_s / 1e9:g} GB/s peak)")
-
-    for e in log.ops:
-        if e.kind == "handoff":
-            events.append(e.trace_event(pids[e.pu.split("+")[0]], HANDOFF_TID))
-        else:
-            event = e.trace_event(pids[e.pu.split("+")[0]], e.cores[0])   # spanning: on its first cluster's track
-            event["args"]["role"] = role_of(e.pass_label)
-            events.append(event)
-    events.extend(r.trace_event(rounds_pid, 0) for r in record.rounds)
-    names = [pu.name for pu in soc.pus]
-    for s in engine.dram.bandwidth_steps:   # one counter event a step; Perfetto draws one track per series
-        series = {"total": s.total_B_s / 1e9, **{name: s.rates_B_s.get(name, 0.0) / 1e9 for name in names}}
-        events.append({"name": COUNTER, "ph": "C", "pid": dram_pid, "ts": round(s.time_s * 1e6, 3), "args": series})
-    schema = {"version": SCHEMA, "rounds_pid": rounds_pid, "dram_pid": dram_pid,
+    pids = _pids(soc)
+    schema = {"version": SCHEMA, "rounds_pid": len(pids) + 1, "dram_pid": len(pids) + 2,
               "pus": [{"pid": pids[pu.name], "name": pu.name, "kind": pu.kind,
                        "tracks": pu.units if pu.kind == "cpu" else 1} for pu in soc.pus]}
-    return {"traceEvents": events, "displayTimeUnit": "ms",
+    return {"displayTimeUnit": "ms",
             "otherData": {"soc": soc.name, "total_time_s": engine.env.now, "ops": log.ops_count(),
                           "dram_peak_B_s": soc.dram.peak_bandwidth_B_s, "dram_usable_B_s": soc.dram.usable_B_s,
                           "specsoc_timeline": schema}}
+
+
+def _pids(soc) -> dict[str, int]:
+    return {pu.name: i + 1 for i, pu in enumerate(soc.pus)}
+
+
+def trace_events(record: RunRecord) -> Iterator[dict]:
+    """The run's events, one at a time, in the order they are written: names of processes and tracks, every op
+    and handoff, the rounds, the DRAM counter's steps."""
+    engine = record.engine
+    soc, log = engine.soc, engine.log
+    pids = _pids(soc)
+    rounds_pid, dram_pid = len(pids) + 1, len(pids) + 2
+
+    def meta(kind: str, pid: int, name: str, tid: int | None = None) -> dict:
+        event = {"name": kind, "ph": "M", "pid": pid, "args": {"name": name}}
+        if tid is not None:
+            event["tid"] = tid
+        return event
+
+    for pu in soc.pus:
+        pid = pids[pu.name]
+        yield meta("process_name", pid, f"{pu.name} ({pu.kind.upper()})")
+        yield meta("process_sort_index", pid, str(pid))
+        if pu.kind == "cpu":
+            for core in range(pu.units):
+                yield meta("thread_name", pid, f"core {core}", core)
+        else:
+            yield meta("thread_name", pid, "queue", 0)
+        yield meta("thread_name", pid, "handoffs in", HANDOFF_TID)
+    yield meta("process_name", rounds_pid, "speculative rounds")
+    yield meta("thread_name", rounds_pid, "rounds", 0)
+    yield meta("process_name", dram_pid, f"DRAM ({soc.dram.peak_bandwidth_B_s / 1e9:g} GB/s peak)")
+    for e in log.iter_ops():
+        if e.kind == "handoff":
+            yield e.trace_event(pids[e.pu.split("+")[0]], HANDOFF_TID)
+        else:
+            event = e.trace_event(pids[e.pu.split("+")[0]], e.cores[0])   # spanning: on its first cluster's track
+            event["args"]["role"] = role_of(e.pass_label)
+            yield event
+    for r in record.rounds:
+        yield r.trace_event(rounds_pid, 0)
+    names = [pu.name for pu in soc.pus]
+    for s in engine.dram.iter_bandwidth_steps():   # one counter event a step; Perfetto draws one track per series
+        series = {"total": s.total_B_s / 1e9, **{name: s.rates_B_s.get(name, 0.0) / 1e9 for name in names}}
+        yield {"name": COUNTER, "ph": "C", "pid": dram_pid, "ts": round(s.time_s * 1e6, 3), "args": series}
+
+
+def write_chrome_trace(path: str, record: RunRecord, progress=lambda done, total: None) -> None:
+    """Stream the timeline to `path` as it is produced (one event a line; the file appears whole, or not at all),
+    calling progress(events written, events in all) now and then."""
+    encode = json.JSONEncoder(sort_keys=True, allow_nan=False, check_circular=False).encode   # made once
+    header = encode(trace_header(record))
+    total = record.engine.log.ops_count() + len(record.rounds)
+
+    def chunks():
+        yield header[:-1] + ', "traceEvents": [\n'
+        for n, event in enumerate(trace_events(record)):
+            yield (",\n" if n else "") + encode(event)
+            if n % 50_000 == 0:
+                progress(min(n, total), total)
+        yield "\n]}\n"
+
+    write_stream(path, chunks())
+    progress(total, total)
 
 
 # ------------------------------------------------------------------------------------------- reading back

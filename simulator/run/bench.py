@@ -1,32 +1,52 @@
-"""`specsoc bench`: how fast the simulator is on this machine, against the bare simpy event rate.
+"""`specsoc bench`: what the simulator costs on this machine, each figure in units the machine sets itself.
 
-One run measures (a) bare simpy timeout events per second (one process yielding timeouts: the floor of any
-simpy model's cost per event); (b) simulated ops per second on the default scenario at op granularity;
-(c) wall time of the default scenario with 4 samples of 128 new tokens at op, layer and model granularity;
-(d) wall time of `specsoc run`'s default scenario as it is (DEFAULT_SAMPLES samples of 63 tokens, op
-granularity); (e) wall time of a 1000-round trace in overlap mode, drafter and target on different PUs and both
-streaming weights (KV caches), so that DRAM is shared throughout; (f) peak memory (RSS). Walls are inside the
-process (imports and file loading excluded), best of `repeat` runs.
+One run measures:
+- two yardsticks: bare simpy timeouts per second (one process yielding timeouts: the floor of any simpy model's
+  cost per event) and a bare heapq event loop's events per second (push and pop of (time, seq) pairs: the floor
+  of any event loop in Python);
+- each scenario of SCENARIOS in its own process (`python -m simulator.run.bench NAME REPEAT`): its wall (best of
+  REPEAT inside that process, files already read), its real events (simpy events scheduled plus the DRAM's
+  sharing instants, over the baseline and the speculative run), its peak RSS (that process's own), and its cost
+  in yardstick units: wall x the simpy timeout rate, i.e. how many bare simpy timeouts the machine runs in the
+  same time. Walls compare within one run only: the shared machines drift;
+- start-up: `specsoc --help` and a default `specsoc run` as whole processes, against importing simpy alone and
+  importing the project's dependencies alone (best of REPEAT each);
+- the timeline: the default scenario with 4 samples (TIMELINE_SAMPLES; its 64 make a 1.2 GB file) at op
+  granularity with `--timeline` against without, as whole processes: the wall ratio, the peak RSS, and MB of
+  timeline written per second.
 """
 
 from __future__ import annotations
 
+import heapq
+import json
 import resource
+import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
-
-import simpy
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from simulator.run.builder import ScenarioSpec
-from simulator.run.simulate import simulate
 
-LONG_SAMPLES = 4   # (c): the sample count the default had when (c) was first measured, so its figures compare
+DEFAULT_128 = ScenarioSpec(samples=4, new_tokens=128)
 OVERLAP = ScenarioSpec(kv_cache=True, target_device="cpu:4", draft_device="gpu", mode="overlap", alpha=0.9, gamma=3,
                        samples=10, new_tokens=344, granularity="op")
+SCENARIOS = {
+    "default, 4 samples of 128 tokens, op": replace(DEFAULT_128, granularity="op"),
+    "default, 4 samples of 128 tokens, layer": replace(DEFAULT_128, granularity="layer"),
+    "default, 4 samples of 128 tokens, model": replace(DEFAULT_128, granularity="model"),
+    "specsoc run's default": ScenarioSpec(),
+    "overlap with contention, 1 sample (~100 rounds)": replace(OVERLAP, samples=1),
+    "overlap with contention, 10 samples (~1000 rounds)": OVERLAP,
+}
+TIMELINE_SAMPLES = 4
+DEPENDENCIES = "import simpy, numpy, networkx, yaml, rich.console, rich.table, rich.progress"
 
 
 def simpy_timeouts_per_s(events: int = 200_000) -> float:
+    import simpy
     env = simpy.Environment()
 
     def ticker():
@@ -39,15 +59,15 @@ def simpy_timeouts_per_s(events: int = 200_000) -> float:
     return events / (time.perf_counter() - start)
 
 
-def _timed(spec: ScenarioSpec, repeat: int):
-    """Best wall of simulating the scenario `repeat` times (each from a fresh planner), and its results."""
-    scenario = spec.build()
-    best, results = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        results = simulate(scenario)
-        best = min(best, time.perf_counter() - start)
-    return best, results
+def heapq_events_per_s(events: int = 200_000) -> float:
+    """A bare event loop: keep 16 events pending, pop the next, push one a little later, until `events` ran."""
+    queue = [(float(i), i) for i in range(16)]
+    heapq.heapify(queue)
+    start = time.perf_counter()
+    for seq in range(16, events + 16):
+        now, _ = heapq.heappop(queue)
+        heapq.heappush(queue, (now + 1.0, seq))
+    return events / (time.perf_counter() - start)
 
 
 def peak_rss_mb() -> float:
@@ -55,40 +75,108 @@ def peak_rss_mb() -> float:
     return kb / 1024 if sys.platform != "darwin" else kb / 1024 / 1024
 
 
+def measure_here(name: str, repeat: int) -> dict:
+    """In this process: the scenario's best wall, its events (every engine it made: baseline and speculative),
+    rounds and peak RSS."""
+    from simulator.engine import engine as engine_module
+    from simulator.run.simulate import simulate
+    made = []
+    original = engine_module.Engine.__init__
+
+    def counted(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    engine_module.Engine.__init__ = counted
+    scenario = SCENARIOS[name].build()
+    best, results = float("inf"), None
+    for _ in range(repeat):
+        made.clear()
+        start = time.perf_counter()
+        results = simulate(scenario)
+        best = min(best, time.perf_counter() - start)
+    simpy_events = sum(e.env.events_scheduled for e in made)
+    instants = sum(e.dram.instants for e in made)
+    return {"wall_s": best, "simpy_events": simpy_events, "dram_instants": instants,
+            "events": simpy_events + instants, "rounds": getattr(results, "rounds", 0), "peak_rss_mb": peak_rss_mb()}
+
+
+def _own_process(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, "-m", "simulator.run.bench", *args], check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out)
+
+
+def _process_wall(command: list[str], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _timeline(repeat: int) -> dict:
+    """The default scenario (TIMELINE_SAMPLES samples) at op granularity as whole processes, with and without
+    --timeline."""
+    specsoc = [sys.executable, "-m", "simulator.cli.main", "run", "--samples", str(TIMELINE_SAMPLES)]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "t.json"
+        without = _process_wall(specsoc, repeat)
+        with_timeline = _process_wall([*specsoc, "--timeline", str(path)], repeat)
+        size_mb = path.stat().st_size / 1e6
+        rss = _own_process(["--timeline-rss", str(path)])["peak_rss_mb"]
+    return {"without_s": without, "with_s": with_timeline, "ratio": with_timeline / without, "size_mb": size_mb,
+            "write_mb_per_s": size_mb / max(with_timeline - without, 1e-9), "peak_rss_mb": rss}
+
+
 @dataclass
 class BenchResult:
     simpy_timeouts_per_s: float
-    ops_per_s: float
-    default_wall_s: dict[str, float]
-    default_run_wall_s: float
-    default_run_samples: int
-    overlap_1000_rounds_wall_s: float
-    overlap_rounds: int
-    peak_rss_mb: float
+    heapq_events_per_s: float
+    scenarios: dict[str, dict]
+    startup: dict[str, float]
+    timeline: dict[str, float]
 
     def to_json(self) -> dict:
-        return {"simpy_timeouts_per_s": self.simpy_timeouts_per_s, "ops_per_s": self.ops_per_s,
-                "ratio_ops_to_simpy": self.ops_per_s / self.simpy_timeouts_per_s,
-                "default_wall_s": self.default_wall_s, "default_run_wall_s": self.default_run_wall_s,
-                "default_run_samples": self.default_run_samples,
-                "overlap_1000_rounds_wall_s": self.overlap_1000_rounds_wall_s,
-                "overlap_rounds": self.overlap_rounds, "peak_rss_mb": self.peak_rss_mb}
+        return {"simpy_timeouts_per_s": self.simpy_timeouts_per_s, "heapq_events_per_s": self.heapq_events_per_s,
+                "scenarios": self.scenarios, "startup": self.startup, "timeline": self.timeline}
 
 
-def run_bench(repeat: int = 3, progress=lambda step: None) -> BenchResult:
-    progress("bare simpy timeouts")
+def run_bench(repeat: int = 3, progress=lambda step: None, timeline: bool = True) -> BenchResult:
+    progress("yardsticks")
     simpy_rate = max(simpy_timeouts_per_s() for _ in range(repeat))
-    walls = {}
-    ops_per_s = 0.0
-    for granularity in ("op", "layer", "model"):
-        progress(f"default scenario, {LONG_SAMPLES} samples of 128 new tokens, {granularity} granularity")
-        wall, res = _timed(ScenarioSpec(samples=LONG_SAMPLES, new_tokens=128, granularity=granularity), repeat)
-        walls[granularity] = wall
-        if granularity == "op":
-            ops_per_s = (res.ops_simulated + res.baseline.ops_simulated) / wall
-    progress("`specsoc run`'s default scenario")
-    run_wall, res = _timed(ScenarioSpec(), repeat)
-    rss_default = peak_rss_mb()
-    progress("1000-round overlap trace with contention")
-    overlap_wall, overlap = _timed(OVERLAP, repeat)
-    return BenchResult(simpy_rate, ops_per_s, walls, run_wall, res.samples, overlap_wall, overlap.rounds, rss_default)
+    heap_rate = max(heapq_events_per_s() for _ in range(repeat))
+    scenarios = {}
+    for name in SCENARIOS:
+        progress(name)
+        figures = _own_process([name, str(repeat)])
+        figures["cost_simpy_timeouts"] = figures["wall_s"] * simpy_rate
+        figures["x_bare_heapq_over_dram_instants"] = (figures["wall_s"] * heap_rate / figures["dram_instants"]
+                                                      if figures["dram_instants"] else None)
+        scenarios[name] = figures
+    progress("start-up")
+    python = sys.executable
+    startup = {"import_simpy_s": _process_wall([python, "-c", "import simpy"], repeat),
+               "import_dependencies_s": _process_wall([python, "-c", DEPENDENCIES], repeat),
+               "specsoc_help_s": _process_wall([python, "-m", "simulator.cli.main", "--help"], repeat),
+               "specsoc_run_s": _process_wall([python, "-m", "simulator.cli.main", "run"], repeat)}
+    startup["help_x_import_simpy"] = startup["specsoc_help_s"] / startup["import_simpy_s"]
+    startup["run_x_import_dependencies"] = startup["specsoc_run_s"] / startup["import_dependencies_s"]
+    progress("timeline")
+    return BenchResult(simpy_rate, heap_rate, scenarios, startup, _timeline(repeat) if timeline else {})
+
+
+def main(argv: list[str]) -> None:
+    """The child process of one measurement: a scenario's figures, or the peak RSS of reading a timeline's run."""
+    if argv[0] == "--timeline-rss":     # its one child: the run writing the timeline; that child's peak RSS
+        subprocess.run([sys.executable, "-m", "simulator.cli.main", "run", "--samples", str(TIMELINE_SAMPLES),
+                        "--timeline", argv[1]], check=True, stdout=subprocess.DEVNULL)
+        kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        print(json.dumps({"peak_rss_mb": kb / 1024 if sys.platform != "darwin" else kb / 1024 / 1024}))
+        return
+    print(json.dumps(measure_here(argv[0], int(argv[1]))))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -94,3 +94,17 @@ def test_layer_granularity_keeps_files_small(tmp_path):
     # Llama 3.2 3B: 28 layers x 16 ops + embedding + 3 head ops = 452 ops a pass, against 30 nodes per pass
     assert len(_ops(op)) == 8 * 452
     assert len(_ops(layer)) == 8 * 30
+
+
+def test_a_streamed_timeline_is_the_document_in_memory(tmp_path):
+    from simulator.render.timeline import chrome_trace, write_chrome_trace
+    from simulator.run.builder import ScenarioSpec
+    from simulator.run.simulate import simulate_recorded
+    scenario = ScenarioSpec(kv_cache=True, target_device="cpu:4", mode="overlap", alpha=0.9, samples=2,
+                            new_tokens=16, granularity="op").build()
+    _results, record = simulate_recorded(scenario)
+    path, calls = tmp_path / "t.json", []
+    write_chrome_trace(str(path), record, lambda done, total: calls.append((done, total)))
+    assert json.loads(path.read_text()) == chrome_trace(record)
+    assert calls[-1][0] == calls[-1][1] == record.engine.log.ops_count() + len(record.rounds)
+    assert [p.name for p in tmp_path.iterdir()] == ["t.json"]            # no temporary file left behind
