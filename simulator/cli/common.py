@@ -12,7 +12,6 @@ from rich.progress import (BarColumn, Progress, ProgressColumn, TextColumn, Time
                            TimeRemainingColumn)
 from rich.text import Text
 
-from simulator.analysis.explore import c_vs_seq_len
 from simulator.common.errors import InputError
 from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_FORMATS
 from simulator.hw.soc import SoC
@@ -80,6 +79,7 @@ def placed_pair(args: argparse.Namespace, **overrides) -> ScenarioSpec:
 
 def c_against_seq_len(args: argparse.Namespace) -> tuple[SoC, ModelRun, ModelRun, list[int], list[dict]]:
     """Fig. 6's rows from --cores and --seq-lens (figure and plot): (soc, target, draft, seq_lens, rows)."""
+    from simulator.analysis.explore import c_vs_seq_len
     spec = placed_pair(args)
     soc = spec.load_soc()
     seq_lens = sorted(set(check_ints(args.seq_lens, "--seq-lens")))

@@ -126,6 +126,23 @@ def layout(model: ModelSpec, weights: str, granularity: str) -> Layout:
     return tuple((name, kind, keys) for name, kind, _ops, keys in run_order(graph))
 
 
+@lru_cache(maxsize=64)
+def structure(model: ModelSpec, weights: str, granularity: str, host: bool) -> tuple[Layout, tuple[int, ...], tuple[str, ...]]:
+    """A plan's shape-independent part: the distinct nodes (the first of each set of member ops: a layer's ops
+    cost the same in every layer that stores its weights alike), each node's index among them in run order, and
+    the nodes' names; with `host`, a host task comes first (index 0)."""
+    index: dict[tuple[str, ...], int] = {}
+    distinct, order = [], []
+    for name, kind, members in layout(model, weights, granularity):
+        i = index.get(members)
+        if i is None:
+            i = index[members] = len(distinct)
+            distinct.append((name, kind, members))
+        order.append(i + host)
+    names = tuple(name for name, _, _ in layout(model, weights, granularity))
+    return tuple(distinct), ((0,) if host else ()) + tuple(order), (("host",) if host else ()) + names
+
+
 class Planner:
     """Pass plans for one SoC and granularity, memoised: the same pass is costed once, and a new shape costs
     only the distinct ops of one layer."""
@@ -157,24 +174,13 @@ class Planner:
         key = (model, precision, shape, placement)
         plan = self._plans.get(key)
         if plan is None:
-            ops = template_ops(model, precision_on(precision, placement), shape)
-            index: dict[tuple[str, ...], int] = {}
-            unique: list[Task] = []
-            order = []
-            nodes = layout(model, precision_on(precision, placement).weights, self.granularity)
-            names = tuple(n for n, _, _ in nodes)
-            if self.soc.token_overhead_s > 0:
-                unique.append(host_task(self.soc))
-                order.append(0)
-                names = ("host",) + names
-            for name, kind, members in nodes:
-                i = index.get(members)
-                if i is None:
-                    i = index[members] = len(unique)
-                    unique.append(counted_task(name, kind, tuple((ops[k], n) for k, n in _counts(members)),
-                                                placement, self.soc))
-                order.append(i)
-            plan = self._plans[key] = Plan(placement, tuple(unique), tuple(order), names)
+            on = precision_on(precision, placement)
+            ops = template_ops(model, on, shape)
+            distinct, order, names = structure(model, on.weights, self.granularity, self.soc.token_overhead_s > 0)
+            unique = [host_task(self.soc)] if self.soc.token_overhead_s > 0 else []
+            unique += [counted_task(name, kind, tuple((ops[k], n) for k, n in _counts(members)), placement, self.soc)
+                       for name, kind, members in distinct]
+            plan = self._plans[key] = Plan(placement, tuple(unique), order, names)
         return plan
 
     def weight_bytes(self, model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement) -> float:
