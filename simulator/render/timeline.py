@@ -58,7 +58,15 @@ def _pids(soc) -> dict[str, int]:
 
 def trace_events(record: RunRecord) -> Iterator[dict]:
     """The run's events, one at a time, in the order they are written: names of processes and tracks, every op
-    and handoff, the rounds, the DRAM counter's steps."""
+    and handoff, the rounds (`op_events`), the DRAM counter's steps."""
+    yield from op_events(record)
+    dram_pid = len(record.engine.soc.pus) + 2
+    for ts, series in counter_steps(record):
+        yield {"name": COUNTER, "ph": "C", "pid": dram_pid, "ts": ts, "args": series}
+
+
+def op_events(record: RunRecord) -> Iterator[dict]:
+    """Names of processes and tracks, every op and handoff, the rounds."""
     engine = record.engine
     soc, log = engine.soc, engine.log
     pids = _pids(soc)
@@ -92,10 +100,15 @@ def trace_events(record: RunRecord) -> Iterator[dict]:
             yield event
     for r in record.rounds:
         yield r.trace_event(rounds_pid, 0)
-    names = [pu.name for pu in soc.pus]
-    for s in engine.dram.iter_bandwidth_steps():   # one counter event a step; Perfetto draws one track per series
-        series = {"total": s.total_B_s / 1e9, **{name: s.rates_B_s.get(name, 0.0) / 1e9 for name in names}}
-        yield {"name": COUNTER, "ph": "C", "pid": dram_pid, "ts": round(s.time_s * 1e6, 3), "args": series}
+
+
+def counter_steps(record: RunRecord) -> Iterator[tuple[float, dict[str, float]]]:
+    """The DRAM counter's events, one a step (Perfetto draws one track per series): (ts, GB/s in use in all and
+    by each PU)."""
+    names = [pu.name for pu in record.engine.soc.pus]
+    for s in record.engine.dram.iter_bandwidth_steps():
+        yield round(s.time_s * 1e6, 3), {"total": s.total_B_s / 1e9, **{name: s.rates_B_s.get(name, 0.0) / 1e9
+                                                                        for name in names}}
 
 
 def write_chrome_trace(path: str, record: RunRecord, progress=lambda done, total: None) -> None:
@@ -105,13 +118,33 @@ def write_chrome_trace(path: str, record: RunRecord, progress=lambda done, total
     header = encode(trace_header(record))
     total = record.engine.log.ops_count() + len(record.rounds)
 
-    def chunks():
+    dram_pid = len(record.engine.soc.pus) + 2
+    keys = sorted(["total", *(pu.name for pu in record.engine.soc.pus)])
+    quoted = [json.dumps(k) for k in keys]
+    tail = f', "name": {json.dumps(COUNTER)}, "ph": "C", "pid": {dram_pid}, "ts": '
+
+    def lines():
         yield header[:-1] + ', "traceEvents": [\n'
-        for n, event in enumerate(trace_events(record)):
+        for n, event in enumerate(op_events(record)):
             yield (",\n" if n else "") + encode(event)
             if n % 50_000 == 0:
                 progress(min(n, total), total)
+        pus = [None if k == "total" else k for k in keys]
+        for step in record.engine.dram.iter_bandwidth_steps():   # the JSON encode() writes, formatted directly
+            rates, total_gb_s = step.rates_B_s, step.total_B_s / 1e9
+            args = ", ".join(f"{q}: {float.__repr__(total_gb_s if pu is None else rates.get(pu, 0.0) / 1e9)}"
+                             for q, pu in zip(quoted, pus))
+            yield f',\n{{"args": {{{args}}}{tail}{float.__repr__(round(step.time_s * 1e6, 3))}}}'
         yield "\n]}\n"
+
+    def chunks():       # a few thousand lines a write
+        batch = []
+        for line in lines():
+            batch.append(line)
+            if len(batch) == 4096:
+                yield "".join(batch)
+                batch.clear()
+        yield "".join(batch)
 
     write_stream(path, chunks())
     progress(total, total)
