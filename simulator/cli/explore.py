@@ -21,7 +21,7 @@ from simulator.cli.common import (
 from simulator.cli.registry import Parser, summary
 from simulator.common.bundled import input_files
 from simulator.common.errors import InputError
-from simulator.common.output import check_outputs, csv_text, write_json, write_text
+from simulator.common.output import check_outputs, csv_text, together, write_json, write_text
 from simulator.render.explore_tables import render_c_vs_seq_len, render_explore, render_speedup_vs_alpha
 from simulator.traces.trace import estimate_alpha
 
@@ -89,10 +89,11 @@ def execute(args, console: Console) -> None:
                                not args.no_simulate, gammas=gammas)
     with progress_bar(console, "variants") as progress:
         result = explore(explore_spec, progress, args.jobs)
-    if args.json:
-        write_json(args.json, result.to_json())
-    if args.csv:
-        write_text(args.csv, csv_text(csv_rows(result)))
+    with together():
+        if args.json:
+            write_json(args.json, result.to_json())
+        if args.csv:
+            write_text(args.csv, csv_text(csv_rows(result)))
     target, draft = explore_spec.target, explore_spec.draft
     pair = ((target.spec.name, target.precision.weights), (draft.spec.name, draft.precision.weights))
     render_explore(console, result, table_for(scenario.soc.name, alpha, *pair))

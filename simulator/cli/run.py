@@ -10,7 +10,7 @@ from rich.console import Console
 from simulator.cli.common import progress_bar, run_flags, scenario_spec
 from simulator.cli.registry import TOP_EXAMPLES, summary
 from simulator.common.bundled import input_files
-from simulator.common.output import check_outputs, csv_text, write_json, write_text
+from simulator.common.output import check_outputs, csv_text, together, write_json, write_text
 from simulator.render.run_tables import render_run
 from simulator.render.timeline import write_chrome_trace
 from simulator.run.simulate import simulate_recorded
@@ -37,13 +37,14 @@ def execute(args: argparse.Namespace, console: Console) -> None:
         results, record = simulate_recorded(scenario, progress, keep_timeline=args.timeline is not None)
     wall = time.perf_counter() - started
     document = {"scenario": scenario.describe(), "results": results.to_json()}
-    if args.json:
-        write_json(args.json, document)
-    if args.csv:
-        write_text(args.csv, csv_text([document]))
-    if args.timeline:
-        with progress_bar(console, "events") as progress:
-            write_chrome_trace(args.timeline, record, lambda done, total: progress("timeline", done, total))
+    with together():        # the outputs appear together at the end, or none of them
+        if args.json:
+            write_json(args.json, document)
+        if args.csv:
+            write_text(args.csv, csv_text([document]))
+        if args.timeline:
+            with progress_bar(console, "events") as progress:
+                write_chrome_trace(args.timeline, record, lambda done, total: progress("timeline", done, total))
     render_run(console, scenario, results)
     written = [f"{what} written to {path}" for what, path in (("JSON", args.json), ("CSV", args.csv),
                                                               ("timeline", args.timeline)) if path]

@@ -14,7 +14,7 @@ from simulator.cli.common import progress_bar
 from simulator.cli.registry import summary
 from simulator.common.errors import InputError
 from simulator.common.parallel import as_finished
-from simulator.common.output import check_outputs, csv_text, write_text
+from simulator.common.output import check_outputs, csv_text, together, write_text
 from simulator.render.sweep_tables import render_reductions
 from simulator.run.sweep import Runner, batches, done_keys, load_sweep, read_results
 
@@ -90,8 +90,9 @@ def execute(args, console: Console) -> None:
         outputs[args.csv] = to_csv(records, sweep.axis_names)
     if args.reduced:
         outputs[args.reduced] = reduced_csv(reduced) if args.reduced.lower().endswith(".csv") else reduced_json(reduced)
-    for path, text in outputs.items():
-        write_text(path, text)
+    with together():
+        for path, text in outputs.items():
+            write_text(path, text)
     render_reductions(console, reduced)
     console.print(f"{len(todo)} points run, {len(points) - len(todo)} kept; {len(points)} in {args.out}"
                   + "".join(f" and {path}" for path in outputs))

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from simulator.common.errors import InputError
@@ -30,8 +31,10 @@ def check_outputs(outputs: dict[str, str | None], inputs: tuple[str, ...] = ()) 
     seen: dict[Path, str] = {}
     given = {_resolved(p, p): p for p in inputs}
     for flag, path in outputs.items():
-        if not path:
+        if path is None:
             continue
+        if not path.strip():
+            raise InputError(flag, "is an empty path: give a file name")
         check_output_path(path)
         key = _resolved(path, flag)
         if key in seen:
@@ -71,6 +74,24 @@ def write_stream(path: str, chunks) -> None:
     _write_atomically(path, write)
 
 
+_staged: list[list[tuple[str, Path]]] = []   # inside together(): (temporary file, target) written, not yet renamed
+
+
+@contextmanager
+def together():
+    """The outputs written inside appear together when it ends (each renamed into place once all are written),
+    or none of them if it ends in an error or an interrupt."""
+    _staged.append([])
+    try:
+        yield
+    except BaseException:
+        for tmp, _target in _staged.pop():
+            os.unlink(tmp)
+        raise
+    for tmp, target in _staged.pop():
+        os.replace(tmp, target)
+
+
 def _write_atomically(path: str, write) -> None:
     check_output_path(path)
     target = Path(path)
@@ -82,10 +103,13 @@ def _write_atomically(path: str, write) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; an output file gets the usual permissions
-        os.replace(tmp, target)
     except BaseException:
         os.unlink(tmp)
         raise
+    if _staged:
+        _staged[-1].append((tmp, target))
+    else:
+        os.replace(tmp, target)
 
 
 def csv_text(rows: list[dict]) -> str:

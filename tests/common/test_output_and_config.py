@@ -61,3 +61,30 @@ def test_malformed_files_are_one_line_errors_with_the_line(tmp_path):
 def test_numbers_are_finite_ints_or_floats_not_bools():
     assert is_number(1) and is_number(0.5)
     assert not any(is_number(v) for v in (True, float("inf"), float("nan"), "1", None))
+
+
+def test_outputs_written_together_appear_together_or_not_at_all(tmp_path):
+    import pytest as _pytest
+
+    from simulator.common.output import together, write_text
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("old")
+    with _pytest.raises(KeyboardInterrupt):
+        with together():
+            write_text(str(a), "new a")
+            write_text(str(b), "new b")
+            assert a.read_text() == "old" and not b.exists()      # written, not yet in place
+            raise KeyboardInterrupt
+    assert a.read_text() == "old" and not b.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+    with together():
+        write_text(str(a), "new a")
+        write_text(str(b), "new b")
+    assert (a.read_text(), b.read_text()) == ("new a", "new b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+
+
+def test_an_empty_output_path_is_refused(capsys):
+    from simulator.cli.main import main
+    for flag in ("--json", "--csv", "--timeline"):
+        assert main(["run", "--samples", "1", flag, ""]) == 2
+        assert f"{flag}: is an empty path" in capsys.readouterr().err
