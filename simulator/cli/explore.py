@@ -18,14 +18,12 @@ from simulator.cli.common import (
     progress_bar,
     soc_flags,
 )
-from simulator.cli.registry import Parser, summary
+from simulator.cli.registry import GAMMA_LIMIT, Parser, summary
 from simulator.common.bundled import input_files
 from simulator.common.errors import InputError
 from simulator.common.output import check_outputs, csv_text, together, write_json, write_text
 from simulator.render.explore_tables import render_c_vs_seq_len, render_explore, render_speedup_vs_alpha
 from simulator.traces.trace import estimate_alpha
-
-GAMMA_LIMIT = 64
 
 EXAMPLES = """examples:
   specsoc explore --alpha 0.90 --seq-len 63        # the paper's Table II on the i.MX 95
@@ -59,7 +57,7 @@ def add_commands(sub) -> None:
     figs = fig.add_subparsers(dest="figure", required=True, parser_class=Parser)
     alpha = figs.add_parser("speedup-vs-alpha", help="Fig. 7: Eq. 1 speedup against alpha for each gamma")
     alpha.add_argument("--c", type=float, default=0.41, help="cost ratio c (default: 0.41, the paper's GPU drafter)")
-    alpha.add_argument("--gamma-max", type=int, default=8)
+    alpha.add_argument("--gamma-max", type=int, default=8, help="largest gamma drawn, 1..GAMMA_MAX (default: 8)")
     seq = figs.add_parser("c-vs-seq-len", help="Fig. 6: c against sequence length for each mapping")
     soc_flags(seq)
     pair_flags(seq)
@@ -103,8 +101,8 @@ def _figure(args, console: Console) -> None:
     if args.figure == "speedup-vs-alpha":
         if not 0 <= args.c:
             raise InputError("--c", f"must be >= 0, got {args.c}")
-        if args.gamma_max < 1:
-            raise InputError("--gamma-max", f"must be >= 1, got {args.gamma_max}")
+        if not 1 <= args.gamma_max <= GAMMA_LIMIT:
+            raise InputError("--gamma-max", f"must be in 1..{GAMMA_LIMIT}, got {str(args.gamma_max)[:20]}")
         return render_speedup_vs_alpha(console, args.c, args.gamma_max)
     soc, _target, _draft, seq_lens, rows = c_against_seq_len(args)
     render_c_vs_seq_len(console, soc.name, rows, seq_lens)

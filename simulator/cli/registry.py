@@ -26,6 +26,8 @@ COMMANDS = {
                      "run's timeline (needs matplotlib)"),
 }
 
+GAMMA_LIMIT = 64   # the longest draft explore, figure and plot take: Eq. 1 saturates long before
+
 TOP_EXAMPLES = """examples:
   specsoc run                          # the paper's validated setup: 3B int8 on one A55 core, 1B fp16 drafting
                                        # on the Mali-G310, gamma 5, no KV cache, 63-token prompts, alpha 0.94,
