@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ from ceiling import parallel_ceiling
 from simulator.analysis.explore import ExploreSpec, explore
 from simulator.cli.common import placed_pair
 from simulator.cli.main import build_parser
+from simulator.run.bench import process_wall
 
 
 def spec_for(alpha: str) -> ExploreSpec:
@@ -55,10 +55,8 @@ def work_ceiling(spec: ExploreSpec, jobs: int) -> float:
 
 
 def whole_process(alpha: str, jobs: int, out: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "simulator.cli.main", "explore", "--alpha", alpha, "--jobs", str(jobs),
-                    "--json", str(out)], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    return process_wall([sys.executable, "-m", "simulator.cli.main", "explore", "--alpha", alpha, "--jobs", str(jobs),
+                         "--json", str(out)])
 
 
 def main() -> None:

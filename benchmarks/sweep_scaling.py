@@ -9,13 +9,13 @@ each pair. Also checks both give the same points.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from ceiling import parallel_ceiling
+
+from simulator.run.bench import process_wall
 
 SWEEP = """base: {samples: 8, granularity: layer}
 axes:
@@ -28,10 +28,8 @@ axes:
 
 def run(sweep: Path, out: Path, jobs: int) -> float:
     out.unlink(missing_ok=True)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "simulator.cli.main", "sweep", str(sweep), "--out", str(out),
-                    "--jobs", str(jobs)], check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    return process_wall([sys.executable, "-m", "simulator.cli.main", "sweep", str(sweep), "--out", str(out),
+                         "--jobs", str(jobs)])
 
 
 def main() -> None:

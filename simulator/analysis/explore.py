@@ -32,8 +32,8 @@ from simulator.hw.placement import DeviceRequest, Placement
 from simulator.hw.soc import SoC
 from simulator.llm.costs import Planner
 from simulator.llm.graph import PassShape
-from simulator.run.interval import Interval, ratio_ci95
-from simulator.run.results import DecodingResults, speedup_ci95
+from simulator.run.interval import Interval
+from simulator.run.results import DecodingResults, speedup_over
 from simulator.run.scenario import Effects, ModelRun, Scenario, Speculation
 from simulator.run.simulate import Progress, no_progress, run_baseline, run_speculative
 
@@ -318,17 +318,10 @@ def _simulated(spec: ExploreSpec, m: MappingResult, base_place: Placement, d_pla
     """A mapping's simulated speedups against the variant's baseline (the target alone on the variant's cores,
     over the same samples), from the runs."""
     baseline = runs[_key((None, base_place, 0))]
-    m.alone_simulated, m.alone_ci95 = _alone_speedup(baseline, runs[_key((None, t_place, 0))])
+    m.alone_simulated, m.alone_ci95 = speedup_over(baseline, runs[_key((None, t_place, 0))])
     for gamma in spec.gamma_values:
         run = runs[_key((d_place, t_place, gamma))]
-        speedup = baseline.total_time_s / run.total_time_s
-        m.speedup_simulated[gamma], m.ci95_simulated[gamma] = speedup, speedup_ci95(baseline, run, speedup)
-
-
-def _alone_speedup(baseline: DecodingResults, alone: DecodingResults) -> tuple[float, Interval]:
-    """The target alone on another placement against the variant's baseline: the speedup and its interval."""
-    speedup = baseline.total_time_s / alone.total_time_s
-    return speedup, ratio_ci95(baseline.sample_times_s, alone.sample_times_s, speedup)
+        m.speedup_simulated[gamma], m.ci95_simulated[gamma] = speedup_over(baseline, run)
 
 
 def c_vs_seq_len(soc: SoC, target: ModelRun, draft: ModelRun, seq_lens: list[int], cores: list[int] | None = None

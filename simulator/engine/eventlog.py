@@ -170,7 +170,6 @@ class TimedPass:
     def events(self) -> Iterator[OpEvent]:
         return _pass_events(self, self.times())
 
-
     def summary(self) -> "PassSummary":
         """The same pass as its totals, without its ops' times."""
         return PassSummary(self.label, self.pu, self.cores, self.start_s, self.end_s, self.ops_count, self.bytes,

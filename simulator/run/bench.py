@@ -107,7 +107,8 @@ def _own_process(args: list[str]) -> dict:
     return json.loads(out)
 
 
-def _process_wall(command: list[str], repeat: int) -> float:
+def process_wall(command: list[str], repeat: int = 1) -> float:
+    """Best wall of running `command` as a whole process `repeat` times (its output thrown away)."""
     best = float("inf")
     for _ in range(repeat):
         start = time.perf_counter()
@@ -122,8 +123,8 @@ def _timeline(repeat: int) -> dict:
     specsoc = [sys.executable, "-m", "simulator.cli.main", "run", "--samples", str(TIMELINE_SAMPLES)]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "t.json"
-        without = _process_wall(specsoc, repeat)
-        with_timeline = _process_wall([*specsoc, "--timeline", str(path)], repeat)
+        without = process_wall(specsoc, repeat)
+        with_timeline = process_wall([*specsoc, "--timeline", str(path)], repeat)
         size_mb = path.stat().st_size / 1e6
         rss = _own_process(["--timeline-rss", str(path)])["peak_rss_mb"]
     return {"without_s": without, "with_s": with_timeline, "ratio": with_timeline / without, "size_mb": size_mb,
@@ -157,10 +158,10 @@ def run_bench(repeat: int = 3, progress=lambda step: None, timeline: bool = True
         scenarios[name] = figures
     progress("start-up")
     python = sys.executable
-    startup = {"import_simpy_s": _process_wall([python, "-c", "import simpy"], repeat),
-               "import_dependencies_s": _process_wall([python, "-c", DEPENDENCIES], repeat),
-               "specsoc_help_s": _process_wall([python, "-m", "simulator.cli.main", "--help"], repeat),
-               "specsoc_run_s": _process_wall([python, "-m", "simulator.cli.main", "run"], repeat)}
+    startup = {"import_simpy_s": process_wall([python, "-c", "import simpy"], repeat),
+               "import_dependencies_s": process_wall([python, "-c", DEPENDENCIES], repeat),
+               "specsoc_help_s": process_wall([python, "-m", "simulator.cli.main", "--help"], repeat),
+               "specsoc_run_s": process_wall([python, "-m", "simulator.cli.main", "run"], repeat)}
     startup["help_x_import_simpy"] = startup["specsoc_help_s"] / startup["import_simpy_s"]
     startup["run_x_import_dependencies"] = startup["specsoc_run_s"] / startup["import_dependencies_s"]
     progress("timeline")

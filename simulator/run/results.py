@@ -133,11 +133,14 @@ def decoding_results(engine: Engine, tokens: TokenLog, weight_bytes_per_token: f
     )
 
 
-def speedup_ci95(baseline: DecodingResults, run: DecodingResults, speedup: float | None) -> Interval:
-    """The 95% interval of `speedup` = baseline total / run total over their paired samples (None with one)."""
-    if speedup is None:
-        return None
-    return ratio_ci95(baseline.sample_times_s, run.sample_times_s, speedup)
+def speedup_over(baseline: DecodingResults, run: DecodingResults) -> tuple[float | None, Interval]:
+    """baseline total / run total (None for a run of no time), and its 95% interval over their paired samples
+    (None with one sample)."""
+    total = run.total_time_s
+    if total <= 0:
+        return None, None
+    speedup = baseline.total_time_s / total
+    return speedup, ratio_ci95(baseline.sample_times_s, run.sample_times_s, speedup)
 
 
 def time_split(spans: dict, pu_names: list[str], total_s: float) -> dict[str, TimeSplit]:
@@ -160,11 +163,11 @@ def speculative_results(engine: Engine, tokens: TokenLog, weight_bytes_per_token
     total = engine.env.now
     spans = engine.log.spans(role_of)
     plain = decoding_results(engine, tokens, weight_bytes_per_token, spans)
-    speedup = baseline.total_time_s / total if total > 0 else None
+    speedup, ci95 = speedup_over(baseline, plain)
     return SpeculativeResults(
         **{name: getattr(plain, name) for name in DecodingResults.__dataclass_fields__},
         speedup=speedup,
-        speedup_ci95=speedup_ci95(baseline, plain, speedup),
+        speedup_ci95=ci95,
         rounds=len(rounds),
         mean_accepted_per_round=float(np.mean([r.accepted for r in rounds])) if rounds else 0.0,
         tokens_per_round=float(np.mean([r.tokens for r in rounds])) if rounds else 0.0,
