@@ -21,14 +21,14 @@ class CoreLock:
 
     def try_acquire(self, cores: tuple[int, ...]) -> bool:
         """Take the cores now if they are free and no waiter wants any of them."""
-        if self._busy.intersection(cores) or self.wanted(cores):
+        if not self._busy.isdisjoint(cores) or (self._waiting and self.wanted(cores)):
             return False
         self._busy.update(cores)
         return True
 
     def free(self, cores: tuple[int, ...]) -> bool:
         """Nobody holds any of these cores, and no waiter wants them."""
-        return self._busy.isdisjoint(cores) and not self.wanted(cores)
+        return self._busy.isdisjoint(cores) and not (self._waiting and self.wanted(cores))
 
     def wanted(self, cores: tuple[int, ...]) -> bool:
         """Does a waiter want any of these cores?"""

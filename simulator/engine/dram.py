@@ -81,7 +81,6 @@ class FluidDram:
         self.instants = 0             # sharing instants: times the flows in flight were shared anew
         self._peak = 0.0
         self._last = (0.0, 0.0)     # the counter's last step (time, total), not yet in _peak
-        self._step_peaks: dict[int, float] = {}   # an alone pass's steps (shared by its plan's passes) -> their peak
         self._env = env
         self.usable_B_s = usable_B_s
         self._group_caps = dict(group_caps)
@@ -107,9 +106,13 @@ class FluidDram:
 
     def alone_rate(self, cap: float, group: str) -> float:
         """The rate a flow gets with no other flow in flight: what water-filling gives one flow."""
+        return min(cap, self.alone_limit(group))
+
+    def alone_limit(self, group: str) -> float:
+        """The most one flow of `group` gets with no other flow in flight (its own cap aside)."""
         if not self._sharing:
-            return min(cap, self.usable_B_s)
-        return min(cap, self._group_caps.get(group, math.inf), self.usable_B_s)
+            return self.usable_B_s
+        return min(self._group_caps.get(group, math.inf), self.usable_B_s)
 
     @property
     def crowded(self) -> bool:
@@ -212,11 +215,7 @@ class FluidDram:
             self._reshare(self._settled_at)
         if self._keep:
             self._alone.append((len(self._times), alone_pass))
-        steps = alone_pass.steps
-        peak = self._step_peaks.get(id(steps))
-        if peak is None:
-            peak = self._step_peaks[id(steps)] = max([0.0] + [rate for _o, _b, rate in steps])
-        self._alone_peak = max(self._alone_peak, peak)
+        self._alone_peak = max(self._alone_peak, alone_pass.steps.peak_B_s)
         self._alone_running = True
 
     def alone_done(self) -> None:

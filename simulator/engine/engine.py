@@ -31,7 +31,7 @@ import simpy
 
 from simulator.engine.cores import CoreLock
 from simulator.engine.dram import FluidDram
-from simulator.engine.eventlog import AlonePass, EventLog, OpEvent, TimedPass, alone_duration
+from simulator.engine.eventlog import AlonePass, EventLog, OpEvent, TimedPass
 from simulator.engine.passrun import ABANDONED, AHEAD, ALONE, TASKS, PassRun
 from simulator.engine.plan import Plan
 from simulator.hw.placement import Placement
@@ -44,6 +44,15 @@ class _Clock(simpy.Environment):
 
     def pending(self) -> int:
         return len(self._queue)
+
+    def wait(self, delay: float):
+        """Process body: let `delay` pass. With nothing scheduled in simpy no one else can act before it has
+        passed (every other process waits on an event only this one can trigger), so the clock moves on at
+        once, as simpy would when the timeout fired, without an event; otherwise a timeout."""
+        if self._queue:
+            yield self.timeout(delay)
+        else:
+            self._now += delay
 
     @property
     def events_scheduled(self) -> int:
@@ -67,8 +76,6 @@ class Engine:
         self._locks = {"cpu": CoreLock(self.env)} | {pu.name: CoreLock(self.env) for pu in soc.pus if pu.kind != "cpu"}
         self._active = 0                            # passes and handoffs in flight (started, not returned)
         self._starting: PassRun | None = None       # the pass being started on the DRAM's clock
-        self._alone_steps: dict[Plan, tuple] = {}   # per plan: its tasks' steps alone (plan_alone_steps)
-        self._alone_totals: dict[Plan, float] = {}  # per plan: its duration alone (a pass costs its plan once)
 
     # ------------------------------------------------------------------------------ what callers use
 
@@ -111,7 +118,7 @@ class Engine:
         start = self.env.now
         self._active += 1
         try:
-            yield self.env.timeout(inter.handoff_latency_s)
+            yield from self.env.wait(inter.handoff_latency_s)
             if not inter.shared_memory and nbytes > 0:
                 yield self.dram.stream(nbytes, inter.copy_bandwidth_B_s, "copy")
         finally:
@@ -183,24 +190,30 @@ class Engine:
         if not lock.try_acquire(cores):
             raise RuntimeError(f"pass {label} went alone but its cores are in use")
         entry = self._alone_entry(plan, label, first, self.env.now)
-        yield self.env.timeout(entry.end_s - entry.start_s)
+        env = self.env
+        if env._queue:
+            yield env.timeout(entry.end_s - entry.start_s)
+        else:                   # env.wait inlined: a sequential run spends most of its time here
+            env._now += entry.end_s - entry.start_s
         self.dram.alone_done()
         lock.release(cores)
 
     def _alone_entry(self, plan: Plan, label: str, first: int, start: float) -> AlonePass:
         """Tasks `first`.. of the pass, alone from `start`: one AlonePass in the log (its events and DRAM counter
-        steps are replayed from the same arithmetic when asked for); the DRAM refuses flows until it ends."""
-        steps = self._alone_steps.get(plan)
-        if steps is None:
-            steps = self._alone_steps[plan] = plan_alone_steps(plan, self.dram)
-        duration = self._alone_totals.get(plan) if first == 0 else None
-        if duration is None:
-            duration = alone_duration(plan, steps, first)
-            if first == 0:
-                self._alone_totals[plan] = duration
-        nbytes = plan.bytes if first == 0 else sum(plan.unique[i].bytes for i in plan.order[first:])
+        steps are replayed from the same arithmetic when asked for); the DRAM refuses flows until it ends. A whole
+        pass costs its plan's closed form (Plan.alone: a few array operations, memoised per plan)."""
+        steps = plan.alone(self.dram.alone_limit(plan.placement.group))
+        if first == 0:
+            duration, nbytes = steps.total_s, plan.bytes
+        else:
+            rest, overheads, busy = plan.order[first:], steps.overhead_s.tolist(), steps.busy_s.tolist()
+            duration = 0.0
+            for i in rest:          # in run order, as AlonePass.times() replays them
+                duration += overheads[i]
+                duration += busy[i]
+            nbytes = sum(plan.task_bytes(i) for i in rest)
         entry = AlonePass(label, plan.placement.group, plan.placement.cores, plan, steps, start, start + duration,
-                          nbytes, first)
+                          float(nbytes), first)
         self.log.entries.append(entry)
         self.dram.add_alone(entry)
         return entry
@@ -221,16 +234,3 @@ class Engine:
         end = self._alone_entry(plan, run.label, run.index, t).end_s if how == ALONE else t
         self.dram.succeed_at(end, run.done, (how, run.index))
 
-
-def plan_alone_steps(plan: Plan, dram: FluidDram) -> tuple[tuple[float, float, float], ...]:
-    """Per unique task of the plan, alone on the SoC: (overhead s, stream or compute s, DRAM rate B/s or 0)."""
-    group = plan.placement.group
-    steps = []
-    for task in plan.unique:
-        cap = task.stream_cap_B_s
-        if cap > 0:
-            rate = dram.alone_rate(cap, group)
-            steps.append((task.overhead_s, task.bytes / rate, rate))
-        else:
-            steps.append((task.overhead_s, task.compute_s, 0.0))
-    return tuple(steps)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from simulator.engine.plan import Plan
+from simulator.engine.plan import AloneSteps, Plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +66,17 @@ def _lost(duration_s: float, alone_s: float) -> float:
     return lost if lost > 1e-9 * alone_s + 1e-12 else 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AlonePass:
-    """A pass (or its rest, from node `first`) that ran alone, in closed form. `steps` holds, per unique task of
-    the plan (plan.Plan), (overhead_s, stream-or-compute s, DRAM rate B/s or 0); the plan's `order` says which
-    step each node takes."""
+    """A pass (or its rest, from node `first`) that ran alone, in closed form: `steps` (plan.AloneSteps) holds,
+    per distinct task of the plan, its overhead, stream-or-compute time and DRAM rate; the plan's `order` says
+    which one each node takes."""
 
     label: str
     pu: str
     cores: tuple[int, ...]
     plan: Plan
-    steps: tuple[tuple[float, float, float], ...]
+    steps: AloneSteps
     start_s: float
     end_s: float
     bytes: float
@@ -89,44 +89,30 @@ class AlonePass:
     contention_s = 0.0     # it ran alone
 
     def times(self) -> Iterator[tuple[float, float]]:
-        """(start, end) of each of its ops, in order: offsets from the pass's start summed as alone_duration sums
-        them, so that the last op ends at end_s exactly."""
+        """(start, end) of each of its ops, in order: its steps summed from the pass's start; the last op ends at
+        end_s exactly (the closed form sums by distinct task, these in run order: they differ by float rounding)."""
         t, start = 0.0, self.start_s
-        steps = self.steps
-        for i in self.plan.order[self.first:]:
-            overhead, busy, _rate = steps[i]
+        overheads, busy = self.steps.overhead_s.tolist(), self.steps.busy_s.tolist()
+        order = self.plan.order[self.first:]
+        last = len(order) - 1
+        for n, i in enumerate(order):
             begin = t
-            t += overhead
-            t += busy
-            yield start + begin, start + t
+            t += overheads[i]
+            t += busy[i]
+            yield start + begin, (start + t if n < last else self.end_s)
 
     def events(self) -> Iterator[OpEvent]:
         return _pass_events(self, self.times())
 
     def counter_steps(self) -> Iterator[tuple[float, dict[str, float], float]]:
-        """The DRAM counter's steps during the pass: (time, rates by PU, total)."""
-        t, start = 0.0, self.start_s
-        steps = self.steps
-        for i in self.plan.order[self.first:]:
-            overhead, busy, rate = steps[i]
-            t += overhead
+        """The DRAM counter's steps during the pass: (time, rates by PU, total), at the ops' times."""
+        rates = self.steps.rate_B_s.tolist()
+        overheads = self.steps.overhead_s.tolist()
+        for i, (begin, end) in zip(self.plan.order[self.first:], self.times()):
+            rate = rates[i]
             if rate > 0:
-                yield start + t, {self.pu: rate}, rate
-                t += busy
-                yield start + t, {}, 0.0
-            else:
-                t += busy
-
-
-def alone_duration(plan: Plan, steps: tuple[tuple[float, float, float], ...], first: int = 0) -> float:
-    """How long tasks `first`.. of a pass take alone: each one's overhead and stream or compute time, summed in
-    run order from zero (AlonePass.times() replays the same sums)."""
-    t = 0.0
-    for i in plan.order[first:]:
-        overhead, busy, _rate = steps[i]
-        t += overhead
-        t += busy
-    return t
+                yield begin + overheads[i], {self.pu: rate}, rate
+                yield end, {}, 0.0
 
 
 @dataclass(frozen=True, slots=True)

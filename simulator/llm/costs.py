@@ -27,13 +27,13 @@ from __future__ import annotations
 from collections import Counter
 from functools import lru_cache
 
-import networkx as nx
+import numpy as np
 
-from simulator.engine.plan import Plan, Task
+from simulator.engine.plan import Plan, PlanBatch, Task, TaskTable
 from simulator.hw.dtypes import COMPUTE_DTYPES
 from simulator.hw.placement import Placement
 from simulator.hw.soc import SoC
-from simulator.llm.graph import Op, PassShape, pass_graph, template_ops
+from simulator.llm.graph import Op, PassShape, bilinear_ops, coarse_kind, node_group, op_nodes, template_ops
 from simulator.llm.model import ModelSpec, Precision
 
 Layout = tuple[tuple[str, str, tuple[str, ...]], ...]   # (node name, task kind, its member ops' keys), run order
@@ -99,31 +99,21 @@ def _counts(members: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
     return tuple(Counter(members).items())
 
 
-def host_task(soc: SoC) -> Task:
-    """The fixed host cost of a forward pass (sampling, graph launch, short ops), measured per generated token."""
-    t = soc.token_overhead_s
-    return Task(name="host", kind="host", flops=0.0, bytes=0.0, compute_s=0.0, overhead_s=t, alone_s=t,
-                compute_bound=True, stream_cap_B_s=0.0)
-
-
-def run_order(graph: nx.DiGraph):
-    """The DAG's nodes in the order they run, each as (name, task kind, member ops, their template keys): a
-    deterministic topological order whose ties between ready nodes break by insertion order (q before k before
-    v), never by name."""
-    index = {name: i for i, name in enumerate(graph.nodes)}
-    for name in nx.lexicographical_topological_sort(graph, key=index.__getitem__):
-        ops = graph.nodes[name]["ops"]
-        kind = ops[0].kind if len(ops) == 1 else ("layer" if name.startswith("L") else name)
-        yield name, kind, ops, graph.nodes[name]["keys"]
-
-
 @lru_cache(maxsize=64)
 def layout(model: ModelSpec, weights: str, granularity: str) -> Layout:
-    """The DAG's structure: node names, their run order and their member ops' template keys (read off the DAG
-    at a small reference shape: the structure does not depend on the shape, only on which layers store their
-    weights alike). Memoised: it is a pure function."""
-    graph = pass_graph(model, Precision(weights, "fp16", "fp16"), PassShape(1, 1, True), granularity)
-    return tuple((name, kind, keys) for name, kind, _ops, keys in run_order(graph))
+    """The DAG's structure: node names in run order, their task kinds and their member ops' template keys. Read
+    off its op nodes at a small reference shape (the structure does not depend on the shape, only on which layers
+    store their weights alike), in the order they join the DAG: a topological order, in which each node of a
+    coarse granularity is a contiguous run of op nodes, so it is the order run_order gives (tests/llm/test_costs.py
+    checks both on every bundled model). Memoised: it is a pure function."""
+    keys: dict[str, list[str]] = {}
+    kinds: dict[str, str] = {}
+    for name, op, key, layer, _inputs in op_nodes(model, Precision(weights, "fp16", "fp16"), PassShape(1, 1, True)):
+        group = node_group(granularity, name, layer)
+        keys.setdefault(group, []).append(key)
+        kinds.setdefault(group, op.kind)
+    return tuple((name, kinds[name] if len(members) == 1 else coarse_kind(name), tuple(members))
+                 for name, members in keys.items())
 
 
 @lru_cache(maxsize=64)
@@ -150,14 +140,15 @@ class Planner:
     def __init__(self, soc: SoC, granularity: str):
         self.soc = soc
         self.granularity = granularity
-        self._plans: dict[tuple, Plan] = {}
+        self._families: dict[tuple, ClosedForm] = {}
         self._seen: dict[tuple, Plan] = {}         # the same, keyed by the model object's identity: no hashing
         self._models: dict[int, ModelSpec] = {}    # of the model's every field on every pass; keeps them alive
 
     def plan(self, model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement) -> Plan:
         """The tasks of one forward pass of `model` at `shape` on `placement`, in run order. A pass's ops depend on
         its shape only through the positions computed, the positions attended and the logits kept: without a KV
-        cache, `new` tokens after `past` cost what `new + past` tokens after none do, so they share a plan."""
+        cache, `new` tokens after `past` cost what `new + past` tokens after none do, so they share a plan. Plans
+        come from each pass family's closed form in the positions (ClosedForm)."""
         seen = (id(model), precision, shape, placement)
         plan = self._seen.get(seen)
         if plan is None:
@@ -169,19 +160,12 @@ class Planner:
         return plan
 
     def _plan(self, model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement) -> Plan:
-        if not shape.kv_cache and shape.past_tokens:
-            shape = PassShape(shape.tokens, 0, False, shape.logits)
-        key = (model, precision, shape, placement)
-        plan = self._plans.get(key)
-        if plan is None:
-            on = precision_on(precision, placement)
-            ops = template_ops(model, on, shape)
-            distinct, order, names = structure(model, on.weights, self.granularity, self.soc.token_overhead_s > 0)
-            unique = [host_task(self.soc)] if self.soc.token_overhead_s > 0 else []
-            unique += [counted_task(name, kind, tuple((ops[k], n) for k, n in _counts(members)), placement, self.soc)
-                       for name, kind, members in distinct]
-            plan = self._plans[key] = Plan(placement, tuple(unique), order, names)
-        return plan
+        key = (model, precision, shape.kv_cache, shape.logits, placement)
+        family = self._families.get(key)
+        if family is None:
+            family = self._families[key] = ClosedForm(model, precision, shape.kv_cache, shape.logits, placement,
+                                                      self.soc, self.granularity)
+        return family.plan(shape.tokens, shape.context)
 
     def weight_bytes(self, model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement) -> float:
         """Weight bytes one pass reads on this placement (embedding rows gathered, every matmul's weights, norm
@@ -189,3 +173,94 @@ class Planner:
         ops = template_ops(model, precision_on(precision, placement), shape)
         weights = precision_on(precision, placement).weights
         return sum(ops[k].weights for _name, _kind, members in layout(model, weights, self.granularity) for k in members)
+
+
+class ClosedForm:
+    """Every pass of one model on one placement that differ only in their positions (T computed, S attended),
+    costed in closed form: each node's member ops, with FLOPs and bytes bilinear in T and S (graph.bilinear_ops),
+    are rows of arrays, and BLOCK consecutive context lengths are costed at once (decoding asks for them one after
+    another), so a new shape costs a column of a batch instead of costing its ops one by one. The arithmetic is
+    counted_task's, row by row (tests/llm/test_costs.py pins the two equal)."""
+
+    BLOCK = 64
+
+    def __init__(self, model: ModelSpec, precision: Precision, kv_cache: bool, logits: int, placement: Placement,
+                 soc: SoC, granularity: str):
+        on = precision_on(precision, placement)
+        ops = bilinear_ops(model, on, kv_cache, logits)
+        host = soc.token_overhead_s > 0
+        distinct, self.order, self.names = structure(model, on.weights, granularity, host)
+        self.placement = placement
+        self.kv_cache = kv_cache
+        self.counts = np.bincount(self.order, minlength=len(distinct) + host).astype(float)
+        self._batches: dict[tuple[int, int], PlanBatch] = {}
+        dram = soc.dram.usable_B_s
+        per_op = max(s.pu.overhead_s for s in placement.shares)
+        # the host task, if any, is a node of one row that costs nothing but its overhead
+        nodes = ([("host", "host", ())] if host else []) + list(distinct)
+        self.node_names = tuple(name for name, _, _ in nodes)
+        self.kinds = tuple(kind for _, kind, _ in nodes)
+        rows, starts, single, overhead = [], [], [], []
+        for name, kind, members in nodes:
+            counted = _counts(members) if members else ()
+            starts.append(len(rows))
+            single.append(len(counted) <= 1 and sum(n for _, n in counted) <= 1)
+            overhead.append(soc.token_overhead_s if not members else per_op * sum(n for _, n in counted))
+            if not counted:
+                rows.append(((0.0,) * 4, (0.0,) * 4, 0.0, 0.0, 1.0))
+            for k, n in counted:
+                op, flops, nbytes = ops[k]
+                rows.append((flops, nbytes, *_row_rates(op, placement, dram), float(n)))
+        coefficients = np.array([r[0] for r in rows] + [r[1] for r in rows])   # (2 x rows, 4): FLOPs, then bytes
+        self._c0, self._cT, self._cS, self._cTS = (coefficients[:, k:k + 1] for k in range(4))
+        self._per_flop, self._per_byte_floor, self._n = (np.array([r[k] for r in rows])[:, None] for k in (2, 3, 4))
+        self._rows = len(rows)
+        self._starts = np.array(starts)
+        self._single = np.array(single)[:, None]
+        self._overhead = np.array(overhead)[:, None]
+        self._per_byte_alone = 1.0 / min(placement.bandwidth_cap_B_s, dram)
+        self._cap = placement.bandwidth_cap_B_s
+
+    def plan(self, tokens: int, context: int) -> Plan:
+        """The plan of a pass computing `tokens` positions and attending `context` (without a KV cache the two
+        are equal), from the batch of its block of context lengths."""
+        block, j = divmod(context, self.BLOCK)
+        key = (tokens if self.kv_cache else 0, block)
+        batch = self._batches.get(key)
+        if batch is None:
+            batch = self._batches[key] = self._batch(tokens, block * self.BLOCK)
+        return batch.plan(j)
+
+    def _batch(self, tokens: int, first: int) -> PlanBatch:
+        """The plans of context lengths first .. first + BLOCK - 1 (and as many tokens without a KV cache)."""
+        S = np.arange(first, first + self.BLOCK, dtype=float)
+        T = np.full_like(S, tokens) if self.kv_cache else S
+        values = self._c0 + self._cT * T + self._cS * S + self._cTS * (T * S)      # (2 x rows, BLOCK), exact
+        flops, nbytes = values[:self._rows], values[self._rows:]
+        n = self._n
+        compute = np.maximum(flops * self._per_flop, nbytes * self._per_byte_floor)  # each row's compute floor
+        stream = nbytes * self._per_byte_alone                                         # and its bytes alone
+        sums = np.add.reduceat(np.stack((n * compute, n * np.maximum(compute, stream), n * nbytes, n * flops,
+                                         n * stream)), self._starts, axis=1)          # (5, nodes, BLOCK)
+        node_compute = np.where(self._single, sums[0], sums[1])
+        node_bytes = sums[2]
+        computes = node_compute > 0
+        cap = np.where(computes, np.minimum(self._cap, node_bytes / np.where(computes, node_compute, 1.0)), self._cap)
+        overhead = np.broadcast_to(self._overhead, node_bytes.shape)
+        table = TaskTable(self.node_names, self.kinds, sums[3], node_bytes, node_compute, overhead,
+                          overhead + sums[1], sums[0] >= sums[4], np.where(node_bytes > 0, cap, 0.0))
+        return PlanBatch(self.placement, table, self.order, self.names, self.counts)
+
+
+def _row_rates(op: Op, placement: Placement, dram_B_s: float) -> tuple[float, float]:
+    """(s per FLOP, s per byte) of an op's compute floor on a placement: its floor is max(FLOPs x the first,
+    bytes x the second), _op_row's arithmetic. On one cluster, 1 / its FLOP rate and 0; spanning clusters, each
+    cluster's share of the op (its fraction of the cores) at that cluster's rate and bandwidth, the slowest."""
+    if not placement.spill:
+        return 1.0 / placement.flop_rate(op.dtype, op.op_class, op.weight_format), 0.0
+    per_flop = per_byte = 0.0
+    for share in placement.shares:
+        part = share.units / placement.units
+        per_flop = max(per_flop, part / share.flop_rate(op.dtype, op.op_class, op.weight_format))
+        per_byte = max(per_byte, part / min(share.bandwidth_cap_B_s, dram_B_s))
+    return per_flop, per_byte

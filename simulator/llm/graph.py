@@ -37,21 +37,24 @@ its FLOPs and bytes are the members' sums and costing can still see every member
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-
-import networkx as nx
+from functools import lru_cache
+from typing import TYPE_CHECKING, NamedTuple
 
 from simulator.hw.dtypes import DTYPES
 from simulator.llm.formats import WeightFormats, weight_formats
 from simulator.llm.model import ModelSpec, Precision
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 GRANULARITIES = ("op", "layer", "model")
 BYTE_KINDS = ("weights", "act_in", "act_out", "kv_read", "kv_write")
 NORM_WEIGHT_BYTES = 4  # norm gains and biases are kept in fp32 (as llama.cpp and IREE exports do); tiny either way
 
 
-@dataclass(frozen=True)
-class PassShape:
-    """One forward pass: `new_tokens` fed after `past_tokens` already seen; `logits` positions kept."""
+class PassShape(NamedTuple):
+    """One forward pass: `new_tokens` fed after `past_tokens` already seen; `logits` positions kept. (A named
+    tuple: decoding makes one per pass, and a tuple is made and hashed fastest.)"""
 
     new_tokens: int
     past_tokens: int
@@ -196,58 +199,109 @@ def template_ops(m: ModelSpec, p: Precision, s: PassShape) -> dict[str, Op]:
     return ops
 
 
-def _op_graph(m: ModelSpec, p: Precision, s: PassShape) -> nx.DiGraph:
-    g = nx.DiGraph()
+class _Positions(NamedTuple):
+    """A pass by its positions alone: what template_ops reads of a PassShape, at any T and S."""
+
+    tokens: int
+    context: int
+    kv_cache: bool
+    logits: int
+
+
+Bilinear = tuple[float, float, float, float]   # (c0, cT, cS, cTS): c0 + cT T + cS S + cTS T S
+
+
+@lru_cache(maxsize=256)
+def bilinear_ops(m: ModelSpec, p: Precision, kv_cache: bool, logits: int) -> dict[str, tuple[Op, Bilinear, Bilinear]]:
+    """Each op of template_ops with its FLOPs and its bytes in closed form in the pass's positions: every formula
+    above is bilinear in T (positions computed) and S (positions attended), so its values at T, S in {0, 1}
+    give its four coefficients exactly. The Op is the one at T = S = 1 (for its kind, class, dtype, format)."""
+    at = {(t, s): template_ops(m, p, _Positions(t, s, kv_cache, logits)) for t in (0, 1) for s in (0, 1)}
+
+    def coefficients(key: str, field: str) -> Bilinear:
+        v00, v10, v01, v11 = (getattr(at[ts][key], field) for ts in ((0, 0), (1, 0), (0, 1), (1, 1)))
+        return v00, v10 - v00, v01 - v00, v11 - v10 - v01 + v00
+
+    return {key: (op, coefficients(key, "flops"), coefficients(key, "bytes")) for key, op in at[1, 1].items()}
+
+
+def op_nodes(m: ModelSpec, p: Precision, s: PassShape):
+    """The pass DAG's op nodes in the order they join it, which is a topological order (every node after its
+    inputs): (node name, its Op (named by its kind), its template_ops key, its layer or None, its inputs)."""
     wf = weight_formats(m, p.weights)
     embed, tail = _head_ops(m, p, s, wf)
-    g.add_node(embed.name, ops=(embed,), keys=(embed.kind,), layer=None)
+    yield embed.name, embed, embed.kind, None, ()
     prev = embed.name
     templates = [_layer_ops(m, p, s, dict(fmts)) for fmts in wf.variants]
     for i in range(m.num_layers):
         names = {"in": prev}
         v = wf.layer_variant[i]
         for op, inputs in templates[v]:
-            name = f"L{i}.{op.kind}"
-            names[op.kind] = name
-            g.add_node(name, ops=(op.renamed(name),), keys=(op_key(op.kind, v),), layer=i)
-            for src in inputs:
-                g.add_edge(names[src], name)
+            name = names[op.kind] = f"L{i}.{op.kind}"
+            yield name, op, op_key(op.kind, v), i, tuple(names[src] for src in inputs)
         prev = names["mlp_residual"]
     for op in tail:
-        g.add_node(op.name, ops=(op,), keys=(op.kind,), layer=None)
-        g.add_edge(prev, op.name)
+        yield op.name, op, op.kind, None, (prev,)
         prev = op.name
+
+
+def node_group(granularity: str, name: str, layer: int | None) -> str:
+    """The node of the pass DAG at `granularity` that op node `name` (of `layer`) belongs to."""
+    if granularity == "op":
+        return name
+    if granularity == "layer":
+        return "embed" if name == "embedding" else (f"L{layer}" if layer is not None else "head")
+    if granularity == "model":
+        return "model"
+    raise ValueError(f"unknown granularity {granularity!r}")
+
+
+def _op_graph(m: ModelSpec, p: Precision, s: PassShape) -> nx.DiGraph:
+    import networkx as nx      # only for the DAG itself: costing reads op_nodes (importing it costs ~0.1 s)
+    g = nx.DiGraph()
+    for name, op, key, layer, inputs in op_nodes(m, p, s):
+        g.add_node(name, ops=(op.renamed(name) if name != op.name else op,), keys=(key,), layer=layer)
+        g.add_edges_from((src, name) for src in inputs)
     return g
 
 
-def _contract(g: nx.DiGraph, group_of) -> nx.DiGraph:
-    """Merge nodes by group key, in topological order; members keep their order, edges between groups stay."""
+def _contract(g: nx.DiGraph, granularity: str) -> nx.DiGraph:
+    """Merge nodes by group, in the order they joined the DAG (a topological one); members keep their order,
+    edges between groups stay."""
+    import networkx as nx
     out = nx.DiGraph()
     members: dict[str, list] = {}
     keys: dict[str, list] = {}
-    for name in nx.topological_sort(g):
-        group = group_of(name, g.nodes[name])
-        members.setdefault(group, []).extend(g.nodes[name]["ops"])
-        keys.setdefault(group, []).extend(g.nodes[name]["keys"])
+    group = {name: node_group(granularity, name, data["layer"]) for name, data in g.nodes(data=True)}
+    for name, data in g.nodes(data=True):
+        members.setdefault(group[name], []).extend(data["ops"])
+        keys.setdefault(group[name], []).extend(data["keys"])
     for key, ops in members.items():
         out.add_node(key, ops=tuple(ops), keys=tuple(keys[key]), layer=None)
-    for u, v in g.edges:
-        gu, gv = group_of(u, g.nodes[u]), group_of(v, g.nodes[v])
-        if gu != gv:
-            out.add_edge(gu, gv)
+    out.add_edges_from((group[u], group[v]) for u, v in g.edges if group[u] != group[v])
     return out
 
 
 def pass_graph(model: ModelSpec, precision: Precision, shape: PassShape, granularity: str = "op") -> nx.DiGraph:
     """The DAG of one forward pass. Every node has `ops`, its member Op tuple (one op at op granularity), and
     `keys`, their keys in template_ops."""
+    node_group(granularity, "", None)     # refuses an unknown granularity
     g = _op_graph(model, precision, shape)
-    if granularity == "op":
-        return g
-    if granularity == "layer":
-        def group_of(name, data):
-            return "embed" if name == "embedding" else (f"L{data['layer']}" if data["layer"] is not None else "head")
-        return _contract(g, group_of)
-    if granularity == "model":
-        return _contract(g, lambda name, data: "model")
-    raise ValueError(f"unknown granularity {granularity!r}")
+    return g if granularity == "op" else _contract(g, granularity)
+
+
+def coarse_kind(name: str) -> str:
+    """The task kind of a coarse node of several ops: "layer", or its own name (embed, head, model)."""
+    return "layer" if name.startswith("L") else name
+
+
+def run_order(graph: nx.DiGraph):
+    """The DAG's nodes in the order they run, each as (name, task kind, member ops, their template keys): a
+    deterministic topological order whose ties between ready nodes break by insertion order (q before k before
+    v), never by name."""
+    import networkx as nx
+    index = {name: i for i, name in enumerate(graph.nodes)}
+    for name in nx.lexicographical_topological_sort(graph, key=index.__getitem__):
+        ops = graph.nodes[name]["ops"]
+        kind = ops[0].kind if len(ops) == 1 else coarse_kind(name)
+        yield name, kind, ops, graph.nodes[name]["keys"]

@@ -128,19 +128,23 @@ def test_killed_at_random_moments_then_resumed_it_ends_as_an_uninterrupted_run(t
     import signal
     import subprocess
     import sys
+    import time
     doc = {"base": {"samples": 8, "new_tokens": 48, "prompt_tokens": 48, "granularity": "op"},
            "axes": {"alpha": [0.5, 0.6, 0.7, 0.8, 0.9], "gamma": [1, 2, 3], "soc.gpus.mali-g310.shader_cores": [1, 2]}}
     sweep = write(tmp_path, doc)
     whole, killed = tmp_path / "whole.jsonl", tmp_path / "killed.jsonl"
     assert main(["sweep", sweep, "--out", str(whole), "--jobs", "1"]) == 0
     rng = random.Random(7)
-    command = [sys.executable, "-m", "simulator.cli.main", "sweep", sweep, "--out", str(killed), "--jobs", "2"]
+    command = [sys.executable, "-m", "simulator.cli.main", "sweep", sweep, "--jobs", "2", "--out"]
+    start = time.perf_counter()          # how long the whole sweep takes as a process, start-up included
+    subprocess.run(command + [str(tmp_path / "timed.jsonl")], check=True, capture_output=True)
+    wall = time.perf_counter() - start
     kills = 0
     for attempt in range(40):
-        proc = subprocess.Popen(command + (["--resume"] if killed.exists() else []), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(command + [str(killed)] + (["--resume"] if killed.exists() else []),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
         try:
-            proc.wait(timeout=rng.uniform(0.5, 2.5))
+            proc.wait(timeout=rng.uniform(0.3, 0.95) * wall)     # a random moment of a whole run
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)         # kill -9, workers and all
             proc.wait()

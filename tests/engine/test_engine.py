@@ -193,19 +193,25 @@ def test_a_timeout_cannot_abandon_a_pass():
 
 
 def test_a_flow_beside_a_pass_running_alone_fails_loudly():
-    # The engine's safety net: the DRAM refuses a flow while a pass runs alone in closed form. The pass goes alone
-    # with nothing else in simpy; a process started behind the engine's back (after that step) then streams.
+    # The engine's safety net: the DRAM refuses a flow while a pass runs alone in closed form (with nothing else
+    # in simpy the pass ends within the step that starts it, so the pass is put alone by hand here).
+    soc = hand_soc()
+    engine = Engine(soc)
+    entry = engine._alone_entry(plan(soc, cpu(soc, 1), op("a", nbytes=4e9)), "a", 0, 0.0)
+    assert isinstance(entry, AlonePass) and entry.end_s == pytest.approx(1.0)
+    with pytest.raises(RuntimeError, match="ran alone"):
+        engine.dram.stream(1e9, 4e9, "g")
+    engine.dram.alone_done()
+    engine.dram.stream(1e9, 4e9, "g")
+
+
+def test_with_nothing_else_scheduled_a_pass_alone_moves_the_clock_without_a_simpy_event():
     soc = hand_soc()
     engine = Engine(soc)
     engine.env.process(engine.run_pass(plan(soc, cpu(soc, 1), op("a", nbytes=4e9)), "a"))
-    engine.env.step()
-    assert isinstance(engine.log.entries[0], AlonePass)
-
-    def late():
-        yield engine.dram.stream(1e9, 4e9, "g")
-    engine.env.process(late())
-    with pytest.raises(RuntimeError, match="ran alone"):
-        engine.env.run()
+    engine.env.step()                                   # the process starts: its pass ends in the same step
+    # 4 GB at the core's 4 GB/s; simpy scheduled the process's start and its end, and no timeout
+    assert engine.env.now == pytest.approx(1.0) and engine.env.events_scheduled == 2
 
 
 @pytest.mark.parametrize("side", [0.99, 1.01])
