@@ -23,11 +23,14 @@ def add_commands(sub) -> None:
 
 def targets(doc: dict) -> list[tuple[str, float, str, bool]]:
     """Issue 14's targets, each a ratio taken in this run: (what, figure, target, met)."""
-    sc, start, tl = doc["scenarios"], doc["startup"], doc["timeline"]
+    sc, start, tl, g = doc["scenarios"], doc["startup"], doc["timeline"], doc["granularities_wall_s"]
+    noise = noise_of(g)
     out = [("default 128 tokens, op: cost in simpy-timeout units", sc[OP]["cost_simpy_timeouts"], "<= 25,000",
             sc[OP]["cost_simpy_timeouts"] <= 25_000),
-           ("model wall / layer wall", sc[MODEL]["wall_s"] / sc[LAYER]["wall_s"], "<= 1", sc[MODEL]["wall_s"] <= sc[LAYER]["wall_s"]),
-           ("layer wall / op wall", sc[LAYER]["wall_s"] / sc[OP]["wall_s"], "<= 1", sc[LAYER]["wall_s"] <= sc[OP]["wall_s"]),
+           ("model wall / layer wall (interleaved)", g["model"] / g["layer"], f"<= 1 (+ noise {noise:.3f})",
+            g["model"] / g["layer"] <= 1 + noise),
+           ("layer wall / op wall (interleaved)", g["layer"] / g["op"], f"<= 1 (+ noise {noise:.3f})",
+            g["layer"] / g["op"] <= 1 + noise),
            ("overlap ~1000 rounds: wall / bare heapq over its DRAM instants",
             sc[OVERLAP_1000]["x_bare_heapq_over_dram_instants"], "<= 3", sc[OVERLAP_1000]["x_bare_heapq_over_dram_instants"] <= 3),
            ("overlap ~1000 rounds: peak RSS (MB)", sc[OVERLAP_1000]["peak_rss_mb"], "<= 150", sc[OVERLAP_1000]["peak_rss_mb"] <= 150),
@@ -40,6 +43,13 @@ def targets(doc: dict) -> list[tuple[str, float, str, bool]]:
         out += [("default run, 4 samples, with --timeline / without", tl["ratio"], "<= 3", tl["ratio"] <= 3),
                 ("default run, 4 samples, with --timeline: peak RSS (MB)", tl["peak_rss_mb"], "<= 200", tl["peak_rss_mb"] <= 200)]
     return out
+
+
+def noise_of(walls: dict[str, float]) -> float:
+    """How far apart the same work (layer, measured twice in the same interleaved loop) lands: the resolution of
+    the granularity ratios on this machine."""
+    a, b = walls["layer"], walls["layer, again"]
+    return max(a, b) / min(a, b) - 1
 
 
 def execute(args, console) -> None:
@@ -58,7 +68,8 @@ def execute(args, console) -> None:
     if args.json:
         write_json(args.json, doc)
     console.print(f"yardsticks: bare simpy {doc['simpy_timeouts_per_s']:,.0f} timeouts/s, bare heapq loop "
-                  f"{doc['heapq_events_per_s']:,.0f} events/s")
+                  f"{doc['heapq_events_per_s']:,.0f} events/s, bare two-stream fluid loop "
+                  f"{doc['fluid_instants_per_s']:,.0f} instants/s")
     table = Table(title="scenarios, each in its own process (wall: best of --repeat inside it)", title_justify="left")
     for col in ("scenario", "wall s", "simpy events", "DRAM instants", "cost (simpy timeouts)", "peak RSS MB"):
         table.add_column(col, justify="left" if col == "scenario" else "right")
@@ -66,6 +77,13 @@ def execute(args, console) -> None:
         table.add_row(name, f"{f['wall_s']:.3f}", f"{f['simpy_events']:,}", f"{f['dram_instants']:,}",
                       f"{f['cost_simpy_timeouts']:,.0f}", f"{f['peak_rss_mb']:.0f}")
     console.print(table)
+    for name in (OVERLAP_100, OVERLAP_1000):
+        f = doc["scenarios"][name]
+        console.print(f"{name}: {f['x_bare_heapq_over_dram_instants']:.1f} x a bare heapq loop, "
+                      f"{f['x_bare_fluid_over_dram_instants']:.1f} x the bare fluid loop over its DRAM instants")
+    g = doc["granularities_wall_s"]
+    console.print("granularities (default 4 x 128 tokens, interleaved in one process, best of max(--repeat, 5)): "
+                  + ", ".join(f"{name} {wall:.4f} s" for name, wall in g.items()) + f"; noise {noise_of(g):.3f}")
     s = doc["startup"]
     console.print(f"start-up (whole processes): import simpy {s['import_simpy_s']:.3f} s, import the dependencies "
                   f"{s['import_dependencies_s']:.3f} s, specsoc --help {s['specsoc_help_s']:.3f} s, specsoc run "

@@ -12,7 +12,6 @@ from simulator.cli.registry import TOP_EXAMPLES, summary
 from simulator.common.bundled import input_files
 from simulator.common.output import check_outputs, csv_text, together, write_json, write_text
 from simulator.render.run_tables import render_run
-from simulator.render.timeline import write_chrome_trace
 from simulator.run.simulate import simulate_recorded
 
 
@@ -44,6 +43,7 @@ def execute(args: argparse.Namespace, console: Console) -> None:
             write_text(args.csv, csv_text([document]))
         if args.timeline:
             with progress_bar(console, "events") as progress:
+                from simulator.render.timeline import write_chrome_trace   # only when asked: start-up
                 write_chrome_trace(args.timeline, record, lambda done, total: progress("timeline", done, total))
     render_run(console, scenario, results)
     written = [f"{what} written to {path}" for what, path in (("JSON", args.json), ("CSV", args.csv),

@@ -127,9 +127,14 @@ class Speculative:
             verify_shape = rt.shaping.shape(s.committed - s.target_fed, s.target_fed, prompt_tokens, drafts=g)
             budget = min(g + 1, s.last_draftable - s.have) if self.overlap else 0
             labels: list[str] = []
-            verify = env.process(rt.forward(self.target, verify_shape, f"target.{tag}.r{index}.verify"))
-            drafting = env.process(self._predraft(s, index, budget, verify, keep, labels)) if budget > 0 else None
-            yield verify
+            verifying = rt.forward(self.target, verify_shape, f"target.{tag}.r{index}.verify")
+            if budget > 0:      # the drafter drafts on beside the verify: each its own process
+                verify = env.process(verifying)
+                drafting = env.process(self._predraft(s, index, budget, verify, keep, labels))
+                yield verify
+            else:               # nothing runs beside it: the verify is this process's next step
+                drafting = None
+                yield from verifying
             previous = s.committed
             s.committed += n + 1
             s.emitted += n + 1

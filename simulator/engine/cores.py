@@ -32,7 +32,7 @@ class CoreLock:
 
     def wanted(self, cores: tuple[int, ...]) -> bool:
         """Does a waiter want any of these cores?"""
-        return any(not wanted.isdisjoint(cores) for wanted, _ in self._waiting)
+        return bool(self._waiting) and any(not wanted.isdisjoint(cores) for wanted, _ in self._waiting)
 
     def wait(self, cores: tuple[int, ...]) -> simpy.Event:
         """Queue for the cores; the event fires when they are handed over (they are then held)."""

@@ -80,7 +80,8 @@ class FluidDram:
         self._keep = keep_counter
         self.instants = 0             # sharing instants: times the flows in flight were shared anew
         self._peak = 0.0
-        self._last = (0.0, 0.0)     # the counter's last step (time, total), not yet in _peak
+        self._last_s, self._last_B_s = 0.0, 0.0     # the counter's last step (time, total), not yet in _peak
+        self._limits: dict[str, float] = {}           # alone_limit by group
         self._env = env
         self.usable_B_s = usable_B_s
         self._group_caps = dict(group_caps)
@@ -131,6 +132,11 @@ class FluidDram:
 
     def iter_bandwidth_steps(self) -> Iterator[BandwidthStep]:
         """The same, one at a time: a step at the same instant as the one before replaces it (it lasted 0 s)."""
+        return (BandwidthStep(t, rates) for t, rates in self.iter_counter())
+
+    def iter_counter(self) -> Iterator[tuple[float, dict[str, float]]]:
+        """The counter's steps as (time s, rates B/s by group): bandwidth_steps without an object each (a
+        timeline writes hundreds of thousands)."""
         if not self._keep:
             raise RuntimeError("the bandwidth counter was not kept: make the engine with keep_timeline=True")
         held = (self._times[0], self._rates[0])
@@ -146,15 +152,15 @@ class FluidDram:
                 if i < len(self._times):
                     yield self._times[i], self._rates[i]
 
-        for t, r in steps():
-            if t != held[0]:
-                yield BandwidthStep(*held)
-            held = (t, r)
-        yield BandwidthStep(*held)
+        for step in steps():
+            if step[0] != held[0]:
+                yield held
+            held = step
+        yield held
 
     @property
     def peak_B_s(self) -> float:
-        return max(max(self._totals), self._peak, self._last[1], self._alone_peak)
+        return max(max(self._totals), self._peak, self._last_B_s, self._alone_peak)
 
     # ------------------------------------------------------------------------- what streams through it
 
@@ -232,12 +238,19 @@ class FluidDram:
         which can fall an ulp short of t; the resource's clock never goes back."""
         return max(self._env.now, self._settled_at)
 
+    def _note_total(self, time_s: float, total_B_s: float) -> None:
+        """A new step of the counter when its steps are not kept: its peak, as of the steps as they would be kept
+        (a step replaced at its instant lasted 0 s and does not count)."""
+        if time_s != self._last_s:
+            if self._last_B_s > self._peak:
+                self._peak = self._last_B_s
+            self._last_s = time_s
+        self._last_B_s = total_B_s
+
     def _record(self, time_s: float, rates_B_s: dict[str, float], total_B_s: float) -> None:
         """A new step of the bandwidth counter (one at the same instant replaces the last, which lasted 0 s)."""
-        if not self._keep:      # the peak of the steps as they would be kept: a step replaced at its instant
-            if time_s != self._last[0]:                              # lasted 0 s and does not count
-                self._peak = max(self._peak, self._last[1])
-            self._last = (time_s, total_B_s)
+        if not self._keep:
+            self._note_total(time_s, total_B_s)
             return
         if self._times[-1] == time_s:
             self._rates[-1] = rates_B_s
@@ -261,19 +274,28 @@ class FluidDram:
         n = len(flows)
         if n == 1:       # the common cases unrolled: under contention this runs twice per task
             f = flows[0]
-            f.rate = rate = self.alone_rate(f.cap, f.group)
+            limit = self._limits.get(f.group)
+            if limit is None:
+                limit = self._limits[f.group] = self.alone_limit(f.group)
+            f.rate = rate = f.cap if f.cap < limit else limit
             self._flows_end_s = f.end_s = now + f.remaining / rate
             self._dirty = False
-            self._record(now, {f.group: rate}, rate)
+            if self._keep:
+                self._record(now, {f.group: rate}, rate)
+            else:
+                self._note_total(now, rate)
             return
         if n == 2 and self._sharing:
             a, b = flows
             a.rate, b.rate = ra, rb = two_flows(a.cap, b.cap, a.group, b.group, self._group_caps, self.usable_B_s)
-            a.end_s = now + a.remaining / ra
-            b.end_s = now + b.remaining / rb
-            self._flows_end_s = min(a.end_s, b.end_s)
+            a.end_s = end_a = now + a.remaining / ra
+            b.end_s = end_b = now + b.remaining / rb
+            self._flows_end_s = end_a if end_a < end_b else end_b
             self._dirty = False
-            self._record(now, {a.group: ra, b.group: rb} if a.group != b.group else {a.group: ra + rb}, ra + rb)
+            if self._keep:
+                self._record(now, {a.group: ra, b.group: rb} if a.group != b.group else {a.group: ra + rb}, ra + rb)
+            else:
+                self._note_total(now, ra + rb)
             return
         if not flows:
             self._flows_end_s = math.inf
@@ -328,11 +350,17 @@ class FluidDram:
         self._scheduled = False
         horizon = self._env.peek()    # the next instant anything else is due in simpy
         while True:
-            self._settle(t)
+            dt = t - self._settled_at
+            if dt > 0:              # _settle, inlined
+                for f in self._flows:
+                    f.remaining -= f.rate * dt
+                self._settled_at = t
             finished = ()
             if self._flows_end_s <= t:
-                finished = [f for f in self._flows if f.end_s <= t]
-                self._flows = [f for f in self._flows if f.end_s > t]
+                finished, going = [], []
+                for f in self._flows:
+                    (finished if f.end_s <= t else going).append(f)
+                self._flows = going
                 self._dirty = True
             due = [s for s in streamers if s.wake_s <= t]
             self._crowded = len(finished) + len(due) > 1 or horizon <= t
@@ -349,7 +377,10 @@ class FluidDram:
             self._crowded = False
             if self._dirty:
                 self._reshare(t)
-            t_next = self._next_s()
+            t_next = self._flows_end_s           # _next_s, inlined
+            for streamer in streamers:
+                if streamer.wake_s < t_next:
+                    t_next = streamer.wake_s
             if self._scheduled:          # a streamer ended: its process resumes in simpy
                 self._scheduled = False
                 horizon = self._env.peek()

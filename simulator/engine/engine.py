@@ -76,6 +76,7 @@ class Engine:
         self._locks = {"cpu": CoreLock(self.env)} | {pu.name: CoreLock(self.env) for pu in soc.pus if pu.kind != "cpu"}
         self._active = 0                            # passes and handoffs in flight (started, not returned)
         self._starting: PassRun | None = None       # the pass being started on the DRAM's clock
+        self._limits: dict[str, float] = {}         # per DRAM group: the most one flow gets alone
 
     # ------------------------------------------------------------------------------ what callers use
 
@@ -91,8 +92,18 @@ class Engine:
         try:
             path = self._path(plan, None)
             first = 0
-            if path == ALONE:
-                yield from self._alone(plan, label, 0)
+            if path == ALONE:       # _alone, inlined: a sequential run spends most of its time here
+                lock, cores = self._locks[plan.placement.lock], plan.placement.slots
+                if not lock.try_acquire(cores):
+                    raise RuntimeError(f"pass {label} went alone but its cores are in use")
+                env = self.env
+                entry = self._alone_entry(plan, label, 0, env.now)
+                if env._queue:
+                    yield env.timeout(entry.end_s - entry.start_s)
+                else:
+                    env._now += entry.end_s - entry.start_s
+                self.dram.alone_done()
+                lock.release(cores)
                 return True
             if path == AHEAD:
                 lock, cores = self._locks[plan.placement.lock], plan.placement.slots
@@ -139,7 +150,7 @@ class Engine:
         boundary (`running`: how it runs now). A pass never leaves TASKS but to go alone."""
         if not self.fast_paths:
             return TASKS
-        if self._active == 1 and self.env.pending() == self.dram.timers_pending:
+        if self._active == 1 and len(self.env._queue) == self.dram.timers_pending:
             return ALONE
         lock, cores = self._locks[plan.placement.lock], plan.placement.slots
         if running is None:
@@ -190,11 +201,7 @@ class Engine:
         if not lock.try_acquire(cores):
             raise RuntimeError(f"pass {label} went alone but its cores are in use")
         entry = self._alone_entry(plan, label, first, self.env.now)
-        env = self.env
-        if env._queue:
-            yield env.timeout(entry.end_s - entry.start_s)
-        else:                   # env.wait inlined: a sequential run spends most of its time here
-            env._now += entry.end_s - entry.start_s
+        yield from self.env.wait(entry.end_s - entry.start_s)
         self.dram.alone_done()
         lock.release(cores)
 
@@ -202,7 +209,11 @@ class Engine:
         """Tasks `first`.. of the pass, alone from `start`: one AlonePass in the log (its events and DRAM counter
         steps are replayed from the same arithmetic when asked for); the DRAM refuses flows until it ends. A whole
         pass costs its plan's closed form (Plan.alone: a few array operations, memoised per plan)."""
-        steps = plan.alone(self.dram.alone_limit(plan.placement.group))
+        group = plan.placement.group
+        limit = self._limits.get(group)
+        if limit is None:
+            limit = self._limits[group] = self.dram.alone_limit(group)
+        steps = plan.alone(limit)
         if first == 0:
             duration, nbytes = steps.total_s, plan.bytes
         else:

@@ -40,7 +40,7 @@ class OpEvent:
     def trace_event(self, pid: int, tid: int) -> dict:
         """This op as a Chrome-trace complete event (microseconds), on process `pid`, track `tid`."""
         dur = self.duration_s
-        ts, dur_us = us_span(self.start_s, self.start_s + dur)
+        ts, dur_us = us_span(self.start_s, self.end_s)
         return {"name": self.name, "cat": self.kind, "ph": "X", "pid": pid, "tid": tid, "ts": ts, "dur": dur_us,
                 "args": {"pass": self.pass_label, "cores": list(self.cores), "flops": self.flops, "bytes": self.bytes,
                          "achieved_bandwidth_GB_s": self.bytes / dur / 1e9 if dur > 0 else 0.0,
@@ -54,11 +54,11 @@ class OpEvent:
 
 
 def us_span(start_s: float, end_s: float) -> tuple[float, float]:
-    """(ts, dur) of a Chrome-trace slice in microseconds to the nanosecond: the start and the end are rounded,
-    then dur = end - start, so that a slice ending where the next begins never crosses it (rounding ts and dur
-    each on their own made 1 ns overlaps, which Perfetto's importer drops)."""
-    ts, end = round(start_s * 1e6, 3), round(end_s * 1e6, 3)
-    return ts, round(end - ts, 3)
+    """(ts, dur) of a Chrome-trace slice in microseconds, to the nanosecond: the start and the end are rounded to
+    whole nanoseconds, then dur = end - start, so that a slice ending where the next begins never crosses it
+    (rounding ts and dur each on their own made 1 ns overlaps, which Perfetto's importer drops)."""
+    start_ns, end_ns = round(start_s * 1e9), round(end_s * 1e9)
+    return start_ns / 1000, (end_ns - start_ns) / 1000
 
 
 def _lost(duration_s: float, alone_s: float) -> float:
@@ -105,14 +105,20 @@ class AlonePass:
         return _pass_events(self, self.times())
 
     def counter_steps(self) -> Iterator[tuple[float, dict[str, float], float]]:
-        """The DRAM counter's steps during the pass: (time, rates by PU, total), at the ops' times."""
-        rates = self.steps.rate_B_s.tolist()
-        overheads = self.steps.overhead_s.tolist()
-        for i, (begin, end) in zip(self.plan.order[self.first:], self.times()):
+        """The DRAM counter's steps during the pass: (time, rates by PU, total), at the ops' times (times()'s
+        arithmetic, inlined: a timeline reads hundreds of thousands)."""
+        t, start, pu = 0.0, self.start_s, self.pu
+        overheads, busy, rates = (a.tolist() for a in (self.steps.overhead_s, self.steps.busy_s, self.steps.rate_B_s))
+        order = self.plan.order[self.first:]
+        last = len(order) - 1
+        for n, i in enumerate(order):
+            begin = start + t
+            t += overheads[i]
+            t += busy[i]
             rate = rates[i]
             if rate > 0:
-                yield begin + overheads[i], {self.pu: rate}, rate
-                yield end, {}, 0.0
+                yield begin + overheads[i], {pu: rate}, rate
+                yield (start + t if n < last else self.end_s), {}, 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,13 +148,13 @@ class TimedPass:
 
     @property
     def bytes(self) -> float:
-        unique = self.plan.unique
-        return sum(unique[i].bytes for i in self.plan.order[:len(self.starts)])
+        nbytes = self.plan.column("bytes")
+        return sum(nbytes[i] for i in self.plan.order[:len(self.starts)])
 
     @property
     def contention_s(self) -> float:
-        unique = self.plan.unique
-        return sum(_lost(end - start, unique[i].alone_s) for i, start, end in zip(self.plan.order, self.starts, self.ends))
+        alone = self.plan.column("alone_s")
+        return sum(_lost(end - start, alone[i]) for i, start, end in zip(self.plan.order, self.starts, self.ends))
 
     def times(self) -> Iterator[tuple[float, float]]:
         return zip(self.starts, self.ends)

@@ -29,7 +29,7 @@ class PassRun:
     """One pass on the DRAM's clock (a dram.Streamer): its plan, how far it got, and when each task ran."""
 
     __slots__ = ("engine", "plan", "label", "abandon", "done", "ended", "index", "phase", "wake_s", "task",
-                 "op_start_s", "starts", "ends", "flow")
+                 "op_start_s", "starts", "ends", "flow", "overheads", "caps", "nbytes", "computes")
 
     def __init__(self, engine, plan: Plan, label: str, abandon=None):
         self.engine = engine
@@ -41,7 +41,10 @@ class PassRun:
         self.index = 0              # the task running, or next to run
         self.phase = _OVERHEAD
         self.wake_s = math.inf      # when its overhead or compute phase ends; inf while it streams
-        self.task = None            # the task running (a plan.Task)
+        self.task = 0               # the task running: its index among the plan's distinct tasks
+        # the plan's distinct tasks, the fields a run reads, as lists (made per pass: a plan keeps no objects)
+        self.overheads, self.caps = plan.column("overhead_s"), plan.column("stream_cap_B_s")
+        self.nbytes, self.computes = plan.column("bytes"), plan.column("compute_s")
         self.op_start_s = 0.0
         self.starts: list[float] = []
         self.ends: list[float] = []
@@ -70,7 +73,7 @@ class PassRun:
 
     def _boundary(self, t: float) -> None:
         """Between two tasks: end, be abandoned, go alone, hand the cores over, or start the next task."""
-        order, unique = self.plan.order, self.plan.unique
+        order, overheads = self.plan.order, self.overheads
         engine = self.engine
         while True:
             if self.index == len(order):
@@ -80,11 +83,11 @@ class PassRun:
             path = engine._path(self.plan, AHEAD)
             if path != AHEAD:
                 return engine._run_ended(self, t, path)
-            task = self.task = unique[order[self.index]]
+            task = self.task = order[self.index]
             self.op_start_s = t
-            if task.overhead_s > 0:
+            if overheads[task] > 0:
                 self.phase = _OVERHEAD
-                self.wake_s = t + task.overhead_s
+                self.wake_s = t + overheads[task]
                 return
             if self._work(t):
                 return
@@ -93,12 +96,13 @@ class PassRun:
     def _work(self, t: float) -> bool:
         """The task's overhead is spent: stream its bytes, or compute; False if it has nothing to do."""
         task = self.task
-        if task.stream_cap_B_s > 0:
+        cap = self.caps[task]
+        if cap > 0:
             self.wake_s = math.inf
-            self.engine.dram.add_flow(self.flow, task.bytes, task.stream_cap_B_s)
+            self.engine.dram.add_flow(self.flow, self.nbytes[task], cap)
             return True
-        if task.compute_s > 0:
+        if self.computes[task] > 0:
             self.phase = _COMPUTE
-            self.wake_s = t + task.compute_s
+            self.wake_s = t + self.computes[task]
             return True
         return False

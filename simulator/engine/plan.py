@@ -154,10 +154,15 @@ class Plan:
         tasks = tuple(tasks)
         return PlanBatch(placement, TaskTable.of(tasks), tuple(range(len(tasks))), tuple(t.name for t in tasks)).plan(0)
 
-    @cached_property
+    @property
     def unique(self) -> tuple[Task, ...]:
-        """The distinct tasks as Task objects (made when a pass runs task by task, or is replayed)."""
+        """The distinct tasks as Task objects, made anew at each call (for a pass run task by task, or replayed:
+        a plan does not keep them, so that memory does not grow with the shapes a run meets)."""
         return self.batch.table.tasks(self.index)
+
+    def column(self, name: str) -> list:
+        """One field of its distinct tasks (a TaskTable column), as a list."""
+        return getattr(self.batch.table, name)[:, self.index].tolist()
 
     @cached_property
     def alone_s(self) -> float:

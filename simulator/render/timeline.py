@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from itertools import islice
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ from simulator.common.config import is_number, read_json
 from simulator.common.errors import InputError
 from simulator.common.output import write_stream
 from simulator.decode.runtime import role_of
+from simulator.engine.eventlog import OpEvent, us_span
 from simulator.run.simulate import RunRecord
 
 SCHEMA = 1
@@ -68,8 +70,16 @@ def trace_events(record: RunRecord) -> Iterator[dict]:
 def op_events(record: RunRecord) -> Iterator[dict]:
     """Names of processes and tracks, every op and handoff, the rounds."""
     engine = record.engine
-    soc, log = engine.soc, engine.log
-    pids = _pids(soc)
+    pids = _pids(engine.soc)
+    yield from _meta_events(engine.soc, pids)
+    for e in engine.log.iter_ops():
+        yield _op_event(e, pids)
+    for r in record.rounds:
+        yield r.trace_event(len(pids) + 1, 0)
+
+
+def _meta_events(soc, pids: dict[str, int]) -> Iterator[dict]:
+    """Names of processes and tracks."""
     rounds_pid, dram_pid = len(pids) + 1, len(pids) + 2
 
     def meta(kind: str, pid: int, name: str, tid: int | None = None) -> dict:
@@ -91,60 +101,106 @@ def op_events(record: RunRecord) -> Iterator[dict]:
     yield meta("process_name", rounds_pid, "speculative rounds")
     yield meta("thread_name", rounds_pid, "rounds", 0)
     yield meta("process_name", dram_pid, f"DRAM ({soc.dram.peak_bandwidth_B_s / 1e9:g} GB/s peak)")
-    for e in log.iter_ops():
-        if e.kind == "handoff":
-            yield e.trace_event(pids[e.pu.split("+")[0]], HANDOFF_TID)
-        else:
-            event = e.trace_event(pids[e.pu.split("+")[0]], e.cores[0])   # spanning: on its first cluster's track
-            event["args"]["role"] = role_of(e.pass_label)
-            yield event
-    for r in record.rounds:
-        yield r.trace_event(rounds_pid, 0)
+
+
+def _op_event(e: OpEvent, pids: dict[str, int]) -> dict:
+    """One op or handoff: an op on its first cluster's track (spanning: the first of its clusters), with its role;
+    a handoff on its PU's handoff track."""
+    pid = pids[e.pu.split("+")[0]]
+    if e.kind == "handoff":
+        return e.trace_event(pid, HANDOFF_TID)
+    event = e.trace_event(pid, e.cores[0])
+    event["args"]["role"] = role_of(e.pass_label)
+    return event
 
 
 def counter_steps(record: RunRecord) -> Iterator[tuple[float, dict[str, float]]]:
     """The DRAM counter's events, one a step (Perfetto draws one track per series): (ts, GB/s in use in all and
     by each PU)."""
     names = [pu.name for pu in record.engine.soc.pus]
-    for s in record.engine.dram.iter_bandwidth_steps():
-        yield round(s.time_s * 1e6, 3), {"total": s.total_B_s / 1e9, **{name: s.rates_B_s.get(name, 0.0) / 1e9
-                                                                        for name in names}}
+    for time_s, rates in record.engine.dram.iter_counter():
+        yield round(time_s * 1e6, 3), {"total": sum(rates.values()) / 1e9, **{name: rates.get(name, 0.0) / 1e9
+                                                                              for name in names}}
+
+
+def _pass_lines(entry, pid: int, quoted: dict[str, str]) -> Iterator[str]:
+    """The ops of one pass record (AlonePass, TimedPass) as JSON text, formatted directly: what encoding their
+    events (OpEvent.trace_event, with their role) gives, keys sorted, without an object or a dict per op. What
+    does not change from op to op is formatted once per distinct task of the pass."""
+    label, role, cores = json.dumps(entry.label), json.dumps(role_of(entry.label)), json.dumps(list(entry.cores))
+    tail = f', "ph": "X", "pid": {pid}, "tid": {entry.cores[0]}, "ts": '
+    plan = entry.plan
+    tasks = [(t.bytes, t.alone_s,
+              f', "bound": "{"compute" if t.compute_bound else "memory"}", "bytes": {t.bytes!r}, "contention_s": ',
+              f', "cores": {cores}, "flops": {t.flops!r}, "pass": {label}, "role": {role}}}, "cat": {json.dumps(t.kind)}, '
+              f'"dur": ') for t in plan.unique]
+    for i, name, (start, end) in zip(plan.order[entry.first:], plan.names[entry.first:], entry.times()):
+        nbytes, alone, bound_bytes, cores_to_dur = tasks[i]
+        name_json = quoted.get(name)
+        if name_json is None:
+            name_json = quoted[name] = json.dumps(name)
+        ts, end_us = us_span(start, end)
+        duration = end - start
+        lost = duration - alone
+        yield (f'{{"args": {{"achieved_bandwidth_GB_s": {nbytes / duration / 1e9 if duration > 0 else 0.0!r}'
+               f'{bound_bytes}{lost if lost > 1e-9 * alone + 1e-12 else 0.0!r}{cores_to_dur}{end_us!r}, "name": '
+               f'{name_json}{tail}{ts!r}}}')
 
 
 def write_chrome_trace(path: str, record: RunRecord, progress=lambda done, total: None) -> None:
     """Stream the timeline to `path` as it is produced (one event a line; the file appears whole, or not at all),
-    calling progress(events written, events in all) now and then."""
+    calling progress(events written, events in all) now and then. Ops of pass records and the DRAM counter's
+    steps are formatted directly (tests/render/test_timeline.py checks the file equals chrome_trace's document);
+    everything else goes through the JSON encoder."""
     encode = json.JSONEncoder(sort_keys=True, allow_nan=False, check_circular=False).encode   # made once
     header = encode(trace_header(record))
-    total = record.engine.log.ops_count() + len(record.rounds)
-
-    dram_pid = len(record.engine.soc.pus) + 2
-    keys = sorted(["total", *(pu.name for pu in record.engine.soc.pus)])
+    engine = record.engine
+    total = engine.log.ops_count() + len(record.rounds)
+    pids = _pids(engine.soc)
+    dram_pid = len(pids) + 2
+    keys = sorted(["total", *(pu.name for pu in engine.soc.pus)])
     quoted = [json.dumps(k) for k in keys]
     tail = f', "name": {json.dumps(COUNTER)}, "ph": "C", "pid": {dram_pid}, "ts": '
 
-    def lines():
-        yield header[:-1] + ', "traceEvents": [\n'
-        for n, event in enumerate(op_events(record)):
-            yield (",\n" if n else "") + encode(event)
-            if n % 50_000 == 0:
-                progress(min(n, total), total)
-        pus = [None if k == "total" else k for k in keys]
-        for step in record.engine.dram.iter_bandwidth_steps():   # the JSON encode() writes, formatted directly
-            rates, total_gb_s = step.rates_B_s, step.total_B_s / 1e9
-            args = ", ".join(f"{q}: {float.__repr__(total_gb_s if pu is None else rates.get(pu, 0.0) / 1e9)}"
-                             for q, pu in zip(quoted, pus))
-            yield f',\n{{"args": {{{args}}}{tail}{float.__repr__(round(step.time_s * 1e6, 3))}}}'
-        yield "\n]}\n"
+    def events():
+        names: dict[str, str] = {}
+        for event in _meta_events(engine.soc, pids):
+            yield encode(event)
+        for e in engine.log.entries:
+            if isinstance(e, OpEvent):
+                yield encode(_op_event(e, pids))
+            else:
+                yield from _pass_lines(e, pids[e.pu.split("+")[0]], names)
+        for r in record.rounds:
+            yield encode(r.trace_event(len(pids) + 1, 0))
 
-    def chunks():       # a few thousand lines a write
-        batch = []
-        for line in lines():
-            batch.append(line)
-            if len(batch) == 4096:
-                yield "".join(batch)
-                batch.clear()
-        yield "".join(batch)
+    def counter():
+        pus = [None if k == "total" else k for k in keys]
+        args_of: dict[tuple, str] = {}          # a step's args by its rates: alone passes repeat a few of them
+        for time_s, rates in engine.dram.iter_counter():
+            key = tuple(rates.items())
+            args = args_of.get(key)
+            if args is None:
+                gb_s = sum(rates.values()) / 1e9
+                args = args_of[key] = ", ".join(f"{q}: {float.__repr__(gb_s if pu is None else rates.get(pu, 0.0) / 1e9)}"
+                                                for q, pu in zip(quoted, pus))
+            # ts to the nanosecond: "%.3f" rounds as round(ts, 3) does (both from the exact binary value)
+            yield f'{{"args": {{{args}}}{tail}{time_s * 1e6:.3f}}}'
+
+    def chunks():       # a few thousand lines a write, joined
+        yield header[:-1] + ', "traceEvents": [\n'
+        done, first = 0, True
+        for source, counts in ((events(), True), (counter(), False)):
+            while True:
+                batch = list(islice(source, 4096))
+                if not batch:
+                    break
+                yield ("" if first else ",\n") + ",\n".join(batch)
+                first = False
+                if counts:
+                    done += len(batch)
+                    progress(min(done, total), total)
+        yield "\n]}\n"
 
     write_stream(path, chunks())
     progress(total, total)

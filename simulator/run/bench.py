@@ -1,14 +1,18 @@
 """`specsoc bench`: what the simulator costs on this machine, each figure in units the machine sets itself.
 
 One run measures:
-- two yardsticks: bare simpy timeouts per second (one process yielding timeouts: the floor of any simpy model's
-  cost per event) and a bare heapq event loop's events per second (push and pop of (time, seq) pairs: the floor
-  of any event loop in Python);
+- three yardsticks: bare simpy timeouts per second (one process yielding timeouts: the floor of any simpy model's
+  cost per event), a bare heapq event loop's events per second (push and pop of (time, seq) pairs: the floor
+  of any event loop in Python) and a bare two-stream fluid loop's sharing instants per second (the least a fluid
+  DRAM model does per instant, fluid_instants_per_s);
 - each scenario of SCENARIOS in its own process (`python -m simulator.run.bench NAME REPEAT`): its wall (best of
   REPEAT inside that process, files already read), its real events (simpy events scheduled plus the DRAM's
   sharing instants, over the baseline and the speculative run), its peak RSS (that process's own), and its cost
-  in yardstick units: wall x the simpy timeout rate, i.e. how many bare simpy timeouts the machine runs in the
-  same time. Walls compare within one run only: the shared machines drift;
+  in yardstick units: wall x the simpy timeout rate measured in that process right before it, i.e. how many bare
+  simpy timeouts the machine runs in the same time (the best of REPEAT such pairs: the shared machines' speed
+  drifts within seconds, so each wall is taken against the yardstick of its own moment);
+- the granularities: the default 4 x 128 tokens at op, layer and model granularity (and layer again, for the
+  noise) interleaved in one process, best of max(REPEAT, 5) each;
 - start-up: `specsoc --help` and a default `specsoc run` as whole processes, against importing simpy alone and
   importing the project's dependencies alone (best of REPEAT each);
 - the timeline: the default scenario with 4 samples (TIMELINE_SAMPLES; its 64 make a 1.2 GB file) at op
@@ -70,6 +74,44 @@ def heapq_events_per_s(events: int = 200_000) -> float:
     return events / (time.perf_counter() - start)
 
 
+def fluid_instants_per_s(instants: int = 150_000) -> float:
+    """The least a fluid DRAM model does per sharing instant, in bare Python: two streams of tasks (an overhead,
+    then bytes) share one bandwidth max-min fairly under their own caps; each instant settles both, ends what
+    ends, starts the next phase and shares anew. No log, no checks, no other work: a floor, not a model."""
+    overheads = [1e-6 * (1 + (7 * i) % 5) for i in range(64)]
+    sizes = [1e3 * (1 + (13 * i) % 997) for i in range(64)]
+    total, cap_a, cap_b = 8e9, 6e9, 5e9
+    a = [0, False, overheads[0], 0.0, 0.0]      # task, streaming, overhead ends at, bytes left, rate
+    b = [0, False, overheads[1], 0.0, 0.0]
+    t, count = 0.0, 0
+    start = time.perf_counter()
+    while count < instants:
+        ta = t + a[3] / a[4] if a[1] else a[2]
+        tb = t + b[3] / b[4] if b[1] else b[2]
+        now = ta if ta < tb else tb
+        if a[1]:
+            a[3] -= a[4] * (now - t)
+        if b[1]:
+            b[3] -= b[4] * (now - t)
+        t = now
+        for s, ends in ((a, ta), (b, tb)):
+            if ends <= t:
+                if s[1]:
+                    s[0] += 1
+                    s[1], s[2] = False, t + overheads[s[0] & 63]
+                else:
+                    s[1], s[3] = True, sizes[s[0] & 63]
+        if a[1] and b[1]:
+            a[4] = min(cap_a, max(total / 2, total - cap_b))
+            b[4] = min(cap_b, total - a[4])
+        elif a[1]:
+            a[4] = min(cap_a, total)
+        elif b[1]:
+            b[4] = min(cap_b, total)
+        count += 1
+    return instants / (time.perf_counter() - start)
+
+
 def peak_rss_mb() -> float:
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb / 1024 if sys.platform != "darwin" else kb / 1024 / 1024
@@ -89,16 +131,38 @@ def measure_here(name: str, repeat: int) -> dict:
 
     engine_module.Engine.__init__ = counted
     scenario = SCENARIOS[name].build()
-    best, results = float("inf"), None
+    best, cost, results = float("inf"), float("inf"), None
     for _ in range(repeat):
         made.clear()
+        rate = simpy_timeouts_per_s(50_000)      # the yardstick right before: the machine's speed drifts
         start = time.perf_counter()
         results = simulate(scenario)
-        best = min(best, time.perf_counter() - start)
+        wall = time.perf_counter() - start
+        best, cost = min(best, wall), min(cost, wall * rate)
     simpy_events = sum(e.env.events_scheduled for e in made)
     instants = sum(e.dram.instants for e in made)
-    return {"wall_s": best, "simpy_events": simpy_events, "dram_instants": instants,
+    return {"wall_s": best, "cost_simpy_timeouts": cost, "simpy_events": simpy_events, "dram_instants": instants,
             "events": simpy_events + instants, "rounds": getattr(results, "rounds", 0), "peak_rss_mb": peak_rss_mb()}
+
+
+GRANULARITY_RUNS = {"op": replace(DEFAULT_128, granularity="op"), "layer": replace(DEFAULT_128, granularity="layer"),
+                    "model": replace(DEFAULT_128, granularity="model"), "layer, again": replace(DEFAULT_128, granularity="layer")}
+
+
+def measure_granularities(repeat: int) -> dict[str, float]:
+    """In this process: the default 4 x 128 tokens at each granularity, interleaved (the order turned each time,
+    so that none always runs first), best wall of max(repeat, 5) each; "layer, again" measures layer twice, so
+    that the two layer walls show how far apart equal work lands on this machine (the noise)."""
+    from simulator.run.simulate import simulate
+    scenarios = {name: spec.build() for name, spec in GRANULARITY_RUNS.items()}
+    best = dict.fromkeys(scenarios, float("inf"))
+    names = list(scenarios)
+    for k in range(max(repeat, 5)):
+        for name in names[k % len(names):] + names[:k % len(names)]:
+            start = time.perf_counter()
+            simulate(scenarios[name])
+            best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def _own_process(args: list[str]) -> dict:
@@ -135,27 +199,33 @@ def _timeline(repeat: int) -> dict:
 class BenchResult:
     simpy_timeouts_per_s: float
     heapq_events_per_s: float
+    fluid_instants_per_s: float
     scenarios: dict[str, dict]
+    granularities: dict[str, float]     # best wall s of the default 4 x 128 tokens at each, interleaved
     startup: dict[str, float]
     timeline: dict[str, float]
 
     def to_json(self) -> dict:
         return {"simpy_timeouts_per_s": self.simpy_timeouts_per_s, "heapq_events_per_s": self.heapq_events_per_s,
-                "scenarios": self.scenarios, "startup": self.startup, "timeline": self.timeline}
+                "fluid_instants_per_s": self.fluid_instants_per_s, "scenarios": self.scenarios,
+                "granularities_wall_s": self.granularities, "startup": self.startup, "timeline": self.timeline}
 
 
 def run_bench(repeat: int = 3, progress=lambda step: None, timeline: bool = True) -> BenchResult:
     progress("yardsticks")
     simpy_rate = max(simpy_timeouts_per_s() for _ in range(repeat))
     heap_rate = max(heapq_events_per_s() for _ in range(repeat))
+    fluid_rate = max(fluid_instants_per_s() for _ in range(repeat))
     scenarios = {}
     for name in SCENARIOS:
         progress(name)
         figures = _own_process([name, str(repeat)])
-        figures["cost_simpy_timeouts"] = figures["wall_s"] * simpy_rate
-        figures["x_bare_heapq_over_dram_instants"] = (figures["wall_s"] * heap_rate / figures["dram_instants"]
-                                                      if figures["dram_instants"] else None)
+        instants = figures["dram_instants"]
+        figures["x_bare_heapq_over_dram_instants"] = figures["wall_s"] * heap_rate / instants if instants else None
+        figures["x_bare_fluid_over_dram_instants"] = figures["wall_s"] * fluid_rate / instants if instants else None
         scenarios[name] = figures
+    progress("granularities")
+    granularities = _own_process(["--granularities", str(repeat)])
     progress("start-up")
     python = sys.executable
     startup = {"import_simpy_s": process_wall([python, "-c", "import simpy"], repeat),
@@ -165,7 +235,8 @@ def run_bench(repeat: int = 3, progress=lambda step: None, timeline: bool = True
     startup["help_x_import_simpy"] = startup["specsoc_help_s"] / startup["import_simpy_s"]
     startup["run_x_import_dependencies"] = startup["specsoc_run_s"] / startup["import_dependencies_s"]
     progress("timeline")
-    return BenchResult(simpy_rate, heap_rate, scenarios, startup, _timeline(repeat) if timeline else {})
+    return BenchResult(simpy_rate, heap_rate, fluid_rate, scenarios, granularities, startup,
+                       _timeline(repeat) if timeline else {})
 
 
 def main(argv: list[str]) -> None:
@@ -175,6 +246,9 @@ def main(argv: list[str]) -> None:
                         "--timeline", argv[1]], check=True, stdout=subprocess.DEVNULL)
         kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         print(json.dumps({"peak_rss_mb": kb / 1024 if sys.platform != "darwin" else kb / 1024 / 1024}))
+        return
+    if argv[0] == "--granularities":
+        print(json.dumps(measure_granularities(int(argv[1]))))
         return
     print(json.dumps(measure_here(argv[0], int(argv[1]))))
 

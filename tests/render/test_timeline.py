@@ -96,12 +96,15 @@ def test_layer_granularity_keeps_files_small(tmp_path):
     assert len(_ops(layer)) == 8 * 30
 
 
-def test_a_streamed_timeline_is_the_document_in_memory(tmp_path):
+@pytest.mark.parametrize("spec", [dict(kv_cache=True, target_device="cpu:4", mode="overlap", alpha=0.9),
+                                  dict(), dict(target_device="cpu:4", mode="overlap"), dict(granularity="layer")],
+                         ids=["overlap", "sequential", "overlap-no-kv", "layer"])
+def test_a_streamed_timeline_is_the_document_in_memory(tmp_path, spec):
+    # the writer formats pass records' ops and the counter itself: what the JSON encoder gives for the document
     from simulator.render.timeline import chrome_trace, write_chrome_trace
     from simulator.run.builder import ScenarioSpec
     from simulator.run.simulate import simulate_recorded
-    scenario = ScenarioSpec(kv_cache=True, target_device="cpu:4", mode="overlap", alpha=0.9, samples=2,
-                            new_tokens=16, granularity="op").build()
+    scenario = ScenarioSpec(**{"samples": 2, "new_tokens": 16, "granularity": "op", **spec}).build()
     _results, record = simulate_recorded(scenario)
     path, calls = tmp_path / "t.json", []
     write_chrome_trace(str(path), record, lambda done, total: calls.append((done, total)))
