@@ -82,7 +82,7 @@ def execute(args, console) -> None:
         console.print(f"{name}: {f['x_bare_heapq_over_dram_instants']:.1f} x a bare heapq loop, "
                       f"{f['x_bare_fluid_over_dram_instants']:.1f} x the bare fluid loop over its DRAM instants")
     g = doc["granularities_wall_s"]
-    console.print("granularities (default 4 x 128 tokens, interleaved in one process, best of max(--repeat, 5)): "
+    console.print("granularities (default 4 x 128 tokens, interleaved in one process, best of max(--repeat, 15)): "
                   + ", ".join(f"{name} {wall:.4f} s" for name, wall in g.items()) + f"; noise {noise_of(g):.3f}")
     s = doc["startup"]
     console.print(f"start-up (whole processes): import simpy {s['import_simpy_s']:.3f} s, import the dependencies "

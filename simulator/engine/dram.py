@@ -139,24 +139,22 @@ class FluidDram:
         timeline writes hundreds of thousands)."""
         if not self._keep:
             raise RuntimeError("the bandwidth counter was not kept: make the engine with keep_timeline=True")
-        held = (self._times[0], self._rates[0])
-
-        def steps():
-            alone = iter(self._alone)
-            pending = next(alone, None)
-            for i in range(1, len(self._times) + 1):
-                while pending is not None and pending[0] == i:
-                    for t, r, _total in pending[1].counter_steps():
-                        yield t, r
-                    pending = next(alone, None)
-                if i < len(self._times):
-                    yield self._times[i], self._rates[i]
-
-        for step in steps():
-            if step[0] != held[0]:
-                yield held
-            held = step
-        yield held
+        times, rates = self._times, self._rates
+        held_t, held_r = times[0], rates[0]
+        alone = iter(self._alone)
+        pending = next(alone, None)
+        for i in range(1, len(times) + 1):
+            while pending is not None and pending[0] == i:     # an alone pass's steps, replayed in place
+                for t, r, _total in pending[1].counter_steps():
+                    if t != held_t:
+                        yield held_t, held_r
+                    held_t, held_r = t, r
+                pending = next(alone, None)
+            if i < len(times):
+                if times[i] != held_t:
+                    yield held_t, held_r
+                held_t, held_r = times[i], rates[i]
+        yield held_t, held_r
 
     @property
     def peak_B_s(self) -> float:

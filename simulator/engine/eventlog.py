@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+import numpy as np
+
 from simulator.engine.plan import AloneSteps, Plan
 
 
@@ -101,6 +103,17 @@ class AlonePass:
             t += busy[i]
             yield start + begin, (start + t if n < last else self.end_s)
 
+    def time_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """times() as two arrays (starts, ends), by the same sums: an accumulate adds in run order, as times() does."""
+        order = np.asarray(self.plan.order[self.first:])
+        steps = np.empty(2 * len(order))
+        steps[0::2], steps[1::2] = self.steps.overhead_s[order], self.steps.busy_s[order]
+        done = np.cumsum(steps)[1::2]                 # after each op
+        ends = self.start_s + done
+        if len(ends):
+            ends[-1] = self.end_s
+        return self.start_s + np.concatenate(([0.0], done[:-1])), ends
+
     def events(self) -> Iterator[OpEvent]:
         return _pass_events(self, self.times())
 
@@ -158,6 +171,9 @@ class TimedPass:
 
     def times(self) -> Iterator[tuple[float, float]]:
         return zip(self.starts, self.ends)
+
+    def time_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(self.starts), np.asarray(self.ends)
 
     def events(self) -> Iterator[OpEvent]:
         return _pass_events(self, self.times())

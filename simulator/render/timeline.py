@@ -27,7 +27,7 @@ from simulator.common.config import is_number, read_json
 from simulator.common.errors import InputError
 from simulator.common.output import write_stream
 from simulator.decode.runtime import role_of
-from simulator.engine.eventlog import OpEvent, us_span
+from simulator.engine.eventlog import OpEvent
 from simulator.run.simulate import RunRecord
 
 SCHEMA = 1
@@ -123,28 +123,33 @@ def counter_steps(record: RunRecord) -> Iterator[tuple[float, dict[str, float]]]
                                                                               for name in names}}
 
 
-def _pass_lines(entry, pid: int, quoted: dict[str, str]) -> Iterator[str]:
+def _pass_lines(entry, pid: int, quoted: dict[str, str]) -> list[str]:
     """The ops of one pass record (AlonePass, TimedPass) as JSON text, formatted directly: what encoding their
     events (OpEvent.trace_event, with their role) gives, keys sorted, without an object or a dict per op. What
-    does not change from op to op is formatted once per distinct task of the pass."""
+    does not change from op to op is formatted once per distinct task of the pass, what does is computed for all
+    its ops at once (the same arithmetic as trace_event and us_span, element by element)."""
     label, role, cores = json.dumps(entry.label), json.dumps(role_of(entry.label)), json.dumps(list(entry.cores))
     tail = f', "ph": "X", "pid": {pid}, "tid": {entry.cores[0]}, "ts": '
-    plan = entry.plan
-    tasks = [(t.bytes, t.alone_s,
-              f', "bound": "{"compute" if t.compute_bound else "memory"}", "bytes": {t.bytes!r}, "contention_s": ',
-              f', "cores": {cores}, "flops": {t.flops!r}, "pass": {label}, "role": {role}}}, "cat": {json.dumps(t.kind)}, '
-              f'"dur": ') for t in plan.unique]
-    for i, name, (start, end) in zip(plan.order[entry.first:], plan.names[entry.first:], entry.times()):
-        nbytes, alone, bound_bytes, cores_to_dur = tasks[i]
-        name_json = quoted.get(name)
-        if name_json is None:
-            name_json = quoted[name] = json.dumps(name)
-        ts, end_us = us_span(start, end)
-        duration = end - start
-        lost = duration - alone
-        yield (f'{{"args": {{"achieved_bandwidth_GB_s": {nbytes / duration / 1e9 if duration > 0 else 0.0!r}'
-               f'{bound_bytes}{lost if lost > 1e-9 * alone + 1e-12 else 0.0!r}{cores_to_dur}{end_us!r}, "name": '
-               f'{name_json}{tail}{ts!r}}}')
+    plan, first = entry.plan, entry.first
+    order = np.asarray(plan.order[first:])
+    fragments = [(f', "bound": "{"compute" if t.compute_bound else "memory"}", "bytes": {t.bytes!r}, "contention_s": ',
+                  f', "cores": {cores}, "flops": {t.flops!r}, "pass": {label}, "role": {role}}}, "cat": '
+                  f'{json.dumps(t.kind)}, "dur": ') for t in plan.unique]
+    starts, ends = entry.time_arrays()
+    starts, ends = starts[:len(ends)], ends[:len(starts)]
+    order = order[:len(starts)]
+    duration = ends - starts
+    nbytes, alone = np.asarray(plan.column("bytes"))[order], np.asarray(plan.column("alone_s"))[order]
+    moving = duration > 0
+    bandwidth = np.where(moving, nbytes / np.where(moving, duration, 1.0) / 1e9, 0.0)
+    lost = duration - alone
+    contention = np.where(lost > 1e-9 * alone + 1e-12, lost, 0.0)
+    start_ns, end_ns = np.rint(starts * 1e9), np.rint(ends * 1e9)     # us_span: whole nanoseconds
+    names = [quoted.get(name) or quoted.setdefault(name, json.dumps(name)) for name in plan.names[first:]]
+    return [f'{{"args": {{"achieved_bandwidth_GB_s": {bw!r}{fragments[i][0]}{c!r}{fragments[i][1]}{dur!r}, '
+            f'"name": {name}{tail}{ts!r}}}'
+            for i, name, bw, c, dur, ts in zip(order.tolist(), names, bandwidth.tolist(), contention.tolist(),
+                                              ((end_ns - start_ns) / 1000).tolist(), (start_ns / 1000).tolist())]
 
 
 def write_chrome_trace(path: str, record: RunRecord, progress=lambda done, total: None) -> None:

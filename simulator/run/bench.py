@@ -12,7 +12,7 @@ One run measures:
   simpy timeouts the machine runs in the same time (the best of REPEAT such pairs: the shared machines' speed
   drifts within seconds, so each wall is taken against the yardstick of its own moment);
 - the granularities: the default 4 x 128 tokens at op, layer and model granularity (and layer again, for the
-  noise) interleaved in one process, best of max(REPEAT, 5) each;
+  noise) interleaved in one process, best of max(REPEAT, 15) each;
 - start-up: `specsoc --help` and a default `specsoc run` as whole processes, against importing simpy alone and
   importing the project's dependencies alone (best of REPEAT each);
 - the timeline: the default scenario with 4 samples (TIMELINE_SAMPLES; its 64 make a 1.2 GB file) at op
@@ -151,13 +151,13 @@ GRANULARITY_RUNS = {"op": replace(DEFAULT_128, granularity="op"), "layer": repla
 
 def measure_granularities(repeat: int) -> dict[str, float]:
     """In this process: the default 4 x 128 tokens at each granularity, interleaved (the order turned each time,
-    so that none always runs first), best wall of max(repeat, 5) each; "layer, again" measures layer twice, so
+    so that none always runs first), best wall of max(repeat, 15) each; "layer, again" measures layer twice, so
     that the two layer walls show how far apart equal work lands on this machine (the noise)."""
     from simulator.run.simulate import simulate
     scenarios = {name: spec.build() for name, spec in GRANULARITY_RUNS.items()}
     best = dict.fromkeys(scenarios, float("inf"))
     names = list(scenarios)
-    for k in range(max(repeat, 5)):
+    for k in range(max(repeat, 15)):
         for name in names[k % len(names):] + names[:k % len(names)]:
             start = time.perf_counter()
             simulate(scenarios[name])
