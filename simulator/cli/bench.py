@@ -23,8 +23,9 @@ def add_commands(sub) -> None:
 
 def targets(doc: dict) -> list[tuple[str, float, str, bool]]:
     """Issue 14's targets, each a ratio taken in this run: (what, figure, target, met)."""
-    sc, start, tl, g = doc["scenarios"], doc["startup"], doc["timeline"], doc["granularities_wall_s"]
-    noise = noise_of(g)
+    sc, start, tl, walls = doc["scenarios"], doc["startup"], doc["timeline"], doc["granularities_wall_s"]
+    noise = noise_of(walls)
+    g = {name: min(walls[name], walls[f"{name}, again"]) for name in ("op", "layer", "model")}
     out = [("default 128 tokens, op: cost in simpy-timeout units", sc[OP]["cost_simpy_timeouts"], "<= 25,000",
             sc[OP]["cost_simpy_timeouts"] <= 25_000),
            ("model wall / layer wall (interleaved)", g["model"] / g["layer"], f"<= 1 (+ noise {noise:.3f})",
@@ -46,10 +47,10 @@ def targets(doc: dict) -> list[tuple[str, float, str, bool]]:
 
 
 def noise_of(walls: dict[str, float]) -> float:
-    """How far apart the same work (layer, measured twice in the same interleaved loop) lands: the resolution of
-    the granularity ratios on this machine."""
-    a, b = walls["layer"], walls["layer, again"]
-    return max(a, b) / min(a, b) - 1
+    """How far apart the same work (each granularity measured twice in the same interleaved loop) lands, at most:
+    the resolution of the granularity ratios on this machine."""
+    pairs = [(walls[name], walls[f"{name}, again"]) for name in ("op", "layer", "model")]
+    return max(max(a, b) / min(a, b) - 1 for a, b in pairs)
 
 
 def execute(args, console) -> None:

@@ -8,9 +8,6 @@ from contextlib import contextmanager
 from dataclasses import fields, replace
 
 from rich.console import Console
-from rich.progress import (BarColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn,
-                           TimeRemainingColumn)
-from rich.text import Text
 
 from simulator.common.errors import InputError
 from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_FORMATS
@@ -133,24 +130,18 @@ def scenario_spec(args: argparse.Namespace, **overrides) -> ScenarioSpec:
     return replace(ScenarioSpec(**values), **overrides)
 
 
-class _Rate(ProgressColumn):
-    """Units done per second, once rich has measured it."""
-
-    def __init__(self, unit: str):
-        super().__init__()
-        self.unit = unit
-
-    def render(self, task) -> Text:
-        return Text(f"{task.speed:.1f} {self.unit}/s" if task.speed else "")
-
-
 @contextmanager
 def progress_bar(console: Console, unit: str):
     """A transient rich progress bar, shown from the first report on; yields the (phase, done, total) callback
-    the simulators call. A command that fails before any work prints nothing."""
+    the simulators call. A command that fails before any work prints nothing; without a terminal there is no
+    bar (and rich's progress module is not even imported: start-up)."""
+    if not console.is_terminal:
+        yield lambda phase, done, total: None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} " + unit),
-               _Rate(unit), TimeElapsedColumn(), TimeRemainingColumn())
-    bar = Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
+               _rate(unit), TimeElapsedColumn(), TimeRemainingColumn())
+    bar = Progress(*columns, console=console, transient=True)
     phases = {}
 
     def progress(phase: str, done: int, total: int) -> None:
@@ -165,3 +156,15 @@ def progress_bar(console: Console, unit: str):
     finally:
         if phases:
             bar.stop()
+
+
+def _rate(unit: str):
+    """A progress column: units done per second, once rich has measured it."""
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Rate(ProgressColumn):
+        def render(self, task) -> Text:
+            return Text(f"{task.speed:.1f} {unit}/s" if task.speed else "")
+
+    return Rate()

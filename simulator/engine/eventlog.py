@@ -256,13 +256,18 @@ class EventLog:
         one pass over the log (a pass record is one span: its tasks ran back to back). A record's `pu` is its
         placement's DRAM group: one PU's name, or the clusters it spans joined by '+'."""
         out: dict[str, dict[str, list[tuple[float, float]]]] = {}
+        lists: dict[tuple[str, str], list[list]] = {}     # (pu, role) -> the span lists a record goes to
         for e in self.entries:
-            if isinstance(e, OpEvent):
+            if type(e) is OpEvent:
                 role = "handoff" if e.kind == "handoff" else role_of(e.pass_label)
             else:
                 role = role_of(e.label)
-            for pu in e.pu.split("+"):          # a placement spanning clusters keeps each of them busy
-                out.setdefault(pu, {}).setdefault(role, []).append((e.start_s, e.end_s))
+            to = lists.get((e.pu, role))
+            if to is None:                      # a placement spanning clusters keeps each of them busy
+                to = lists[e.pu, role] = [out.setdefault(pu, {}).setdefault(role, []) for pu in e.pu.split("+")]
+            span = (e.start_s, e.end_s)
+            for spans in to:
+                spans.append(span)
         return out
 
 

@@ -141,21 +141,23 @@ class Planner:
         self.soc = soc
         self.granularity = granularity
         self._families: dict[tuple, ClosedForm] = {}
-        self._seen: dict[tuple, Plan] = {}         # the same, keyed by the model object's identity: no hashing
-        self._models: dict[int, ModelSpec] = {}    # of the model's every field on every pass; keeps them alive
+        self._seen: dict[tuple, Plan] = {}         # the same, keyed by the identities of model, precision and
+        self._alive: dict[int, object] = {}        # placement (no hashing of their fields on every pass), which
+                                                   # it keeps alive so that their ids stay theirs
 
     def plan(self, model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement) -> Plan:
         """The tasks of one forward pass of `model` at `shape` on `placement`, in run order. A pass's ops depend on
         its shape only through the positions computed, the positions attended and the logits kept: without a KV
         cache, `new` tokens after `past` cost what `new + past` tokens after none do, so they share a plan. Plans
         come from each pass family's closed form in the positions (ClosedForm)."""
-        seen = (id(model), precision, shape, placement)
+        seen = (id(model), id(precision), id(placement), shape)
         plan = self._seen.get(seen)
         if plan is None:
-            if id(model) not in self._models and len(self._models) >= 16:   # a sweep's points load their models
-                self._seen.clear()                                           # anew: the fast keys are bounded,
-                self._models.clear()                                         # the plans stay
-            self._models[id(model)] = model
+            if id(model) not in self._alive and len(self._alive) >= 48:     # a sweep's points load their models
+                self._seen.clear()                                          # anew: the fast keys are bounded,
+                self._alive.clear()                                         # the plans stay
+            for thing in (model, precision, placement):
+                self._alive[id(thing)] = thing
             plan = self._seen[seen] = self._plan(model, precision, shape, placement)
         return plan
 

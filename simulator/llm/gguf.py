@@ -300,11 +300,3 @@ def _check_shapes(label: str, tensors: dict, layers: int, d: int, ff: int, q: in
             if tuple(entry[0]) not in ok:
                 raise InputError(label, f"tensor blk.{i}.{short}.weight has shape {list(entry[0])}, not "
                                         f"{list(shape)} as the metadata implies")
-
-
-def is_gguf(path: Path) -> bool:
-    try:
-        with path.open("rb") as f:
-            return f.read(4) == MAGIC
-    except OSError:
-        return False

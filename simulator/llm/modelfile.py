@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from simulator.common.bundled import resolve_file
 from simulator.common.config import Section, read_mapping
 from simulator.hw.dtypes import GROUP_QUANT, WEIGHT_FORMATS, checkpoint_format, group_quant_format
-from simulator.llm.gguf import is_gguf, parse_gguf
 from simulator.llm.model import ModelSpec
 
 _HF_KEYS = {  # our field -> Hugging Face config.json key
@@ -241,10 +240,19 @@ def load_model(name_or_path: str) -> ModelSpec:
     """A bundled model by name (graphs/NAME.yaml), a graphs-format YAML path, a Hugging Face config.json path,
     or a GGUF file (its header only)."""
     path, label = resolve_file("graphs", name_or_path, (".yaml", ".yml"))
-    if is_gguf(path) or path.suffix.lower() == ".gguf":
+    if path.suffix.lower() == ".gguf" or _starts_with(path, b"GGUF"):   # GGUF's magic; its reader imported only
+        from simulator.llm.gguf import parse_gguf                     # for one (start-up)
         return parse_gguf(path, label, path.stem)
     data = read_mapping(path)
     if path.suffix == ".json":
         name = path.parent.name if path.stem == "config" else path.stem
         return parse_hf_config(data, label, name or "model")
     return parse_model(data, label, path.stem)
+
+
+def _starts_with(path, magic: bytes) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(magic)) == magic
+    except OSError:
+        return False

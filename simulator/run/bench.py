@@ -11,13 +11,13 @@ One run measures:
   in yardstick units: wall x the simpy timeout rate measured in that process right before it, i.e. how many bare
   simpy timeouts the machine runs in the same time (the best of REPEAT such pairs: the shared machines' speed
   drifts within seconds, so each wall is taken against the yardstick of its own moment);
-- the granularities: the default 4 x 128 tokens at op, layer and model granularity (and layer again, for the
-  noise) interleaved in one process, best of max(REPEAT, 15) each;
+- the granularities: the default 4 x 128 tokens at op, layer and model granularity, each twice (for the noise),
+  interleaved in one process, best of max(REPEAT, 15) each;
 - start-up: `specsoc --help` and a default `specsoc run` as whole processes, against importing simpy alone and
-  importing the project's dependencies alone (best of REPEAT each);
+  importing the project's dependencies alone (run in turn, best of max(REPEAT, 5) each);
 - the timeline: the default scenario with 4 samples (TIMELINE_SAMPLES; its 64 make a 1.2 GB file) at op
-  granularity with `--timeline` against without, as whole processes: the wall ratio, the peak RSS, and MB of
-  timeline written per second.
+  granularity with `--timeline` against without, as whole processes run in turn: the wall ratio, the peak RSS,
+  and MB of timeline written per second.
 """
 
 from __future__ import annotations
@@ -145,14 +145,14 @@ def measure_here(name: str, repeat: int) -> dict:
             "events": simpy_events + instants, "rounds": getattr(results, "rounds", 0), "peak_rss_mb": peak_rss_mb()}
 
 
-GRANULARITY_RUNS = {"op": replace(DEFAULT_128, granularity="op"), "layer": replace(DEFAULT_128, granularity="layer"),
-                    "model": replace(DEFAULT_128, granularity="model"), "layer, again": replace(DEFAULT_128, granularity="layer")}
+GRANULARITY_RUNS = {f"{g}{again}": replace(DEFAULT_128, granularity=g)
+                    for g in ("op", "layer", "model") for again in ("", ", again")}
 
 
 def measure_granularities(repeat: int) -> dict[str, float]:
     """In this process: the default 4 x 128 tokens at each granularity, interleaved (the order turned each time,
-    so that none always runs first), best wall of max(repeat, 15) each; "layer, again" measures layer twice, so
-    that the two layer walls show how far apart equal work lands on this machine (the noise)."""
+    so that none always runs first), best wall of max(repeat, 15) each; each is measured twice ("op" and "op,
+    again", ...), so that the walls of equal work show how far apart they land on this machine (the noise)."""
     from simulator.run.simulate import simulate
     scenarios = {name: spec.build() for name, spec in GRANULARITY_RUNS.items()}
     best = dict.fromkeys(scenarios, float("inf"))
@@ -181,14 +181,24 @@ def process_wall(command: list[str], repeat: int = 1) -> float:
     return best
 
 
+def interleaved_walls(commands: dict[str, list[str]], repeat: int) -> dict[str, float]:
+    """Best wall of each command as a whole process, run in turn `repeat` times (each round runs every one:
+    figures to be compared are taken at the same moments of a machine whose speed drifts)."""
+    best = dict.fromkeys(commands, float("inf"))
+    for _ in range(repeat):
+        for name, command in commands.items():
+            best[name] = min(best[name], process_wall(command))
+    return best
+
+
 def _timeline(repeat: int) -> dict:
     """The default scenario (TIMELINE_SAMPLES samples) at op granularity as whole processes, with and without
     --timeline."""
     specsoc = [sys.executable, "-m", "simulator.cli.main", "run", "--samples", str(TIMELINE_SAMPLES)]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "t.json"
-        without = process_wall(specsoc, repeat)
-        with_timeline = process_wall([*specsoc, "--timeline", str(path)], repeat)
+        walls = interleaved_walls({"without": specsoc, "with": [*specsoc, "--timeline", str(path)]}, repeat)
+        without, with_timeline = walls["without"], walls["with"]
         size_mb = path.stat().st_size / 1e6
         rss = _own_process(["--timeline-rss", str(path)])["peak_rss_mb"]
     return {"without_s": without, "with_s": with_timeline, "ratio": with_timeline / without, "size_mb": size_mb,
@@ -228,10 +238,10 @@ def run_bench(repeat: int = 3, progress=lambda step: None, timeline: bool = True
     granularities = _own_process(["--granularities", str(repeat)])
     progress("start-up")
     python = sys.executable
-    startup = {"import_simpy_s": process_wall([python, "-c", "import simpy"], repeat),
-               "import_dependencies_s": process_wall([python, "-c", DEPENDENCIES], repeat),
-               "specsoc_help_s": process_wall([python, "-m", "simulator.cli.main", "--help"], repeat),
-               "specsoc_run_s": process_wall([python, "-m", "simulator.cli.main", "run"], repeat)}
+    startup = interleaved_walls({"import_simpy_s": [python, "-c", "import simpy"],
+                                 "import_dependencies_s": [python, "-c", DEPENDENCIES],
+                                 "specsoc_help_s": [python, "-m", "simulator.cli.main", "--help"],
+                                 "specsoc_run_s": [python, "-m", "simulator.cli.main", "run"]}, max(repeat, 5))
     startup["help_x_import_simpy"] = startup["specsoc_help_s"] / startup["import_simpy_s"]
     startup["run_x_import_dependencies"] = startup["specsoc_run_s"] / startup["import_dependencies_s"]
     progress("timeline")
