@@ -151,7 +151,8 @@ def trace_stats(trace: Trace, gamma: int | None = None, seed: int = 0) -> dict:
     """Everything `specsoc trace stats` shows, as a plain dict (JSON-ready)."""
     if gamma is not None and gamma < 1:
         raise InputError("--gamma", f"must be >= 1, got {gamma}")
-    hist_gamma = gamma or trace.gamma or DEFAULT_GAMMA
+    # the histogram is sized by the data: no round accepts more drafts than its sample has output tokens
+    hist_gamma = min(gamma or trace.gamma or DEFAULT_GAMMA, max(s.output_tokens for s in trace.samples))
     alpha = estimate_alpha(trace)
     by_gamma, hist_rounds = [], None
     for g in sorted(set(GAMMAS) | {hist_gamma}):

@@ -9,6 +9,7 @@ from dataclasses import fields, replace
 
 from rich.console import Console
 
+from simulator.cli.registry import seed
 from simulator.common.errors import InputError
 from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_FORMATS
 from simulator.hw.soc import SoC
@@ -61,7 +62,7 @@ def acceptance_flags(cmd: argparse.ArgumentParser, alpha_default: float = DEFAUL
     cmd.add_argument("--samples", type=int,
                      help="samples to decode: the first N of the trace (default: all), or N synthetic ones "
                           f"(default: {samples_default or DEFAULT_SAMPLES}" + ("; 1 with --draft none)" if plain else ")"))
-    cmd.add_argument("--seed", type=int, default=DEFAULTS.seed,
+    cmd.add_argument("--seed", type=seed, default=DEFAULTS.seed,
                      help=f"seed for synthetic samples and unknown agreements (default: {DEFAULTS.seed})")
     cmd.set_defaults(alpha_default=alpha_default, samples_default=samples_default)
 

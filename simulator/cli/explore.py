@@ -18,10 +18,11 @@ from simulator.cli.common import (
     progress_bar,
     soc_flags,
 )
-from simulator.cli.registry import GAMMA_LIMIT, Parser, summary
+from simulator.cli.registry import Parser, summary
 from simulator.common.bundled import input_files
 from simulator.common.errors import InputError
 from simulator.common.output import check_outputs, csv_text, together, write_json, write_text
+from simulator.run.builder import MAX_DRAFTS
 from simulator.render.explore_tables import render_c_vs_seq_len, render_explore, render_speedup_vs_alpha
 from simulator.traces.trace import estimate_alpha
 
@@ -75,8 +76,8 @@ def execute(args, console: Console) -> None:
             raise InputError(flag, f"must be >= {low}, got {value}")
     gammas = tuple(sorted(set(check_ints(args.gamma_list, "--gamma")))) if args.gamma_list is not None else ()
     for flag, value in (("--gamma-max", args.gamma_max), ("--gamma", max(gammas, default=0))):
-        if value > GAMMA_LIMIT:
-            raise InputError(flag, f"at most {GAMMA_LIMIT} (a draft longer than that is not a design point: Eq. 1 "
+        if value > MAX_DRAFTS:
+            raise InputError(flag, f"at most {MAX_DRAFTS} (a draft longer than that is not a design point: Eq. 1 "
                                    f"saturates long before), got {str(value)[:20]}")
     spec = placed_pair(args, prompt_tokens=args.seq_len, new_tokens=args.seq_len)
     scenario = spec.build()
@@ -101,8 +102,8 @@ def _figure(args, console: Console) -> None:
     if args.figure == "speedup-vs-alpha":
         if not 0 <= args.c:
             raise InputError("--c", f"must be >= 0, got {args.c}")
-        if not 1 <= args.gamma_max <= GAMMA_LIMIT:
-            raise InputError("--gamma-max", f"must be in 1..{GAMMA_LIMIT}, got {str(args.gamma_max)[:20]}")
+        if not 1 <= args.gamma_max <= MAX_DRAFTS:
+            raise InputError("--gamma-max", f"must be in 1..{MAX_DRAFTS}, got {str(args.gamma_max)[:20]}")
         return render_speedup_vs_alpha(console, args.c, args.gamma_max)
     soc, _target, _draft, seq_lens, rows = c_against_seq_len(args)
     render_c_vs_seq_len(console, soc.name, rows, seq_lens)

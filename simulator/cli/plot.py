@@ -8,9 +8,10 @@ import json
 from rich.console import Console
 
 from simulator.cli.common import c_against_seq_len, pair_flags, soc_flags
-from simulator.cli.registry import GAMMA_LIMIT, Parser, summary
+from simulator.cli.registry import Parser, summary
 from simulator.common.errors import InputError
 from simulator.common.output import check_output_path
+from simulator.run.builder import MAX_DRAFTS
 
 EXAMPLES = """examples:
   specsoc plot speedup-vs-alpha --c 0.41 --paper --out speedup.png   # Fig. 7 with the paper's measurements
@@ -104,8 +105,8 @@ def execute(args, console: Console) -> None:
     if args.plot == "speedup-vs-alpha":
         if not args.c >= 0:
             raise InputError("--c", f"must be >= 0, got {args.c}")
-        if not 1 <= args.gamma_max <= GAMMA_LIMIT:
-            raise InputError("--gamma-max", f"must be in 1..{GAMMA_LIMIT}, got {str(args.gamma_max)[:20]}")
+        if not 1 <= args.gamma_max <= MAX_DRAFTS:
+            raise InputError("--gamma-max", f"must be in 1..{MAX_DRAFTS}, got {str(args.gamma_max)[:20]}")
         plot.render(plot.speedup_vs_alpha, args.out, args.c, args.gamma_max, args.paper)
         what = f"Eq. 1 speedup vs alpha, c = {args.c:g}"
     elif args.plot == "c-vs-seq-len":

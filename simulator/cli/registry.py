@@ -6,6 +6,7 @@ module (and what that needs), not every command's.
 from __future__ import annotations
 
 import argparse
+import math
 
 from simulator.common.errors import InputError
 
@@ -26,7 +27,6 @@ COMMANDS = {
                      "run's timeline (needs matplotlib)"),
 }
 
-GAMMA_LIMIT = 64   # the longest draft explore, figure and plot take: Eq. 1 saturates long before
 
 TOP_EXAMPLES = """examples:
   specsoc run                          # the paper's validated setup: 3B int8 on one A55 core, 1B fp16 drafting
@@ -46,8 +46,51 @@ def summary(command: str) -> str:
     return COMMANDS[command][1]
 
 
+FLAG_INT_LIMIT = 10**9      # no count, length or seed a flag takes is larger: beyond it a typo, not a request
+
+
+def finite_float(text: str) -> float:
+    """A float flag's value: a finite number (float() also takes 'nan' and 'inf', which no flag means)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text[:40]!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text[:40]!r}")
+    return value
+
+
+def bounded_int(text: str) -> int:
+    """An int flag's value: a whole number of at most FLAG_INT_LIMIT in size (each command checks its own range)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text[:40]!r}") from None
+    if abs(value) > FLAG_INT_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text[:40]} is beyond {FLAG_INT_LIMIT:,}")
+    return value
+
+
+def seed(text: str) -> int:
+    """A --seed: a whole number 0 .. 2**32 - 1 (what numpy's generators take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0 and < 2**32, got {text[:40]!r}")
+    return value
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (the full usage stays behind --help) and exits with 2."""
+    """argparse, but a usage error is one line (the full usage stays behind --help) and exits with 2; every
+    `type=float` flag takes finite numbers only and every `type=int` flag whole numbers of bounded size, for
+    every command and subcommand (one validation for every number that enters through a flag)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.register("type", float, finite_float)
+        self.register("type", int, bounded_int)
 
     def error(self, message: str):
         raise InputError(self.prog, message)

@@ -10,10 +10,12 @@ from rich.console import Console
 from simulator.cli.common import progress_bar, run_flags, scenario_spec
 from simulator.cli.registry import TOP_EXAMPLES, summary
 from simulator.common.bundled import input_files
+from simulator.common.errors import InputError
 from simulator.common.output import check_outputs, csv_text, together, write_json, write_text
 from simulator.render.run_tables import render_run
 from simulator.run.simulate import simulate_recorded
 
+BYTES_PER_OP = 600    # a timeline's bytes per op, its DRAM counter steps included (measured: 535-595 at op granularity)
 
 
 def add_commands(sub) -> None:
@@ -25,16 +27,28 @@ def add_commands(sub) -> None:
                                                    "keys joined by '.'; per-sample lists only in --json)")
     run.add_argument("--timeline", metavar="FILE", help="also write a Chrome/Perfetto trace of the run "
                      "(open in ui.perfetto.dev); --granularity layer keeps it small")
+    run.add_argument("--timeline-max-mb", type=float, default=1024, metavar="MB",
+                     help=f"refuse a timeline estimated larger than this (about {BYTES_PER_OP} bytes an op; "
+                          "default: 1024 MB)")
 
 
 def execute(args: argparse.Namespace, console: Console) -> None:
     check_outputs({"--json": args.json, "--csv": args.csv, "--timeline": args.timeline},
                   input_files(soc=args.soc, target=args.target, draft=args.draft, trace=args.trace))
+    if not args.timeline_max_mb > 0:
+        raise InputError("--timeline-max-mb", f"must be > 0, got {args.timeline_max_mb}")
     scenario = scenario_spec(args).build()
     started = time.perf_counter()
     with progress_bar(console, "samples") as progress:
         results, record = simulate_recorded(scenario, progress, keep_timeline=args.timeline is not None)
     wall = time.perf_counter() - started
+    if args.timeline:       # the size it would have, before writing it: a run is quick, its timeline may not be
+        ops = record.engine.log.ops_count()
+        size_mb = ops * BYTES_PER_OP / 1e6
+        if size_mb > args.timeline_max_mb:
+            raise InputError("--timeline", f"would be about {size_mb:,.0f} MB ({ops:,} ops), more than "
+                                           f"--timeline-max-mb {args.timeline_max_mb:g}: raise it, or shrink the "
+                                           "timeline with --granularity layer or fewer --samples")
     document = {"scenario": scenario.describe(), "results": results.to_json()}
     with together():        # the outputs appear together at the end, or none of them
         if args.json:

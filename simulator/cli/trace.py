@@ -6,7 +6,7 @@ import argparse
 
 from rich.console import Console
 
-from simulator.cli.registry import Parser, summary
+from simulator.cli.registry import Parser, seed, summary
 from simulator.analysis.tracestats import trace_stats
 from simulator.common.output import check_output_path, write_json
 from simulator.render.trace_tables import render_stats, render_summary
@@ -66,7 +66,7 @@ def _common_synth(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output-tokens", type=float, metavar="N", default=63, help="mean output length (default: 63)")
     parser.add_argument("--output-sd-tokens", type=float, metavar="N", default=0,
                         help="standard deviation of the output length; 0 = fixed (default: 0)")
-    parser.add_argument("--seed", type=int, metavar="S", default=0, help="generator seed (default: 0)")
+    parser.add_argument("--seed", type=seed, metavar="S", default=0, help="generator seed (default: 0)")
     parser.add_argument("--imitates", metavar="TEXT", help="what the trace stands in for (kept in the header)")
     parser.add_argument("--notes", metavar="TEXT", help="free text for the header, e.g. which parameters are assumptions")
     parser.add_argument("--out", metavar="FILE", required=True, help="write the trace (JSONL) here")
@@ -125,7 +125,7 @@ def add_commands(sub) -> None:
     imp.add_argument("--output-tokens", type=int, metavar="N",
                      help="aggregate-only sources: output length per sample (default: n_predict for a llama.cpp "
                           "summary, else 63)")
-    imp.add_argument("--seed", type=int, metavar="S", default=0, help="aggregate-only sources: generator seed (default: 0)")
+    imp.add_argument("--seed", type=seed, metavar="S", default=0, help="aggregate-only sources: generator seed (default: 0)")
     imp.add_argument("--out", metavar="FILE", required=True, help="write the trace (JSONL) here")
 
     stats = commands.add_parser("stats", help="acceptance statistics of a trace and tests of the i.i.d. assumption",
@@ -135,7 +135,7 @@ def add_commands(sub) -> None:
     stats.add_argument("--gamma", type=int, metavar="G",
                        help="draft length of the histogram and per-position table (default: the recorded gamma, "
                             "else 5)")
-    stats.add_argument("--seed", type=int, metavar="S", default=0,
+    stats.add_argument("--seed", type=seed, metavar="S", default=0,
                        help="seed for agreements the record does not know (default: 0)")
     stats.add_argument("--json", metavar="FILE", help="also write the statistics as JSON")
 

@@ -14,7 +14,29 @@ from typing import Any
 
 import yaml
 
-from simulator.common.errors import InputError
+from simulator.common.errors import InputError, brief
+
+
+class NotJSON(ValueError):
+    """Text that is not strict JSON; the message says why, briefly."""
+
+
+def refuse_constant(name: str):
+    """json's parse_constant: NaN, Infinity and -Infinity are not JSON (Python's reader takes them)."""
+    raise ValueError(f"{name} is not a number JSON has")
+
+
+def strict_json(text: str):
+    """json.loads, strict: NaN and +-Infinity refused, and nesting deeper than Python's stack refused (not a
+    crash); each problem raises NotJSON with a short reason."""
+    try:
+        return json.loads(text, parse_constant=refuse_constant)
+    except RecursionError:
+        raise NotJSON("nested too deeply") from None
+    except json.JSONDecodeError as err:
+        raise NotJSON(f"{err.msg} at line {err.lineno} column {err.colno}") from None
+    except ValueError as err:       # a non-finite constant, or an integer of thousands of digits
+        raise NotJSON(str(err)[:80]) from None
 
 
 def read_mapping(path: Path) -> dict:
@@ -26,7 +48,9 @@ def read_mapping(path: Path) -> dict:
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(str(path), f"cannot read file ({err.__class__.__name__})") from None
     try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        data = strict_json(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except NotJSON as err:
+        raise InputError(str(path), f"malformed JSON ({err})") from None
     except RecursionError:
         raise InputError(str(path), "nested too deeply to be a specsoc file") from None
     except (yaml.YAMLError, json.JSONDecodeError) as err:
@@ -38,7 +62,39 @@ def read_mapping(path: Path) -> dict:
         raise InputError(str(path), f"a value cannot be read ({str(err)[:80]})") from None
     if not isinstance(data, dict):
         raise InputError(str(path), "top level must be a mapping of keys to values")
+    try:
+        size = expanded_size(data)
+    except RecursionError:
+        raise InputError(str(path), "nested too deeply to be a specsoc file") from None
+    if size > MAX_VALUES:
+        raise InputError(str(path), f"holds more than {MAX_VALUES:,} values once its YAML aliases are expanded "
+                                    "(an alias bomb?); specsoc files hold a few hundred")
     return data
+
+
+MAX_VALUES = 100_000    # values a config file may hold, its aliases expanded
+
+
+def expanded_size(data, limit: int = MAX_VALUES) -> int:
+    """How many values `data` holds with every shared (aliased) part counted each time it is used, counted up to
+    just past `limit`: YAML aliases load as one object used many times, so a small file can stand for billions
+    of values, which any walk over it (a check, an error message) would then take."""
+    memo: dict[int, int] = {}
+
+    def size(value) -> int:
+        if not isinstance(value, (dict, list)):
+            return 1
+        known = memo.get(id(value))
+        if known is None:
+            known = 1
+            for child in (value.values() if isinstance(value, dict) else value):
+                known += size(child)
+                if known > limit:
+                    break
+            memo[id(value)] = known
+        return known
+
+    return size(data)
 
 
 class Section:
@@ -79,17 +135,17 @@ class Section:
         if value is default and default is not ...:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise self.fail(key, f"must be a number, got {value!r}")
+            raise self.fail(key, f"must be a number, got {brief(value)}")
         if isinstance(value, int) and abs(value) > 1e300 or not math.isfinite(value):
-            raise self.fail(key, f"must be finite, got {value!r}")
+            raise self.fail(key, f"must be finite, got {brief(value)}")
         if integer and int(value) != value:
-            raise self.fail(key, f"must be a whole number, got {value!r}")
+            raise self.fail(key, f"must be a whole number, got {brief(value)}")
         if positive and value <= 0:
-            raise self.fail(key, f"must be > 0, got {value!r}")
+            raise self.fail(key, f"must be > 0, got {brief(value)}")
         if min is not None and value < min:
-            raise self.fail(key, f"must be >= {min}, got {value!r}")
+            raise self.fail(key, f"must be >= {min}, got {brief(value)}")
         if max is not None and value > max:
-            raise self.fail(key, f"must be <= {max}, got {value!r}")
+            raise self.fail(key, f"must be <= {max}, got {brief(value)}")
         return int(value) if integer else float(value)
 
     def string(self, key: str, default: Any = ..., *, choices: tuple[str, ...] | None = None) -> str:
@@ -97,15 +153,15 @@ class Section:
         if value is default and default is not ...:
             return value
         if not isinstance(value, str) or not value:
-            raise self.fail(key, f"must be a non-empty string, got {value!r}")
+            raise self.fail(key, f"must be a non-empty string, got {brief(value)}")
         if choices is not None and value not in choices:
-            raise self.fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
+            raise self.fail(key, f"must be one of {', '.join(choices)}, got {brief(value)}")
         return value
 
     def boolean(self, key: str, default: Any = ...) -> bool:
         value = self.raw(key, default)
         if not isinstance(value, bool):
-            raise self.fail(key, f"must be true or false, got {value!r}")
+            raise self.fail(key, f"must be true or false, got {brief(value)}")
         return value
 
     def section(self, key: str) -> "Section":
@@ -151,10 +207,9 @@ def read_json(path: str, kind: str):
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(path, f"cannot be read: {err}") from None
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(path, f"not valid JSON ({err.msg} at line {err.lineno} column {err.colno}); "
-                               f"expected a `{kind}` file") from None
+        return strict_json(text)
+    except NotJSON as err:
+        raise InputError(path, f"not valid JSON ({err}); expected a `{kind}` file") from None
 
 
 def is_number(value) -> bool:

@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+import reprlib
+
+MESSAGE_LIMIT = 400     # characters of a problem shown: a value that came in huge is not echoed whole
+
+_brief = reprlib.Repr()
+_brief.maxstring = _brief.maxother = 60
+_brief.maxlist = _brief.maxtuple = _brief.maxdict = _brief.maxset = 6
+_brief.maxlevel = 3
+
+
+def brief(value) -> str:
+    """A value as an error message shows it: its repr, cut short (bounded time and length, whatever its size)."""
+    return _brief.repr(value)
+
 
 class InputError(Exception):
     """Bad input from a file or the command line. The CLI prints str(err) and exits with status 2."""
@@ -11,7 +25,8 @@ class InputError(Exception):
         self.key = key
         self.problem = problem
         where = f"{source}: {key}" if key else source
-        super().__init__(" ".join(f"{where}: {problem}".split()))  # one line, whatever the input held
+        line = " ".join(f"{where}: {problem}".split())                 # one line, whatever the input held
+        super().__init__(line if len(line) <= MESSAGE_LIMIT else line[:MESSAGE_LIMIT - 3] + "...")
 
     def __reduce__(self):
         """Rebuilt from its parts when it crosses processes (a worker of a pool raised it)."""

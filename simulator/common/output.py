@@ -21,8 +21,12 @@ def check_output_path(path: str) -> None:
         raise InputError(path, "is a directory; give a file name")
     if not target.parent.is_dir():
         raise InputError(path, f"directory {target.parent} does not exist")
-    if not os.access(target.parent, os.W_OK):
-        raise InputError(path, f"directory {target.parent} is not writable")
+    try:        # a file made and removed there: the only sure test (root passes access(), /proc refuses files)
+        fd, probe = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise InputError(path, f"cannot write in directory {target.parent} ({err.strerror or err.__class__.__name__})") from None
 
 
 def check_outputs(outputs: dict[str, str | None], inputs: tuple[str, ...] = ()) -> None:
@@ -88,28 +92,41 @@ def together():
         for tmp, _target in _staged.pop():
             os.unlink(tmp)
         raise
-    for tmp, target in _staged.pop():
-        os.replace(tmp, target)
+    staged = _staged.pop()
+    try:
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    except OSError as err:
+        for tmp, _target in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise InputError(str(target), f"cannot be written ({err.strerror or err.__class__.__name__})") from None
 
 
 def _write_atomically(path: str, write) -> None:
     check_output_path(path)
     target = Path(path)
     directory = target.parent
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as err:
+        raise InputError(path, f"cannot be written ({err.strerror or err.__class__.__name__})") from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)   # mkstemp makes 0600; an output file gets the usual permissions
-    except BaseException:
-        os.unlink(tmp)
+        if not _staged:
+            os.replace(tmp, target)
+    except BaseException as err:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        if isinstance(err, OSError):    # a full disk, say: one line naming the file, nothing left behind
+            raise InputError(path, f"cannot be written ({err.strerror or err.__class__.__name__})") from None
         raise
     if _staged:
         _staged[-1].append((tmp, target))
-    else:
-        os.replace(tmp, target)
 
 
 def csv_text(rows: list[dict]) -> str:

@@ -15,7 +15,7 @@ One run measures:
   interleaved in one process, best of max(REPEAT, 15) each;
 - start-up: `specsoc --help` and a default `specsoc run` as whole processes, against importing simpy alone and
   importing the project's dependencies alone (run in turn, best of max(REPEAT, 5) each);
-- the timeline: the default scenario with 4 samples (TIMELINE_SAMPLES; its 64 make a 1.2 GB file) at op
+- the timeline: the default scenario with 4 samples (TIMELINE_SAMPLES; its 64 make an 820 MB file) at op
   granularity with `--timeline` against without, as whole processes run in turn: the wall ratio, the peak RSS,
   and MB of timeline written per second.
 """

@@ -26,11 +26,13 @@ from simulator.llm.model import ModelSpec, Precision
 from simulator.llm.modelfile import load_model
 from simulator.run.scenario import Effects, ModelRun, Scenario, Speculation, Workload
 from simulator.traces.synth import Iid, Lengths, generate
-from simulator.traces.trace import load_trace
+from simulator.traces.trace import MAX_TOKENS, load_trace
 
 DEFAULT_ALPHA = 0.94          # the paper's measured acceptance on its translation pair
 DEFAULT_WEIGHTS = {"target": "int8", "draft": "fp16"}   # the paper's semi-quantized pair
 DEFAULT_SAMPLES = 64          # synthetic samples with a drafter (1 without): the README's "why 64 samples"
+MAX_DRAFTS = 64               # gamma of a run: Eq. 1 saturates long before (explore and figure take as many)
+MAX_SAMPLES = 100_000         # samples of a run: the interval of the speedup is tight long before
 
 
 def weight_format(model: ModelSpec, given: str | None, default: str, flag: str) -> str:
@@ -119,10 +121,14 @@ class ScenarioSpec:
                 raise InputError(flag, f"must be {_NAMES[kind]}, got {value!r}")
             if kind is str and not value:
                 raise InputError(flag, "must not be empty")
-        for name, low in (("gamma", 1), ("samples", 1), ("seed", 0), ("prompt_tokens", 1), ("new_tokens", 1)):
+        for name, low, high in (("gamma", 1, MAX_DRAFTS), ("samples", 1, MAX_SAMPLES), ("seed", 0, 2**32 - 1),
+                                ("prompt_tokens", 1, MAX_TOKENS), ("new_tokens", 1, MAX_TOKENS)):
             value = getattr(self, name)
-            if value is not None and value < low:
-                raise InputError("--" + name.replace("_", "-"), f"must be >= {low}, got {value}")
+            if value is not None and not low <= value <= high:
+                raise InputError("--" + name.replace("_", "-"), f"must be in {low}..{high:,}, got {str(value)[:20]}")
+        if self.prompt_tokens + self.new_tokens > MAX_TOKENS:
+            raise InputError("--new-tokens", f"prompt and output together must fit {MAX_TOKENS:,} tokens (the longest "
+                                             f"context of any model), got {self.prompt_tokens + self.new_tokens:,}")
         if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
             raise InputError("--alpha", f"must be in 0..1, got {self.alpha}")
         if self.trace is not None and self.alpha is not None:

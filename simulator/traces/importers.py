@@ -20,15 +20,15 @@ A llama.cpp log is read at its richest: per-round lines if any, else server curv
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from simulator.common.config import NotJSON, strict_json
 from simulator.common.errors import InputError
 from simulator.traces.synth import Curve, Iid, Lengths, check_curve, generate
-from simulator.traces.trace import Trace, TraceSample, validate_header
+from simulator.traces.trace import MAX_GAMMA, MAX_TOKENS, Trace, TraceSample, validate_header
 
 FORMATS = ("spec-bench", "llama-cpp", "vllm")
 LLAMA_ROUND = re.compile(r"accepted\s+(\d+)\s*/\s*(\d+)\s+draft tokens, the last target token is:\s*\(\s*-?\d+\s*\)")
@@ -38,6 +38,7 @@ LLAMA_SERVER = re.compile(r"acceptance rate per position\s*=\s*\(([^)]*)\)")
 LLAMA_SERVER_DRAFTED = re.compile(r"\(\s*\d+\s+accepted\s*/\s*(\d+)\s+generated\s*\)")
 VLLM_CURVE = re.compile(r"SpecDecoding metrics:.*Per-position acceptance rate:\s*([-+0-9.eE,\s]+)")
 VLLM_DRAFTED = re.compile(r"Drafted:\s*(\d+)\s+tokens")
+MAX_SAMPLES = 100_000     # samples an aggregate source is replayed as: a trace of more is a typo, not a workload
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,12 @@ class ImportOptions:
     seed: int = 0                       # aggregate sources: generator seed
 
     def check(self) -> "ImportOptions":
-        for key, minimum in (("gamma", 1), ("prompt_tokens", 1), ("samples", 1), ("output_tokens", 1), ("seed", 0)):
+        for key, minimum, maximum in (("gamma", 1, MAX_GAMMA), ("prompt_tokens", 1, MAX_TOKENS),
+                                      ("samples", 1, MAX_SAMPLES), ("output_tokens", 1, MAX_TOKENS),
+                                      ("seed", 0, 2**32 - 1)):
             value = getattr(self, key)
-            if value is not None and value < minimum:
-                raise InputError(f"--{key.replace('_', '-')}", f"must be >= {minimum}, got {value}")
+            if value is not None and not minimum <= value <= maximum:
+                raise InputError(f"--{key.replace('_', '-')}", f"must be in {minimum}..{maximum:,}, got {value}")
         return self
 
 
@@ -113,9 +116,9 @@ def _spec_bench(text: str, path: str, options: ImportOptions) -> Trace:
         if not line.strip():
             continue
         try:
-            answer = json.loads(line)
-        except json.JSONDecodeError:
-            raise InputError(path, f"line {number_} is not valid JSON") from None
+            answer = strict_json(line)
+        except NotJSON as err:
+            raise InputError(path, f"line {number_} is not valid JSON ({err})") from None
         where = f"line {number_}"
         if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list) or not answer["choices"] \
                 or not isinstance(answer["choices"][0], dict):
@@ -195,6 +198,9 @@ def _llama_cpp(text: str, path: str, options: ImportOptions) -> Trace:
         m = LLAMA_ROUND.search(line)
         if m:
             accepted, drafted = int(m.group(1)), int(m.group(2))
+            if not 1 <= drafted <= MAX_GAMMA:
+                raise InputError(path, f"line {number_} drafted {str(drafted)[:20]} tokens: a draft length is "
+                                       f"1..{MAX_GAMMA}")
             if drafted_by is None:
                 drafted_by = (drafted, number_)
             elif drafted != drafted_by[0]:
@@ -251,11 +257,16 @@ def _llama_summary(summary: dict, accept_pct: float | None, path: str, options: 
     g, drafted, accepted = summary["n_draft"], summary["n_drafted"], summary["n_accept"]
     if g < 1 or drafted < 1:
         raise InputError(path, f"llama.cpp summary has n_draft {g} and n_drafted {drafted}; nothing was drafted")
+    if g > MAX_GAMMA:
+        raise InputError(path, f"llama.cpp summary has n_draft {str(g)[:20]}: a draft length is 1..{MAX_GAMMA}")
     if not 0 <= accepted <= drafted:
         raise InputError(path, f"llama.cpp summary accepts {accepted} of {drafted} drafted tokens")
     output = options.output_tokens or summary.get("n_predict")
     if output is None or output < 1:
         raise InputError(path, "llama.cpp summary without n_predict; give --output-tokens")
+    if output > MAX_TOKENS:
+        raise InputError(path, f"llama.cpp summary has n_predict {str(output)[:20]}, beyond the {MAX_TOKENS:,} "
+                               "tokens of any model's context; give the run's output length with --output-tokens")
     fraction = accepted / drafted
     alpha = solve_alpha(fraction, g)
     notes = (f"Aggregate only: llama.cpp end-of-run summary, {accepted} of {drafted} drafted tokens accepted at "

@@ -26,6 +26,7 @@ import json
 from dataclasses import dataclass, field
 
 from simulator.common.bundled import resolve_file
+from simulator.common.config import NotJSON, strict_json
 from simulator.common.errors import InputError
 from simulator.common.output import write_text
 
@@ -86,11 +87,16 @@ class Trace:
         write_text(path, "\n".join(lines) + "\n")
 
 
-def _int(value, source: str, key: str, minimum: int) -> int:
+MAX_GAMMA = 1024          # drafts per round: no speculative decoder drafts more (tree drafters: a few hundred)
+MAX_TOKENS = 131_072      # tokens of one sample (prompt, output): the longest context of any model specsoc knows
+
+
+def _int(value, source: str, key: str, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InputError(source, f"must be a whole number, got {value!r}", key)
-    if value < minimum:
-        raise InputError(source, f"must be >= {minimum}, got {value}", key)
+        raise InputError(source, f"must be a whole number, got {str(value)[:40]}", key)
+    if value < minimum or (maximum is not None and value > maximum):
+        limit = f"in {minimum}..{maximum:,}" if maximum is not None else f">= {minimum}"
+        raise InputError(source, f"must be {limit}, got {str(value)[:40]}", key)
     return value
 
 
@@ -105,11 +111,11 @@ def validate_header(header: dict, source: str) -> dict:
     if record not in RECORDS:
         raise InputError(source, f"must be one of {', '.join(RECORDS)}, got {record!r}", "header.record")
     if record == "accepted" or "gamma" in header:
-        _int(header.get("gamma"), source, "header.gamma", 1)
+        _int(header.get("gamma"), source, "header.gamma", 1, MAX_GAMMA)
     if "synthetic" in header and not isinstance(header["synthetic"], bool):
         raise InputError(source, f"must be true or false, got {header['synthetic']!r}", "header.synthetic")
     if "seed" in header:
-        _int(header["seed"], source, "header.seed", 0)
+        _int(header["seed"], source, "header.seed", 0, 2**32 - 1)
     if "generator" in header and not isinstance(header["generator"], dict):
         raise InputError(source, "must be an object (the generator's name and parameters)", "header.generator")
     for key in ("source", "draft_model", "target_model", "task", "imitates", "notes", "generated_by"):
@@ -145,12 +151,12 @@ def parse_sample(obj, source: str, where: str, header: dict) -> TraceSample:
     extra = sorted(set(obj) - allowed)
     if extra:
         raise InputError(source, f"unknown key for a {record!r} trace", f"{where}.{extra[0]}")
-    prompt = _int(obj.get("prompt_tokens"), source, f"{where}.prompt_tokens", 1)
+    prompt = _int(obj.get("prompt_tokens"), source, f"{where}.prompt_tokens", 1, MAX_TOKENS)
     if record == "agreement":
         bits = obj.get("agreement")
         if not isinstance(bits, str) or not bits or set(bits) - {"0", "1"}:
             raise InputError(source, "must be a non-empty string of 0s and 1s", f"{where}.agreement")
-        output = _int(obj.get("output_tokens", len(bits)), source, f"{where}.output_tokens", 1)
+        output = _int(obj.get("output_tokens", len(bits)), source, f"{where}.output_tokens", 1, MAX_TOKENS)
         if output > len(bits):
             raise InputError(source, f"{output} output tokens but only {len(bits)} agreement bits", f"{where}.output_tokens")
         return TraceSample(prompt, output, agreement=tuple(int(b) for b in bits[:output]), **_extras(obj, source, where))
@@ -163,7 +169,7 @@ def parse_sample(obj, source: str, where: str, header: dict) -> TraceSample:
         if n > gamma:
             raise InputError(source, f"accepted length {n} exceeds the recorded gamma {gamma}", f"{where}.accepted[{i}]")
     emitted = sum(n + 1 for n in rounds)
-    output = _int(obj.get("output_tokens", emitted), source, f"{where}.output_tokens", 1)
+    output = _int(obj.get("output_tokens", emitted), source, f"{where}.output_tokens", 1, MAX_TOKENS)
     if output != emitted:
         raise InputError(source, f"{output} output tokens but the rounds emit {emitted} (sum of accepted + 1)",
                          f"{where}.output_tokens")
@@ -182,9 +188,9 @@ def load_trace(name_or_path: str) -> Trace:
         if not line.strip():
             continue
         try:
-            rows.append((number, json.loads(line)))
-        except json.JSONDecodeError:
-            raise InputError(label, f"line {number} is not valid JSON") from None
+            rows.append((number, strict_json(line)))
+        except NotJSON as err:
+            raise InputError(label, f"line {number} is not valid JSON ({err})") from None
     if not rows:
         raise InputError(label, "empty trace: no header and no samples")
     number, header = rows[0]

@@ -76,7 +76,7 @@ def test_csv_beside_the_jsonl(tmp_path, capsys):
     ({"axes": {}}, ["at least one axis"]),
     ({"base": {"gamma": "five"}, "axes": {"alpha": [0.9]}}, ["base.gamma: must be a whole number"]),
     ({"base": [1, 2], "axes": {"alpha": [0.9]}}, ["base: must be a mapping"]),
-    ({"axes": {"gamma": [1, 0]}}, ["axes.gamma: must be >= 1, got 0 (with gamma=0)"]),
+    ({"axes": {"gamma": [1, 0]}}, ["axes.gamma: must be in 1..64, got 0 (with gamma=0)"]),
     ({"axes": {"gamma": [1, 2, 1]}}, ["axes.gamma", "lists 1 twice"]),
     ({"axes": {"alpha": {"from": 0.0, "to": 1.0, "step": 1.0e-320}}}, ["not a range of 1..1,000,000 values"]),
     ({"axes": {"target": ["llama-3.2-3b", "no-such-model"]}}, ["no-such-model: no such file", "(with target=no-such-model)"]),

@@ -81,10 +81,10 @@ def test_trace_round_trips_with_sample_metadata(tmp_path):
 BAD = {
     "accepted_over_gamma": ([{"specsoc_trace": 1, "record": "accepted", "gamma": 2},
                              {"prompt_tokens": 5, "accepted": [1, 3]}], "exceeds the recorded gamma 2"),
-    "negative_prompt": ([AGREEMENT, {"prompt_tokens": -5, "agreement": "101"}], "must be >= 1"),
+    "negative_prompt": ([AGREEMENT, {"prompt_tokens": -5, "agreement": "101"}], "must be in 1..131,072"),
     "negative_accepted": ([{"specsoc_trace": 1, "record": "accepted", "gamma": 2},
                            {"prompt_tokens": 5, "accepted": [1, -1]}], "must be >= 0"),
-    "negative_output": ([AGREEMENT, {"prompt_tokens": 5, "output_tokens": -2, "agreement": "101"}], "must be >= 1"),
+    "negative_output": ([AGREEMENT, {"prompt_tokens": 5, "output_tokens": -2, "agreement": "101"}], "must be in 1..131,072"),
     "empty": ([], "empty trace"),
     "header_only": ([AGREEMENT], "a header but no samples"),
     "missing_header": ([{"prompt_tokens": 5, "agreement": "101"}], "missing header"),
