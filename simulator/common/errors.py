@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reprlib
 
-MESSAGE_LIMIT = 400     # characters of a problem shown: a value that came in huge is not echoed whole
+MESSAGE_LIMIT = 1000    # characters of a message shown: a value that came in huge is not echoed whole
 
 _brief = reprlib.Repr()
 _brief.maxstring = _brief.maxother = 60

@@ -97,7 +97,7 @@ def test_7_an_alias_bomb_is_refused_at_once(where, tmp_path, capsys):
     path.write_text(text)
     argv = ["run", *FAST, "--soc", str(path)] if where == "soc" else ["run", "--target", str(path), "--draft", "none"]
     line = assert_input_error(*run_cli(argv, capsys), path, ["aliases"])
-    assert len(line) < 400                      # the value is not echoed
+    assert len(line) < 1000                     # the value is not echoed
 
 
 def test_8_a_huge_declared_gamma_is_refused(tmp_path, capsys):
