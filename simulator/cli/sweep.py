@@ -44,6 +44,8 @@ def add_commands(sub) -> None:
                                                   "optional reduce)")
     cmd.add_argument("--out", required=True, metavar="FILE", help="JSONL results, one line per finished point")
     cmd.add_argument("--resume", action="store_true", help="keep --out's points and run only the missing ones")
+    cmd.add_argument("--max-points", type=int, default=100_000, metavar="N",
+                     help="refuse a sweep of more points than this (default: 100,000; a point takes 10-500 ms)")
     cmd.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                      help="worker processes (default: all cores); lines arrive as points finish, and the finished "
                           "file is rewritten in point order (the same whatever --jobs)")
@@ -59,10 +61,12 @@ def execute(args, console: Console) -> None:
     check_outputs({"--out": args.out, "--csv": args.csv, "--reduced": args.reduced}, (args.file,))
     if args.jobs < 1:
         raise InputError("--jobs", f"must be >= 1, got {args.jobs}")
+    if args.max_points < 1:
+        raise InputError("--max-points", f"must be >= 1, got {args.max_points}")
     out = Path(args.out)
     if out.exists() and not args.resume:
         raise InputError("--out", f"{args.out} exists: give --resume to add its missing points, or another file")
-    sweep = load_sweep(args.file)
+    sweep = load_sweep(args.file, args.max_points)
     check_outputs({"--out": args.out, "--csv": args.csv, "--reduced": args.reduced}, sweep.inputs())
     if args.reduced and not sweep.reductions:
         raise InputError("--reduced", f"{args.file} has no reduce: section")

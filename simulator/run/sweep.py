@@ -251,8 +251,9 @@ def _range(sec: Section) -> list:
     return [int(start + i * step) if whole else round(start + i * step, 12) for i in range(n)]
 
 
-def load_sweep(path: str) -> Sweep:
-    """Read and check a sweep file: every key known, every axis a non-empty list, every SoC key present."""
+def load_sweep(path: str, max_points: int | None = None) -> Sweep:
+    """Read and check a sweep file: every key known, every axis a non-empty list, every SoC key present; with
+    `max_points` (the --max-points budget), refused before any scenario is built if it makes more points."""
     data = read_mapping(Path(path))
     top = Section(path, data)
     base = top.raw("base", {}) or {}
@@ -288,6 +289,10 @@ def load_sweep(path: str) -> Sweep:
         total *= len(values)
     if total > MAX_POINTS:
         raise InputError(path, f"{total:,} points: more than {MAX_POINTS:,}", "axes")
+    if max_points is not None and total > max_points:
+        raise InputError("--max-points", f"{path} makes {total:,} points, more than {max_points:,} (at 10-500 ms a "
+                                         f"point, {total * 0.01 / 3600:,.1f}-{total * 0.5 / 3600:,.0f} CPU hours): "
+                                         "raise --max-points if you mean it")
     sweep = Sweep(path, base, tuple(axes), _reductions(path, top_reduce, [n for n, _ in axes]))
     try:
         ScenarioSpec(**base).check()

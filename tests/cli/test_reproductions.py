@@ -168,3 +168,13 @@ def test_12_a_run_killed_while_writing_leaves_no_output(tmp_path):
     if proc.returncode == 0:
         pytest.skip("the run finished before it could be killed")
     assert not out.exists() and not timeline.exists()
+
+
+def test_11_a_sweep_beyond_its_point_budget_is_refused_with_its_size(tmp_path, capsys):
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("base: {target: qwen2.5-0.5b, draft: none, new_tokens: 2}\naxes:\n  gamma: {from: 1, to: 64, step: 1}\n"
+                     "  alpha: {from: 0.01, to: 1, step: 0.01}\n  seed: {from: 0, to: 99, step: 1}\n")
+    out = tmp_path / "o.jsonl"
+    code, stdout, err = run_cli(["sweep", str(sweep), "--out", str(out)], capsys)
+    assert_input_error(code, stdout, err, "--max-points", ["640,000 points", "100,000"])     # 64 x 100 x 100
+    assert not out.exists()
