@@ -27,6 +27,9 @@ def add_commands(sub) -> None:
                                                    "keys joined by '.'; per-sample lists only in --json)")
     run.add_argument("--timeline", metavar="FILE", help="also write a Chrome/Perfetto trace of the run "
                      "(open in ui.perfetto.dev); --granularity layer keeps it small")
+    run.add_argument("--max-tokens", type=int, default=2_000_000, metavar="N",
+                     help="refuse a run that would generate more output tokens over all its samples (default: "
+                          "2,000,000; the default run generates 4,032, ~0.1 s)")
     run.add_argument("--timeline-max-mb", type=float, default=1024, metavar="MB",
                      help=f"refuse a timeline estimated larger than this (about {BYTES_PER_OP} bytes an op; "
                           "default: 1024 MB)")
@@ -37,7 +40,13 @@ def execute(args: argparse.Namespace, console: Console) -> None:
                   input_files(soc=args.soc, target=args.target, draft=args.draft, trace=args.trace))
     if not args.timeline_max_mb > 0:
         raise InputError("--timeline-max-mb", f"must be > 0, got {args.timeline_max_mb}")
-    scenario = scenario_spec(args).build()
+    if args.max_tokens < 1:
+        raise InputError("--max-tokens", f"must be >= 1, got {args.max_tokens}")
+    spec = scenario_spec(args)
+    if spec.trace is None:              # the work, before the workload is made
+        _check_tokens(spec.synthetic_tokens(), args.max_tokens)
+    scenario = spec.build()
+    _check_tokens(sum(s.output_tokens for s in scenario.workload.samples), args.max_tokens)
     started = time.perf_counter()
     with progress_bar(console, "samples") as progress:
         results, record = simulate_recorded(scenario, progress, keep_timeline=args.timeline is not None)
@@ -63,3 +72,12 @@ def execute(args: argparse.Namespace, console: Console) -> None:
     written = [f"{what} written to {path}" for what, path in (("JSON", args.json), ("CSV", args.csv),
                                                               ("timeline", args.timeline)) if path]
     console.print(f"[dim]simulated in {wall:.2f} s wall{'; ' + '; '.join(written) if written else ''}[/]")
+
+
+def _check_tokens(tokens: int, limit: int) -> None:
+    """Refuse a run of more output tokens than --max-tokens, with its estimate (about 25 us a token, more under
+    contention)."""
+    if tokens > limit:
+        raise InputError("--max-tokens", f"the run would generate {tokens:,} output tokens (~{tokens * 25e-6 / 60:,.0f} "
+                                         f"min or more), more than {limit:,}: raise --max-tokens if you mean it, or "
+                                         "give fewer --samples or --new-tokens")

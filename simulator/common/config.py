@@ -39,10 +39,25 @@ def strict_json(text: str):
         raise NotJSON(str(err)[:80]) from None
 
 
+MAX_CONFIG_BYTES = 16 * 2**20     # a SoC, model or sweep file is a few KB; a config.json a few hundred bytes
+
+
+def read_text_within(path: Path, limit: int, what: str) -> str:
+    """A text file's contents, refused without reading it when larger than `limit` bytes (a file that size is
+    not `what`, and would take memory and time out of proportion)."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0                    # the read below says what is wrong
+    if size > limit:
+        raise InputError(str(path), f"is {size / 2**20:,.0f} MB: too large for {what} (at most {limit / 2**20:,.0f} MB)")
+    return path.read_text(encoding="utf-8")
+
+
 def read_mapping(path: Path) -> dict:
     """Parse a YAML (or JSON, a YAML subset) file whose top level must be a mapping."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_within(path, MAX_CONFIG_BYTES, "a specsoc file")
     except FileNotFoundError:
         raise InputError(str(path), "file not found") from None
     except (OSError, UnicodeDecodeError) as err:

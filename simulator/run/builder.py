@@ -33,6 +33,7 @@ DEFAULT_WEIGHTS = {"target": "int8", "draft": "fp16"}   # the paper's semi-quant
 DEFAULT_SAMPLES = 64          # synthetic samples with a drafter (1 without): the README's "why 64 samples"
 MAX_DRAFTS = 64               # gamma of a run: Eq. 1 saturates long before (explore and figure take as many)
 MAX_SAMPLES = 100_000         # samples of a run: the interval of the speedup is tight long before
+MAX_SYNTHETIC_TOKENS = 20_000_000   # output tokens of a synthetic workload (its agreements take ~8 bytes a token)
 
 
 def weight_format(model: ModelSpec, given: str | None, default: str, flag: str) -> str:
@@ -103,6 +104,14 @@ class ScenarioSpec:
         precision = Precision.resolve(weights, getattr(self, f"{role}_act_dtype"), getattr(self, f"{role}_kv_dtype"), role)
         return ModelRun(model, precision, parse_device(soc, device, f"--{role}-device"), device)
 
+    def synthetic_samples(self) -> int:
+        """How many synthetic samples the workload has (without a trace)."""
+        return self.samples or (DEFAULT_SAMPLES if self.speculative else 1)
+
+    def synthetic_tokens(self) -> int:
+        """Output tokens of the synthetic workload over all its samples: the work of a run, before it is made."""
+        return self.synthetic_samples() * self.new_tokens
+
     def check(self) -> None:
         """Each value of the right type and range, before any file is read (a flag's value comes in typed from
         the command line; this is for Python callers)."""
@@ -126,6 +135,9 @@ class ScenarioSpec:
             value = getattr(self, name)
             if value is not None and not low <= value <= high:
                 raise InputError("--" + name.replace("_", "-"), f"must be in {low}..{high:,}, got {str(value)[:20]}")
+        if self.trace is None and self.synthetic_tokens() > MAX_SYNTHETIC_TOKENS:
+            raise InputError("--samples", f"{self.synthetic_tokens():,} synthetic output tokens ({self.synthetic_samples():,} "
+                                          f"samples of {self.new_tokens:,}): at most {MAX_SYNTHETIC_TOKENS:,}")
         if self.prompt_tokens + self.new_tokens > MAX_TOKENS:
             raise InputError("--new-tokens", f"prompt and output together must fit {MAX_TOKENS:,} tokens (the longest "
                                              f"context of any model), got {self.prompt_tokens + self.new_tokens:,}")
@@ -143,7 +155,7 @@ class ScenarioSpec:
             samples = trace.samples[: self.samples] if self.samples else trace.samples
             return Workload(trace, samples, self.seed)
         alpha = DEFAULT_ALPHA if self.alpha is None else self.alpha
-        samples = self.samples or (DEFAULT_SAMPLES if self.speculative else 1)
+        samples = self.synthetic_samples()
         trace = generate(Iid(alpha=alpha), samples, Lengths(self.prompt_tokens, 0, self.new_tokens, 0), self.seed)
         return Workload(trace, trace.samples, self.seed)
 

@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass, field
 
 from simulator.common.bundled import resolve_file
-from simulator.common.config import NotJSON, strict_json
+from simulator.common.config import NotJSON, read_text_within, strict_json
 from simulator.common.errors import InputError
 from simulator.common.output import write_text
 
@@ -87,6 +87,7 @@ class Trace:
         write_text(path, "\n".join(lines) + "\n")
 
 
+MAX_TRACE_BYTES = 256 * 2**20    # a trace of 100,000 samples of 1,000 tokens is 100 MB
 MAX_GAMMA = 1024          # drafts per round: no speculative decoder drafts more (tree drafters: a few hundred)
 MAX_TOKENS = 131_072      # tokens of one sample (prompt, output): the longest context of any model specsoc knows
 
@@ -180,7 +181,7 @@ def load_trace(name_or_path: str) -> Trace:
     """A bundled trace by name (traces/NAME.jsonl) or a JSONL file by path."""
     path, label = resolve_file("traces", name_or_path, (".jsonl",))
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = read_text_within(path, MAX_TRACE_BYTES, "an acceptance trace").splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(label, f"cannot read file ({err.__class__.__name__})") from None
     rows = []

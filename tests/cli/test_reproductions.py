@@ -178,3 +178,19 @@ def test_11_a_sweep_beyond_its_point_budget_is_refused_with_its_size(tmp_path, c
     code, stdout, err = run_cli(["sweep", str(sweep), "--out", str(out)], capsys)
     assert_input_error(code, stdout, err, "--max-points", ["640,000 points", "100,000"])     # 64 x 100 x 100
     assert not out.exists()
+
+
+@pytest.mark.parametrize("argv,flag", [(["run", "--samples", "100000", "--new-tokens", "131000", "--prompt-tokens", "72"],
+                                        "--max-tokens"),
+                                       (["check", "--samples", "100000", "--new-tokens", "131000", "--prompt-tokens", "72"],
+                                        "--samples")])
+def test_11_a_run_beyond_its_work_budget_is_refused_before_its_workload_is_made(argv, flag, capsys):
+    # 100,000 samples x 131,000 tokens = 13.1 billion output tokens: refused from the flags alone
+    assert_input_error(*run_cli(argv, capsys), flag, ["13,100,000,000"])
+
+
+def test_a_file_far_too_large_to_be_a_soc_is_refused_unread(tmp_path, capsys):
+    path = tmp_path / "big.yaml"
+    with open(path, "wb") as f:
+        f.truncate(17 * 2**20)                      # 17 MB of zeros, sparse
+    assert_input_error(*run_cli(["run", *FAST, "--soc", str(path)], capsys), path, ["17 MB", "too large"])
