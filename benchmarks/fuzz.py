@@ -4,7 +4,7 @@
 
 Each case is a valid file of one kind specsoc reads (or a valid `specsoc run` command line) changed in one place
 (tests/fuzz_support.py), run through the CLI in-process in a worker process. It counts the outcomes: ok (exit 0),
-refused (exit 2, one `error:` line naming the file or flag), and the failures: traceback, hang (past 10 s), a
+refused (exit 2, one `error:` line naming the file or flag), and the failures: traceback, hang (past 60 s), a
 wrong exit status, a wrong message, a file left behind; with the slowest case and the workers' peak RSS.
 """
 

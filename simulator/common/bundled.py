@@ -28,17 +28,20 @@ def bundled_names(kind: str, suffix: str) -> list[str]:
 
 def resolve_file(kind: str, name_or_path: str, suffixes: tuple[str, ...]) -> tuple[Path, str]:
     """Return (path, label): a bundled file by bare name, else a path on disk. The label is what outputs show."""
-    for suffix in suffixes:
-        candidate = bundled_dir(kind) / f"{name_or_path}{suffix}"
-        if "/" not in name_or_path and candidate.is_file():
-            return candidate, f"{kind}/{name_or_path}{suffix}"
-    path = Path(name_or_path)
-    if path.is_file():
-        return path, str(path)
-    if path.is_dir():
-        raise InputError(name_or_path, "is a directory, not a file")
-    if path.exists():
-        raise InputError(name_or_path, "is not a regular file")
+    try:
+        for suffix in suffixes:
+            candidate = bundled_dir(kind) / f"{name_or_path}{suffix}"
+            if "/" not in name_or_path and candidate.is_file():
+                return candidate, f"{kind}/{name_or_path}{suffix}"
+        path = Path(name_or_path)
+        if path.is_file():
+            return path, str(path)
+        if path.is_dir():
+            raise InputError(name_or_path, "is a directory, not a file")
+        if path.exists():
+            raise InputError(name_or_path, "is not a regular file")
+    except (OSError, ValueError) as err:        # a name too long for the file system, a NUL byte in it
+        raise InputError(name_or_path, f"cannot be a file name ({getattr(err, 'strerror', None) or err})") from None
     known = ", ".join(bundled_names(kind, suffixes[0]))
     raise InputError(name_or_path, f"no such file, and not a bundled name (bundled {kind}: {known})")
 

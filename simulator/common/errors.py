@@ -24,7 +24,8 @@ class InputError(Exception):
         self.source = source
         self.key = key
         self.problem = problem
-        where = f"{source}: {key}" if key else source
+        shown = source if len(source) <= 160 else source[:120] + "..."        # a file name of thousands of chars
+        where = f"{shown}: {key}" if key else shown
         line = " ".join(f"{where}: {problem}".split())                 # one line, whatever the input held
         super().__init__(line if len(line) <= MESSAGE_LIMIT else line[:MESSAGE_LIMIT - 3] + "...")
 

@@ -221,7 +221,7 @@ def _llama_cpp(text: str, path: str, options: ImportOptions) -> Trace:
         if m:
             curve = _rates(m.group(1), path, number_)
             drafted = LLAMA_SERVER_DRAFTED.search(line)
-            server.append((curve, int(drafted.group(1)) if drafted else None, number_))
+            server.append((curve, _drafted(drafted, path, number_), number_))
     if rounds:
         return _llama_rounds(rounds, drafted_by[0], summary, path, options)
     if server:
@@ -283,6 +283,20 @@ def _llama_summary(summary: dict, accept_pct: float | None, path: str, options: 
 
 # ------------------------------------------------------------------------------------ per-position curves
 
+MAX_DRAFTED = 10**12      # tokens one run drafts: a day at ten million a second
+
+
+def _drafted(match, path: str, line: int) -> int | None:
+    """A log line's drafted-token count (None when it has none), within what a run can draft."""
+    if match is None:
+        return None
+    digits = match.group(1)
+    if len(digits) > 13 or int(digits) > MAX_DRAFTED:
+        raise InputError(path, f"line {line}: {digits[:20]}{'...' if len(digits) > 20 else ''} drafted tokens: more "
+                               f"than a run drafts (at most {MAX_DRAFTED:,})")
+    return int(digits)
+
+
 def _rates(text: str, path: str, line: int) -> tuple[float, ...]:
     try:
         return tuple(float(x) for x in re.sub(r"\s", "", text).strip(",").split(","))
@@ -320,7 +334,7 @@ def _vllm(text: str, path: str, options: ImportOptions) -> Trace:
         m = VLLM_CURVE.search(line)
         if m:
             drafted = VLLM_DRAFTED.search(line)
-            found.append((_rates(m.group(1), path, number_), int(drafted.group(1)) if drafted else None, number_))
+            found.append((_rates(m.group(1), path, number_), _drafted(drafted, path, number_), number_))
     if not found:
         raise InputError(path, "no vLLM 'SpecDecoding metrics: ... Per-position acceptance rate: ...' lines found")
     return _from_curve(found, path, options, "vllm", "vLLM 'SpecDecoding metrics' lines")

@@ -194,3 +194,19 @@ def test_a_file_far_too_large_to_be_a_soc_is_refused_unread(tmp_path, capsys):
     with open(path, "wb") as f:
         f.truncate(17 * 2**20)                      # 17 MB of zeros, sparse
     assert_input_error(*run_cli(["run", *FAST, "--soc", str(path)], capsys), path, ["17 MB", "too large"])
+
+
+# found by the large fuzz run (benchmarks/fuzz.py)
+
+def test_a_file_name_too_long_for_the_file_system(capsys):
+    assert_input_error(*run_cli(["run", *FAST, "--target", "a" * 3000], capsys), None, ["cannot be a file name"])
+
+
+def test_a_log_line_drafting_more_tokens_than_a_run_can(tmp_path, capsys):
+    from tests.trace_support import FIXTURES
+    lines = (FIXTURES / "vllm.log").read_text().splitlines()
+    path = tmp_path / "v.log"
+    path.write_text("\n".join(re.sub(r"Drafted: \d+", "Drafted: " + "9" * 400, line) for line in lines) + "\n")
+    code, out, err = run_cli(["trace", "import", "--format", "vllm", str(path), "--out", str(tmp_path / "t.jsonl")],
+                             capsys)
+    assert_input_error(code, out, err, path, ["drafted tokens"])
