@@ -29,7 +29,7 @@ import numpy as np
 from simulator.analysis.analytic import expected_tokens
 from simulator.common.errors import InputError
 from simulator.traces.replay import UNKNOWN, Replay, agreement_stream
-from simulator.traces.trace import Trace, estimate_alpha
+from simulator.traces.trace import MAX_GAMMA, Trace, estimate_alpha
 
 GAMMAS = tuple(range(1, 9))
 DEFAULT_GAMMA = 5      # histogram gamma for agreement traces that record none
@@ -149,10 +149,10 @@ def chi_square(counts: list[int], probabilities: list[float]) -> dict:
 
 def trace_stats(trace: Trace, gamma: int | None = None, seed: int = 0) -> dict:
     """Everything `specsoc trace stats` shows, as a plain dict (JSON-ready)."""
-    if gamma is not None and gamma < 1:
-        raise InputError("--gamma", f"must be >= 1, got {gamma}")
+    if gamma is not None and not 1 <= gamma <= MAX_GAMMA:
+        raise InputError("--gamma", f"must be in 1..{MAX_GAMMA:,}, got {gamma}")
     # the histogram is sized by the data: no round accepts more drafts than its sample has output tokens
-    hist_gamma = min(gamma or trace.gamma or DEFAULT_GAMMA, max(s.output_tokens for s in trace.samples))
+    hist_gamma = min(gamma or trace.gamma or DEFAULT_GAMMA, max(s.output_tokens for s in trace.samples), MAX_GAMMA)
     alpha = estimate_alpha(trace)
     by_gamma, hist_rounds = [], None
     for g in sorted(set(GAMMAS) | {hist_gamma}):

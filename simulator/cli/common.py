@@ -15,6 +15,7 @@ from simulator.hw.dtypes import COMPUTE_DTYPES, WEIGHT_FORMATS
 from simulator.hw.soc import SoC
 from simulator.llm.graph import GRANULARITIES
 from simulator.run.builder import DEFAULT_ALPHA, DEFAULT_SAMPLES, DEFAULT_WEIGHTS, ScenarioSpec
+from simulator.traces.trace import MAX_TOKENS
 from simulator.run.scenario import MODES, ModelRun
 
 
@@ -89,14 +90,14 @@ def c_against_seq_len(args: argparse.Namespace) -> tuple[SoC, ModelRun, ModelRun
     return soc, target, draft, seq_lens, c_vs_seq_len(soc, target, draft, seq_lens, cores)
 
 
-def check_ints(text: str, flag: str) -> list[int]:
-    """A comma-separated list of whole numbers >= 1 (core counts, sequence lengths)."""
-    try:
-        values = [int(v) for v in text.split(",")]
-    except ValueError:
-        raise InputError(flag, f"must be comma-separated whole numbers, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise InputError(flag, f"must all be >= 1, got {text!r}")
+def check_ints(text: str, flag: str, high: int = MAX_TOKENS) -> list[int]:
+    """A comma-separated list of whole numbers 1..high in ASCII digits (core counts, sequence lengths, gammas)."""
+    parts = text.split(",")
+    if not all(p.strip().isascii() and p.strip().isdigit() for p in parts) or len(parts) > 1000:
+        raise InputError(flag, f"must be comma-separated whole numbers, got {text[:60]!r}")
+    values = [int(p) for p in parts]
+    if not 1 <= min(values) <= max(values) <= high:
+        raise InputError(flag, f"must all be in 1..{high:,}, got {text[:60]!r}")
     return values
 
 

@@ -23,6 +23,7 @@ from simulator.common.bundled import input_files
 from simulator.common.errors import InputError
 from simulator.common.output import check_outputs, csv_text, together, write_json, write_text
 from simulator.run.builder import MAX_DRAFTS
+from simulator.traces.trace import MAX_TOKENS
 from simulator.render.explore_tables import render_c_vs_seq_len, render_explore, render_speedup_vs_alpha
 from simulator.traces.trace import estimate_alpha
 
@@ -71,10 +72,12 @@ def execute(args, console: Console) -> None:
         return _figure(args, console)
     check_outputs({"--json": args.json, "--csv": args.csv},
                   input_files(soc=args.soc, target=args.target, draft=args.draft, trace=args.trace))
-    for flag, value, low in (("--seq-len", args.seq_len, 1), ("--gamma-max", args.gamma_max, 1)):
-        if value < low:
-            raise InputError(flag, f"must be >= {low}, got {value}")
-    gammas = tuple(sorted(set(check_ints(args.gamma_list, "--gamma")))) if args.gamma_list is not None else ()
+    if not 1 <= args.seq_len <= MAX_TOKENS // 2:
+        raise InputError("--seq-len", f"must be in 1..{MAX_TOKENS // 2:,} (prompt and output are S_L tokens each, "
+                                      f"together at most {MAX_TOKENS:,}), got {args.seq_len}")
+    if args.gamma_max < 1:
+        raise InputError("--gamma-max", f"must be >= 1, got {args.gamma_max}")
+    gammas = tuple(sorted(set(check_ints(args.gamma_list, "--gamma", MAX_DRAFTS)))) if args.gamma_list is not None else ()
     for flag, value in (("--gamma-max", args.gamma_max), ("--gamma", max(gammas, default=0))):
         if value > MAX_DRAFTS:
             raise InputError(flag, f"at most {MAX_DRAFTS} (a draft longer than that is not a design point: Eq. 1 "

@@ -129,8 +129,8 @@ def execute(args, console: Console) -> None:
                     f"{args.source}" + (f" · {args.reduce} over {', '.join(others)}" if others else ""))
         what = f"{args.y} against {args.x} from {args.source}"
     else:
-        if args.bins < 1:
-            raise InputError("--bins", f"must be >= 1, got {args.bins}")
+        if not 1 <= args.bins <= 100_000:
+            raise InputError("--bins", f"must be in 1..100,000 (a figure is a few thousand pixels wide), got {args.bins}")
         from simulator.render.timeline import read_timeline
         data = read_timeline(args.source)
         plot.render(plot.timeline, args.out, data, args.bins)

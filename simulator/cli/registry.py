@@ -49,10 +49,17 @@ def summary(command: str) -> str:
 FLAG_INT_LIMIT = 10**9      # no count, length or seed a flag takes is larger: beyond it a typo, not a request
 
 
+def _ascii(text: str) -> str:
+    """A number as a flag gives it: ASCII digits only (int() and float() also take '١٢' and '1_0')."""
+    if not text.isascii() or "_" in text:
+        raise ValueError(text)
+    return text
+
+
 def finite_float(text: str) -> float:
     """A float flag's value: a finite number (float() also takes 'nan' and 'inf', which no flag means)."""
     try:
-        value = float(text)
+        value = float(_ascii(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text[:40]!r}") from None
     if not math.isfinite(value):
@@ -63,7 +70,7 @@ def finite_float(text: str) -> float:
 def bounded_int(text: str) -> int:
     """An int flag's value: a whole number of at most FLAG_INT_LIMIT in size (each command checks its own range)."""
     try:
-        value = int(text)
+        value = int(_ascii(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text[:40]!r}") from None
     if abs(value) > FLAG_INT_LIMIT:
@@ -74,7 +81,7 @@ def bounded_int(text: str) -> int:
 def seed(text: str) -> int:
     """A --seed: a whole number 0 .. 2**32 - 1 (what numpy's generators take)."""
     try:
-        value = int(text)
+        value = int(_ascii(text))
     except ValueError:
         value = None
     if value is None or not 0 <= value < 2**32:

@@ -75,17 +75,21 @@ def execute(args, console: Console) -> None:
     done = done_keys(out, keys) if args.resume else set()
     todo = [p for p in points if p.key not in done]
     client = connect(args.scheduler) if args.scheduler else None
-    _trim_partial(out)
-    with out.open("a", encoding="utf-8") as sink, progress_bar(console, "points") as progress, \
-            (client or contextlib.nullcontext()):
-        progress("sweep", len(points) - len(todo), len(points))
-        finished = len(points) - len(todo)
-        for records in _results(sweep, todo, args.jobs, client):
-            for record in records:
-                sink.write(json.dumps(record, sort_keys=True) + "\n")
-            sink.flush()
-            finished += len(records)
-            progress("sweep", finished, len(points))
+    try:
+        _trim_partial(out)
+        with out.open("a", encoding="utf-8") as sink, progress_bar(console, "points") as progress, \
+                (client or contextlib.nullcontext()):
+            progress("sweep", len(points) - len(todo), len(points))
+            finished = len(points) - len(todo)
+            for records in _results(sweep, todo, args.jobs, client):
+                for record in records:
+                    sink.write(json.dumps(record, sort_keys=True) + "\n")
+                sink.flush()
+                finished += len(records)
+                progress("sweep", finished, len(points))
+    except OSError as err:      # a full disk, a file size limit: the points written are kept, the rest --resume runs
+        raise InputError("--out", f"{args.out} cannot be written ({err.strerror or err.__class__.__name__}); the "
+                                  "points already in it are kept: free the space and run again with --resume") from None
     records = read_results(args.out)
     write_text(args.out, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))   # whole: in point order
     reduced = [(r, r.apply(sweep.axis_names, records)) for r in sweep.reductions]

@@ -19,6 +19,8 @@ def check_output_path(path: str) -> None:
     target = Path(path)
     if target.is_dir():
         raise InputError(path, "is a directory; give a file name")
+    if target.exists() and not target.is_file():     # written by renaming a new file onto it: never a device
+        raise InputError(path, "is not a regular file (a device, a FIFO?); give a file name")
     if not target.parent.is_dir():
         raise InputError(path, f"directory {target.parent} does not exist")
     try:        # a file made and removed there: the only sure test (root passes access(), /proc refuses files)

@@ -25,15 +25,13 @@ from simulator.hw.socfile import load_soc
 from simulator.llm.model import ModelSpec, Precision
 from simulator.llm.modelfile import load_model
 from simulator.run.scenario import Effects, ModelRun, Scenario, Speculation, Workload
-from simulator.traces.synth import Iid, Lengths, generate
-from simulator.traces.trace import MAX_TOKENS, load_trace
+from simulator.traces.synth import MAX_SYNTHETIC_TOKENS, Iid, Lengths, generate
+from simulator.traces.trace import MAX_SAMPLES, MAX_TOKENS, load_trace
 
 DEFAULT_ALPHA = 0.94          # the paper's measured acceptance on its translation pair
 DEFAULT_WEIGHTS = {"target": "int8", "draft": "fp16"}   # the paper's semi-quantized pair
 DEFAULT_SAMPLES = 64          # synthetic samples with a drafter (1 without): the README's "why 64 samples"
 MAX_DRAFTS = 64               # gamma of a run: Eq. 1 saturates long before (explore and figure take as many)
-MAX_SAMPLES = 100_000         # samples of a run: the interval of the speedup is tight long before
-MAX_SYNTHETIC_TOKENS = 20_000_000   # output tokens of a synthetic workload (its agreements take ~8 bytes a token)
 
 
 def weight_format(model: ModelSpec, given: str | None, default: str, flag: str) -> str:
@@ -139,8 +137,8 @@ class ScenarioSpec:
             raise InputError("--samples", f"{self.synthetic_tokens():,} synthetic output tokens ({self.synthetic_samples():,} "
                                           f"samples of {self.new_tokens:,}): at most {MAX_SYNTHETIC_TOKENS:,}")
         if self.prompt_tokens + self.new_tokens > MAX_TOKENS:
-            raise InputError("--new-tokens", f"prompt and output together must fit {MAX_TOKENS:,} tokens (the longest "
-                                             f"context of any model), got {self.prompt_tokens + self.new_tokens:,}")
+            raise InputError("--prompt-tokens + --new-tokens", f"must fit {MAX_TOKENS:,} tokens together (the longest "
+                                                               f"context of any model), got {self.prompt_tokens + self.new_tokens:,}")
         if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
             raise InputError("--alpha", f"must be in 0..1, got {self.alpha}")
         if self.trace is not None and self.alpha is not None:

@@ -28,7 +28,7 @@ from pathlib import Path
 from simulator.common.config import NotJSON, strict_json
 from simulator.common.errors import InputError
 from simulator.traces.synth import Curve, Iid, Lengths, check_curve, generate
-from simulator.traces.trace import MAX_GAMMA, MAX_TOKENS, Trace, TraceSample, validate_header
+from simulator.traces.trace import MAX_GAMMA, MAX_SAMPLES, MAX_TOKENS, Trace, TraceSample, validate_header
 
 FORMATS = ("spec-bench", "llama-cpp", "vllm")
 LLAMA_ROUND = re.compile(r"accepted\s+(\d+)\s*/\s*(\d+)\s+draft tokens, the last target token is:\s*\(\s*-?\d+\s*\)")
@@ -38,7 +38,6 @@ LLAMA_SERVER = re.compile(r"acceptance rate per position\s*=\s*\(([^)]*)\)")
 LLAMA_SERVER_DRAFTED = re.compile(r"\(\s*\d+\s+accepted\s*/\s*(\d+)\s+generated\s*\)")
 VLLM_CURVE = re.compile(r"SpecDecoding metrics:.*Per-position acceptance rate:\s*([-+0-9.eE,\s]+)")
 VLLM_DRAFTED = re.compile(r"Drafted:\s*(\d+)\s+tokens")
-MAX_SAMPLES = 100_000     # samples an aggregate source is replayed as: a trace of more is a typo, not a workload
 
 
 @dataclass(frozen=True)
@@ -140,6 +139,9 @@ def _spec_bench(text: str, path: str, options: ImportOptions) -> Trace:
             if v - 1 > gamma:
                 raise InputError(path, f"{v} tokens in one step means {v - 1} accepted drafts, more than --gamma "
                                        f"{gamma}", f"{where}: choices[0].accept_lengths[{i}]")
+        if sum(steps) > MAX_TOKENS:
+            raise InputError(path, f"{sum(steps):,} output tokens in one answer: more than the {MAX_TOKENS:,} of any "
+                                   "model's context", f"{where}: choices[0].accept_lengths")
         new_tokens = choice.get("new_tokens")
         if isinstance(new_tokens, list) and all(isinstance(t, int) for t in new_tokens) \
                 and sum(new_tokens) != sum(steps):
@@ -307,6 +309,8 @@ def _rates(text: str, path: str, line: int) -> tuple[float, ...]:
 def _from_curve(found: list, path: str, options: ImportOptions, fmt: str, what: str) -> Trace:
     """found: (curve, drafted tokens or None, line number) per log line."""
     width = len(found[0][0])
+    if width > MAX_GAMMA:
+        raise InputError(path, f"line {found[0][2]} lists {width:,} draft positions: a draft length is 1..{MAX_GAMMA}")
     for curve, _, line in found:
         if len(curve) != width:
             raise InputError(path, f"line {line} has {len(curve)} draft positions but line {found[0][2]} has {width}")

@@ -30,7 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.common.errors import InputError
-from simulator.traces.trace import Trace, TraceSample, validate_header
+from simulator.traces.trace import MAX_SAMPLES, MAX_TOKENS, Trace, TraceSample, validate_header
+
+MAX_SYNTHETIC_TOKENS = 20_000_000   # output tokens of a synthetic trace in all (its agreements: ~8 bytes a token)
 
 
 def number(x: float) -> str:
@@ -110,15 +112,15 @@ class Lengths:
     def check(self, source: str = "specsoc trace synth") -> "Lengths":
         for key, minimum in (("prompt_tokens", 1), ("output_tokens", 1), ("prompt_sd_tokens", 0),
                              ("output_sd_tokens", 0)):
-            if not getattr(self, key) >= minimum:
-                raise InputError(source, f"must be >= {minimum}, got {number(getattr(self, key))}",
+            if not minimum <= getattr(self, key) <= MAX_TOKENS:
+                raise InputError(source, f"must be in {minimum}..{MAX_TOKENS:,}, got {number(getattr(self, key))}",
                                  "--" + key.replace("_", "-"))
         return self
 
     def draw(self, rng: np.random.Generator) -> tuple[int, int]:
         prompt = rng.normal(self.prompt_tokens, self.prompt_sd_tokens)
         output = rng.normal(self.output_tokens, self.output_sd_tokens)
-        return max(1, int(round(prompt))), max(1, int(round(output)))
+        return min(MAX_TOKENS, max(1, int(round(prompt)))), min(MAX_TOKENS, max(1, int(round(output))))
 
     def flags(self) -> list[str]:
         return ["--prompt-tokens", number(self.prompt_tokens), "--prompt-sd-tokens", number(self.prompt_sd_tokens),
@@ -257,8 +259,11 @@ def generate(generator: Iid | Curve | Markov, samples: int, lengths: Lengths, se
     a "generator" entry in it adds to the generator's description (e.g. the aggregate it was solved from)."""
     generator.check()
     lengths.check()
-    if samples < 1:
-        raise InputError("--samples", f"must be >= 1, got {samples}")
+    if not 1 <= samples <= MAX_SAMPLES:
+        raise InputError("--samples", f"must be in 1..{MAX_SAMPLES:,}, got {samples}")
+    if samples * lengths.output_tokens > MAX_SYNTHETIC_TOKENS:
+        raise InputError("--samples", f"{samples:,} samples of {number(lengths.output_tokens)} output tokens: at most "
+                                      f"{MAX_SYNTHETIC_TOKENS:,} tokens in all")
     if seed < 0:
         raise InputError("--seed", f"must be >= 0, got {seed}")
     rng = np.random.default_rng(seed)

@@ -90,6 +90,7 @@ class Trace:
 MAX_TRACE_BYTES = 256 * 2**20    # a trace of 100,000 samples of 1,000 tokens is 100 MB
 MAX_GAMMA = 1024          # drafts per round: no speculative decoder drafts more (tree drafters: a few hundred)
 MAX_TOKENS = 131_072      # tokens of one sample (prompt, output): the longest context of any model specsoc knows
+MAX_SAMPLES = 100_000     # samples of a trace or a run: a speedup's interval is tight long before
 
 
 def _int(value, source: str, key: str, minimum: int, maximum: int | None = None) -> int:

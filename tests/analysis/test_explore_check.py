@@ -159,9 +159,9 @@ def test_explore_with_a_list_of_gammas_gives_those_of_the_full_explore_and_its_c
         assert float(row["c"]) == m["c"]
 
 
-@pytest.mark.parametrize("flags,words", [(["--gamma", "65"], "--gamma: at most 64"),
+@pytest.mark.parametrize("flags,words", [(["--gamma", "65"], "--gamma: must all be in 1..64"),
                                          (["--gamma-max", "100000000"], "--gamma-max: at most 64"),
-                                         (["--gamma", "1" * 401], "--gamma: at most 64"),
+                                         (["--gamma", "1" * 401], "--gamma: must all be in 1..64"),
                                          (["--gamma", ""], "--gamma: must be comma-separated whole numbers")])
 def test_explore_refuses_gammas_beyond_a_design_point_in_one_line(flags, words, capsys):
     from simulator.cli.main import main

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -105,10 +106,23 @@ def test_8_a_huge_declared_gamma_is_refused(tmp_path, capsys):
     assert_input_error(*run_cli(["trace", "stats", path], capsys), path, ["header.gamma", "1..1,024"])
 
 
-def test_8_trace_stats_size_their_histogram_by_the_data(capsys):
-    code, out, _err = run_cli(["trace", "stats", "vllm-writing", "--gamma", "999999999", "--json", "/dev/null"],
-                              capsys)
+def test_8_trace_stats_size_their_histogram_by_the_data(tmp_path, capsys):
+    out = tmp_path / "s.json"
+    code, _out, _err = run_cli(["trace", "stats", "vllm-writing", "--gamma", "1024", "--json", str(out)], capsys)
     assert code == 0
+    longest = max(s["output_tokens"] for s in map(json.loads, trace_lines("vllm-writing")[1:]))
+    assert longest < 1024 and json.loads(out.read_text())["histogram"]["gamma"] == longest
+    assert_input_error(*run_cli(["trace", "stats", "vllm-writing", "--gamma", "999999999"], capsys), "--gamma",
+                       ["1..1,024"])
+
+
+def test_an_output_that_is_a_device_or_a_fifo_is_refused_not_replaced(tmp_path, capsys):
+    import os
+    fifo = tmp_path / "f.json"
+    os.mkfifo(fifo)
+    for path in ("/dev/null", str(fifo)):
+        assert_input_error(*run_cli(["run", *FAST, "--json", path], capsys), path, ["not a regular file"])
+    assert fifo.is_fifo() and not Path("/dev/null").is_file()
 
 
 @pytest.mark.parametrize("log,needle", [("accepted 1/1000000000 draft tokens, the last target token is: (5)\n",

@@ -181,8 +181,8 @@ def test_lengths_are_rounded_normals_clipped_at_one():
     (["iid", "--alpha-quantiles", "0:0,1"], "probability:alpha points"),
     (["curve", "--curve", "0.5,0.7"], "must not increase"),
     (["markov", "--alpha", "0.5", "--rho", "1"], "--rho: must be in [0, 1)"),
-    (["iid", "--alpha", "0.5", "--output-tokens", "0"], "--output-tokens: must be >= 1"),
-    (["iid", "--alpha", "0.5", "--samples", "0"], "--samples: must be >= 1"),
+    (["iid", "--alpha", "0.5", "--output-tokens", "0"], "--output-tokens: must be in 1..131,072"),
+    (["iid", "--alpha", "0.5", "--samples", "0"], "--samples: must be in 1..100,000"),
 ])
 def test_bad_generator_parameters(argv, needle, tmp_path):
     out = tmp_path / "t.jsonl"
