@@ -5,7 +5,8 @@
 Each case is a valid file of one kind specsoc reads (or a valid `specsoc run` command line) changed in one place
 (tests/fuzz_support.py), run through the CLI in-process in a worker process. It counts the outcomes: ok (exit 0),
 refused (exit 2, one `error:` line naming the file or flag), and the failures: traceback, hang (past 60 s), a
-wrong exit status, a wrong message, a file left behind; with the slowest case and the workers' peak RSS.
+wrong exit status, a wrong message, a file left behind, a worker past 1 GB; with the slowest case and the
+workers' peak RSS.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fuzz_support import Picker, flag_case, mutate, run_case, targets  # noqa: E402
 
-FAILURES = ("traceback", "hang", "exit", "message", "orphan")
+FAILURES = ("traceback", "hang", "exit", "message", "orphan", "memory")
 
 
 def _case(rng: random.Random, kinds: list) -> tuple[str, list[str], str | bytes | None, str]:

@@ -5,7 +5,8 @@ llama-bench output, sweep files), or a valid command line, is changed in one pla
 one (NaN, infinities, huge, negative, not a number at all), a line dropped or doubled, the text cut short or
 nested thousands deep, a YAML alias bomb, a key misspelt, bytes that are not UTF-8. The CLI then runs on it
 in-process, and the outcome must be: exit 0, or exit 2 with exactly one `error:` line on stderr naming the file
-or a flag (or the command, for a problem of all its inputs together); no traceback; no output file left behind on failure; done within TIME_LIMIT_S.
+or a flag (or the command, for a problem of all its inputs together); no traceback; no output file left behind on
+failure; done within TIME_LIMIT_S, the process's peak RSS under MEMORY_LIMIT_MB.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from simulator.common.bundled import bundled_dir
 
 ROOT = Path(__file__).resolve().parent
 FIXTURES = ROOT / "fixtures"
+MEMORY_LIMIT_MB = 1000   # the process's peak RSS after a case (pytest and numpy alone take ~300 MB)
 TIME_LIMIT_S = 60        # a case still running then counts as a hang (legitimate work, a sweep of 65,537-token
                          # points say, takes ~10 s; a refusal takes well under 1 s)
 EVIL = ["nan", ".nan", "NaN", "inf", "-inf", ".inf", "-.inf", "Infinity", "-Infinity", "1e308", "1e309", "-1",
@@ -150,7 +152,7 @@ def targets() -> list[Target]:
 
 @dataclass
 class Outcome:
-    kind: str          # ok | refused | traceback | exit | message | hang | orphan
+    kind: str          # ok | refused | traceback | exit | message | hang | orphan | memory
     code: int | None
     line: str
     wall_s: float
@@ -200,6 +202,8 @@ def run_case(argv: list[str], data: str | bytes | None, suffix: str = ".txt") ->
         line = lines[0] if lines else ""
         if crash == "hang":
             return Outcome("hang", None, " ".join(argv)[:200], wall, rss)
+        if rss > MEMORY_LIMIT_MB:
+            return Outcome("memory", code, f"peak RSS {rss:.0f} MB after {' '.join(argv)[:160]}", wall, rss)
         if crash or "Traceback" in stderr or "Traceback" in out.getvalue():
             return Outcome("traceback", code, crash or stderr[-300:], wall, rss)
         if code not in (0, 2):
