@@ -28,6 +28,8 @@ def bundled_names(kind: str, suffix: str) -> list[str]:
 
 def resolve_file(kind: str, name_or_path: str, suffixes: tuple[str, ...]) -> tuple[Path, str]:
     """Return (path, label): a bundled file by bare name, else a path on disk. The label is what outputs show."""
+    if not name_or_path.strip():
+        raise InputError(f"{kind} file", "the name is empty or blank")
     try:
         for suffix in suffixes:
             candidate = bundled_dir(kind) / f"{name_or_path}{suffix}"

@@ -126,8 +126,8 @@ class ScenarioSpec:
                 ok = isinstance(value, kind)
             if not ok:
                 raise InputError(flag, f"must be {_NAMES[kind]}, got {value!r}")
-            if kind is str and not value:
-                raise InputError(flag, "must not be empty")
+            if kind is str and not value.strip():
+                raise InputError(flag, "must not be empty or blank")
         for name, low, high in (("gamma", 1, MAX_DRAFTS), ("samples", 1, MAX_SAMPLES), ("seed", 0, 2**32 - 1),
                                 ("prompt_tokens", 1, MAX_TOKENS), ("new_tokens", 1, MAX_TOKENS)):
             value = getattr(self, name)

@@ -224,3 +224,10 @@ def test_a_log_line_drafting_more_tokens_than_a_run_can(tmp_path, capsys):
     code, out, err = run_cli(["trace", "import", "--format", "vllm", str(path), "--out", str(tmp_path / "t.jsonl")],
                              capsys)
     assert_input_error(code, out, err, path, ["drafted tokens"])
+
+
+@pytest.mark.parametrize("argv,names", [(["run", *FAST, "--soc", " "], "--soc"),
+                                        (["run", "--trace", "  "], "--trace"),
+                                        (["trace", "stats", " "], "traces file")])
+def test_a_blank_file_name(argv, names, capsys):
+    assert_input_error(*run_cli(argv, capsys), names, [("blank",)])
