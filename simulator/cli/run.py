@@ -28,9 +28,9 @@ def add_commands(sub) -> None:
                                                    "keys joined by '.'; per-sample lists only in --json)")
     run.add_argument("--timeline", metavar="FILE", help="also write a Chrome/Perfetto trace of the run "
                      "(open in ui.perfetto.dev); --granularity layer keeps it small")
-    run.add_argument("--max-tokens", type=int, default=2_000_000, metavar="N",
+    run.add_argument("--max-tokens", type=int, default=200_000, metavar="N",
                      help="refuse a run that would generate more output tokens over all its samples (default: "
-                          "2,000,000; the default run generates 4,032, ~0.1 s)")
+                          "200,000, up to ~30 s and ~400 MB; the default run generates 4,032 in ~0.1 s)")
     run.add_argument("--timeline-max-mb", type=float, default=1024, metavar="MB",
                      help=f"refuse a timeline estimated larger than this (about {BYTES_PER_OP} bytes an op; "
                           "default: 1024 MB)")
@@ -44,6 +44,7 @@ def execute(args: argparse.Namespace, console: Console) -> None:
     if args.max_tokens < 1:
         raise InputError("--max-tokens", f"must be >= 1, got {args.max_tokens}")
     spec = scenario_spec(args)
+    spec.check()                        # each value in its range first, then the work they make together
     if spec.trace is None:              # the work, before the workload is made
         _check_tokens(spec.synthetic_tokens(), args.max_tokens)
     scenario = spec.build()
@@ -76,9 +77,14 @@ def execute(args: argparse.Namespace, console: Console) -> None:
 
 
 def _check_tokens(tokens: int, limit: int) -> None:
-    """Refuse a run of more output tokens than --max-tokens, with its estimate (about 25 us a token, more under
-    contention)."""
+    """Refuse a run of more output tokens than --max-tokens, with its estimate (measured: 20 us a token for short
+    samples to 140 us for samples of 100,000 tokens, more under contention; ~1 KB of memory a token)."""
     if tokens > limit:
-        raise InputError("--max-tokens", f"the run would generate {tokens:,} output tokens (~{tokens * 25e-6 / 60:,.0f} "
-                                         f"min or more), more than {limit:,}: raise --max-tokens if you mean it, or "
-                                         "give fewer --samples or --new-tokens")
+        raise InputError("--max-tokens", f"the run would generate {tokens:,} output tokens ({_duration(tokens * 20e-6)} "
+                                         f"to {_duration(tokens * 140e-6)}, ~{tokens / 1e3:,.0f} MB or more), more "
+                                         f"than {limit:,}: raise --max-tokens if you mean it, or give fewer --samples "
+                                         "or --new-tokens")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:,.0f} s" if seconds < 120 else f"{seconds / 60:,.0f} min" if seconds < 7200 else f"{seconds / 3600:,.0f} h"

@@ -210,16 +210,17 @@ class FluidDram:
             timer.callbacks.append(lambda _timer: event.succeed(value))
         self._scheduled = True
 
-    def add_alone(self, alone_pass) -> None:
-        """A pass runs alone in closed form from now until `alone_done()`: its counter steps are replayed from it
-        when `bandwidth_steps` is read, and nothing else may stream meanwhile."""
+    def add_alone(self, alone_pass, peak_B_s: float) -> None:
+        """A pass runs alone in closed form from now until `alone_done()`, streaming at most `peak_B_s`: its
+        counter steps are replayed from it when `bandwidth_steps` is read (when kept), and nothing else may stream
+        meanwhile."""
         if self._flows or self._streamers:
             raise RuntimeError("a pass went alone while other work streams: it was not alone")
         if self._dirty:   # a streamer went alone as its last flow ended: that step comes first
             self._reshare(self._settled_at)
         if self._keep:
             self._alone.append((len(self._times), alone_pass))
-        self._alone_peak = max(self._alone_peak, alone_pass.steps.peak_B_s)
+        self._alone_peak = max(self._alone_peak, peak_B_s)
         self._alone_running = True
 
     def alone_done(self) -> None:

@@ -31,7 +31,7 @@ import simpy
 
 from simulator.engine.cores import CoreLock
 from simulator.engine.dram import FluidDram
-from simulator.engine.eventlog import AlonePass, EventLog, OpEvent, TimedPass
+from simulator.engine.eventlog import AlonePass, EventLog, OpEvent, PassSummary, TimedPass
 from simulator.engine.passrun import ABANDONED, AHEAD, ALONE, TASKS, PassRun
 from simulator.engine.plan import Plan
 from simulator.hw.placement import Placement
@@ -205,10 +205,12 @@ class Engine:
         self.dram.alone_done()
         lock.release(cores)
 
-    def _alone_entry(self, plan: Plan, label: str, first: int, start: float) -> AlonePass:
+    def _alone_entry(self, plan: Plan, label: str, first: int, start: float) -> AlonePass | PassSummary:
         """Tasks `first`.. of the pass, alone from `start`: one AlonePass in the log (its events and DRAM counter
-        steps are replayed from the same arithmetic when asked for); the DRAM refuses flows until it ends. A whole
-        pass costs its plan's closed form (Plan.alone: a few array operations, memoised per plan)."""
+        steps are replayed from the same arithmetic when asked for), or without keep_timeline its totals (a
+        PassSummary: the log then holds no plan, so memory does not grow with the shapes a run meets); the DRAM
+        refuses flows until it ends. A whole pass costs its plan's closed form (Plan.alone: a few array
+        operations, memoised per plan)."""
         group = plan.placement.group
         limit = self._limits.get(group)
         if limit is None:
@@ -223,10 +225,14 @@ class Engine:
                 duration += overheads[i]
                 duration += busy[i]
             nbytes = sum(plan.task_bytes(i) for i in rest)
-        entry = AlonePass(label, plan.placement.group, plan.placement.cores, plan, steps, start, start + duration,
-                          float(nbytes), first)
+        place = plan.placement
+        if self.keep_timeline:
+            entry = AlonePass(label, place.group, place.cores, plan, steps, start, start + duration, float(nbytes), first)
+        else:
+            entry = PassSummary(label, place.group, place.cores, start, start + duration, len(plan.order) - first,
+                                float(nbytes), 0.0)
         self.log.entries.append(entry)
-        self.dram.add_alone(entry)
+        self.dram.add_alone(entry, steps.peak_B_s)
         return entry
 
     def _run_ended(self, run: PassRun, t: float, how: str) -> None:

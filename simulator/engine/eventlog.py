@@ -184,7 +184,7 @@ class TimedPass:
                            self.contention_s)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PassSummary:
     """A pass run on the DRAM's clock, kept as its totals when no timeline is asked (the engine's keep_timeline
     off): the log then does not grow with the ops, and every result reads the same numbers."""

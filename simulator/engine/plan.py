@@ -71,13 +71,27 @@ class TaskTable:
 class AloneSteps:
     """A plan's tasks alone on the SoC, where the DRAM gives one flow at most a given limit: per distinct task
     (arrays) its overhead, then its stream time (bytes at min(its cap, the limit)) or compute time, and its DRAM
-    rate (0 when it only computes); the whole pass's duration and its highest rate."""
+    rate (0 when it only computes); the whole pass's duration and its highest rate. The arrays are column `j` of
+    its batch's, taken when asked for (a replay): a plan keeps no array objects of its own."""
 
-    overhead_s: np.ndarray
-    busy_s: np.ndarray
-    rate_B_s: np.ndarray
+    overheads: np.ndarray       # (task, plan) arrays of the batch
+    busies: np.ndarray
+    rates: np.ndarray
+    j: int
     total_s: float
     peak_B_s: float
+
+    @property
+    def overhead_s(self) -> np.ndarray:
+        return self.overheads[:, self.j]
+
+    @property
+    def busy_s(self) -> np.ndarray:
+        return self.busies[:, self.j]
+
+    @property
+    def rate_B_s(self) -> np.ndarray:
+        return self.rates[:, self.j]
 
 
 @dataclass(frozen=True, eq=False)
@@ -185,6 +199,6 @@ class Plan:
         if steps is None:
             busy, rate, total, peak = self.batch.alone(limit_B_s)
             j = self.index
-            steps = self._alone[limit_B_s] = AloneSteps(self.batch.table.overhead_s[:, j], busy[:, j], rate[:, j],
-                                                        float(total[j]), float(peak[j]))
+            steps = self._alone[limit_B_s] = AloneSteps(self.batch.table.overhead_s, busy, rate, j, float(total[j]),
+                                                        float(peak[j]))
         return steps

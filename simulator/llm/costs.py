@@ -153,9 +153,9 @@ class Planner:
         seen = (id(model), id(precision), id(placement), shape)
         plan = self._seen.get(seen)
         if plan is None:
-            if id(model) not in self._alive and len(self._alive) >= 48:     # a sweep's points load their models
-                self._seen.clear()                                          # anew: the fast keys are bounded,
-                self._alive.clear()                                         # the plans stay
+            if (id(model) not in self._alive and len(self._alive) >= 48) or len(self._seen) >= 100_000:
+                self._seen.clear()     # a sweep's points load their models anew, a long run meets many shapes:
+                self._alive.clear()    # the fast keys are bounded (the families keep their batches)
             for thing in (model, precision, placement):
                 self._alive[id(thing)] = thing
             plan = self._seen[seen] = self._plan(model, precision, shape, placement)
@@ -185,6 +185,7 @@ class ClosedForm:
     counted_task's, row by row (tests/llm/test_costs.py pins the two equal)."""
 
     BLOCK = 64
+    BATCHES = 256       # batches kept (16,384 context lengths): a longer run recosts what it meets again
 
     def __init__(self, model: ModelSpec, precision: Precision, kv_cache: bool, logits: int, placement: Placement,
                  soc: SoC, granularity: str):
@@ -230,6 +231,8 @@ class ClosedForm:
         key = (tokens if self.kv_cache else 0, block)
         batch = self._batches.get(key)
         if batch is None:
+            if len(self._batches) >= self.BATCHES:       # the oldest made goes: memory bounded, whatever the run
+                del self._batches[next(iter(self._batches))]
             batch = self._batches[key] = self._batch(tokens, block * self.BLOCK)
         return batch.plan(j)
 

@@ -194,13 +194,16 @@ def test_11_a_sweep_beyond_its_point_budget_is_refused_with_its_size(tmp_path, c
     assert not out.exists()
 
 
-@pytest.mark.parametrize("argv,flag", [(["run", "--samples", "100000", "--new-tokens", "131000", "--prompt-tokens", "72"],
-                                        "--max-tokens"),
-                                       (["check", "--samples", "100000", "--new-tokens", "131000", "--prompt-tokens", "72"],
-                                        "--samples")])
-def test_11_a_run_beyond_its_work_budget_is_refused_before_its_workload_is_made(argv, flag, capsys):
-    # 100,000 samples x 131,000 tokens = 13.1 billion output tokens: refused from the flags alone
-    assert_input_error(*run_cli(argv, capsys), flag, ["13,100,000,000"])
+@pytest.mark.parametrize("argv,flag,total", [(["run", "--samples", "1000", "--new-tokens", "10000"], "--max-tokens",
+                                              "10,000,000"),
+                                             (["run", "--samples", "100000", "--new-tokens", "131000", "--prompt-tokens",
+                                               "72"], "--samples", "13,100,000,000"),
+                                             (["check", "--samples", "100000", "--new-tokens", "131000",
+                                               "--prompt-tokens", "72"], "--samples", "13,100,000,000")])
+def test_11_a_run_beyond_its_work_budget_is_refused_before_its_workload_is_made(argv, flag, total, capsys):
+    # 1,000 x 10,000 tokens: past run's --max-tokens (200,000) with its estimate; 100,000 x 131,000 = 13.1 billion
+    # tokens: past any synthetic workload (20 million); both refused from the flags alone
+    assert_input_error(*run_cli(argv, capsys), flag, [total])
 
 
 def test_a_file_far_too_large_to_be_a_soc_is_refused_unread(tmp_path, capsys):
