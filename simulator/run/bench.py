@@ -7,8 +7,8 @@ One run measures:
   DRAM model does per instant, fluid_instants_per_s);
 - each scenario of SCENARIOS in its own process (`python -m simulator.run.bench NAME REPEAT`): its wall (best of
   REPEAT inside that process, files already read), its real events (simpy events scheduled plus the DRAM's
-  sharing instants, over the baseline and the speculative run), its peak RSS (that process's own), and its cost
-  in yardstick units: wall x the simpy timeout rate measured in that process right before it, i.e. how many bare
+  sharing instants, over the baseline and the speculative run), its peak RSS (that process's own, after its
+  first run), and its cost in yardstick units: wall x the simpy timeout rate measured in that process right before it, i.e. how many bare
   simpy timeouts the machine runs in the same time (the best of REPEAT such pairs: the shared machines' speed
   drifts within seconds, so each wall is taken against the yardstick of its own moment);
 - the granularities: the default 4 x 128 tokens at op, layer and model granularity, each twice (for the noise),
@@ -131,18 +131,21 @@ def measure_here(name: str, repeat: int) -> dict:
 
     engine_module.Engine.__init__ = counted
     scenario = SCENARIOS[name].build()
-    best, cost, results = float("inf"), float("inf"), None
+    best, cost, results, rss = float("inf"), float("inf"), None, None
     for _ in range(repeat):
         made.clear()
+        results = None      # the last repeat's run is freed first
         rate = simpy_timeouts_per_s(50_000)      # the yardstick right before: the machine's speed drifts
         start = time.perf_counter()
         results = simulate(scenario)
         wall = time.perf_counter() - start
         best, cost = min(best, wall), min(cost, wall * rate)
+        rss = rss or peak_rss_mb()      # after the first run: the peak of one run (later repeats add the allocator's
+                                        # high-water marks of runs one after another)
     simpy_events = sum(e.env.events_scheduled for e in made)
     instants = sum(e.dram.instants for e in made)
     return {"wall_s": best, "cost_simpy_timeouts": cost, "simpy_events": simpy_events, "dram_instants": instants,
-            "events": simpy_events + instants, "rounds": getattr(results, "rounds", 0), "peak_rss_mb": peak_rss_mb()}
+            "events": simpy_events + instants, "rounds": getattr(results, "rounds", 0), "peak_rss_mb": rss}
 
 
 GRANULARITY_RUNS = {f"{g}{again}": replace(DEFAULT_128, granularity=g)
