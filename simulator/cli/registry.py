@@ -56,12 +56,16 @@ def _ascii(text: str) -> str:
     return text
 
 
+def _parsed(text: str, convert, what: str):
+    try:
+        return convert(_ascii(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {what}: {text[:40]!r}") from None
+
+
 def finite_float(text: str) -> float:
     """A float flag's value: a finite number (float() also takes 'nan' and 'inf', which no flag means)."""
-    try:
-        value = float(_ascii(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text[:40]!r}") from None
+    value = _parsed(text, float, "a number")
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text[:40]!r}")
     return value
@@ -69,10 +73,7 @@ def finite_float(text: str) -> float:
 
 def bounded_int(text: str) -> int:
     """An int flag's value: a whole number of at most FLAG_INT_LIMIT in size (each command checks its own range)."""
-    try:
-        value = int(_ascii(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text[:40]!r}") from None
+    value = _parsed(text, int, "a whole number")
     if abs(value) > FLAG_INT_LIMIT:
         raise argparse.ArgumentTypeError(f"{text[:40]} is beyond {FLAG_INT_LIMIT:,}")
     return value

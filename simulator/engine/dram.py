@@ -105,12 +105,9 @@ class FluidDram:
 
     # ------------------------------------------------------------------------------------------ queries
 
-    def alone_rate(self, cap: float, group: str) -> float:
-        """The rate a flow gets with no other flow in flight: what water-filling gives one flow."""
-        return min(cap, self.alone_limit(group))
-
     def alone_limit(self, group: str) -> float:
-        """The most one flow of `group` gets with no other flow in flight (its own cap aside)."""
+        """The most one flow of `group` gets with no other flow in flight, its own cap aside (what water-filling
+        gives one flow: min(its cap, this))."""
         if not self._sharing:
             return self.usable_B_s
         return min(self._group_caps.get(group, math.inf), self.usable_B_s)

@@ -39,11 +39,9 @@ from simulator.hw.soc import SoC
 
 
 class _Clock(simpy.Environment):
-    """simpy's environment, able to say how many events wait in its queue (simpy keeps them in `_queue`, a heap,
-    in every release since 3.0; it offers only `peek()`, the time of the next)."""
-
-    def pending(self) -> int:
-        return len(self._queue)
+    """simpy's environment, with what the engine reads and does beyond simpy's API: its queue (`_queue`, a heap in
+    every release since 3.0: simpy offers only `peek()`), its clock moved on without an event when nothing is
+    scheduled (`_now`), and its event counter (`_eid`)."""
 
     def wait(self, delay: float):
         """Process body: let `delay` pass. With nothing scheduled in simpy no one else can act before it has
