@@ -107,10 +107,12 @@ class FluidDram:
 
     def alone_limit(self, group: str) -> float:
         """The most one flow of `group` gets with no other flow in flight, its own cap aside (what water-filling
-        gives one flow: min(its cap, this))."""
-        if not self._sharing:
-            return self.usable_B_s
-        return min(self._group_caps.get(group, math.inf), self.usable_B_s)
+        gives one flow: min(its cap, this)); memoised per group."""
+        limit = self._limits.get(group)
+        if limit is None:
+            limit = self._limits[group] = (min(self._group_caps.get(group, math.inf), self.usable_B_s)
+                                           if self._sharing else self.usable_B_s)
+        return limit
 
     @property
     def crowded(self) -> bool:
@@ -270,9 +272,7 @@ class FluidDram:
         n = len(flows)
         if n == 1:       # the common cases unrolled: under contention this runs twice per task
             f = flows[0]
-            limit = self._limits.get(f.group)
-            if limit is None:
-                limit = self._limits[f.group] = self.alone_limit(f.group)
+            limit = self._limits.get(f.group) or self.alone_limit(f.group)
             f.rate = rate = f.cap if f.cap < limit else limit
             self._flows_end_s = f.end_s = now + f.remaining / rate
             self._dirty = False

@@ -43,14 +43,14 @@ class _Clock(simpy.Environment):
     every release since 3.0: simpy offers only `peek()`), its clock moved on without an event when nothing is
     scheduled (`_now`), and its event counter (`_eid`)."""
 
-    def wait(self, delay: float):
-        """Process body: let `delay` pass. With nothing scheduled in simpy no one else can act before it has
-        passed (every other process waits on an event only this one can trigger), so the clock moves on at
-        once, as simpy would when the timeout fired, without an event; otherwise a timeout."""
+    def advance(self, delay: float) -> simpy.Timeout | None:
+        """Let `delay` pass: the timeout to yield, or None when the clock moved on at once. With nothing scheduled
+        in simpy no one else can act before it has passed (every other process waits on an event only this one
+        can trigger), so the clock moves on as simpy would when the timeout fired, without an event."""
         if self._queue:
-            yield self.timeout(delay)
-        else:
-            self._now += delay
+            return self.timeout(delay)
+        self._now += delay
+        return None
 
     @property
     def events_scheduled(self) -> int:
@@ -74,7 +74,6 @@ class Engine:
         self._locks = {"cpu": CoreLock(self.env)} | {pu.name: CoreLock(self.env) for pu in soc.pus if pu.kind != "cpu"}
         self._active = 0                            # passes and handoffs in flight (started, not returned)
         self._starting: PassRun | None = None       # the pass being started on the DRAM's clock
-        self._limits: dict[str, float] = {}         # per DRAM group: the most one flow gets alone
 
     # ------------------------------------------------------------------------------ what callers use
 
@@ -90,18 +89,8 @@ class Engine:
         try:
             path = self._path(plan, None)
             first = 0
-            if path == ALONE:       # _alone, inlined: a sequential run spends most of its time here
-                lock, cores = self._locks[plan.placement.lock], plan.placement.slots
-                if not lock.try_acquire(cores):
-                    raise RuntimeError(f"pass {label} went alone but its cores are in use")
-                env = self.env
-                entry = self._alone_entry(plan, label, 0, env.now)
-                if env._queue:
-                    yield env.timeout(entry.end_s - entry.start_s)
-                else:
-                    env._now += entry.end_s - entry.start_s
-                self.dram.alone_done()
-                lock.release(cores)
+            if path == ALONE:
+                yield from self._alone(plan, label, 0)
                 return True
             if path == AHEAD:
                 lock, cores = self._locks[plan.placement.lock], plan.placement.slots
@@ -127,7 +116,9 @@ class Engine:
         start = self.env.now
         self._active += 1
         try:
-            yield from self.env.wait(inter.handoff_latency_s)
+            wait = self.env.advance(inter.handoff_latency_s)
+            if wait is not None:
+                yield wait
             if not inter.shared_memory and nbytes > 0:
                 yield self.dram.stream(nbytes, inter.copy_bandwidth_B_s, "copy")
         finally:
@@ -199,7 +190,9 @@ class Engine:
         if not lock.try_acquire(cores):
             raise RuntimeError(f"pass {label} went alone but its cores are in use")
         entry = self._alone_entry(plan, label, first, self.env.now)
-        yield from self.env.wait(entry.end_s - entry.start_s)
+        wait = self.env.advance(entry.end_s - entry.start_s)
+        if wait is not None:
+            yield wait
         self.dram.alone_done()
         lock.release(cores)
 
@@ -209,20 +202,14 @@ class Engine:
         PassSummary: the log then holds no plan, so memory does not grow with the shapes a run meets); the DRAM
         refuses flows until it ends. A whole pass costs its plan's closed form (Plan.alone: a few array
         operations, memoised per plan)."""
-        group = plan.placement.group
-        limit = self._limits.get(group)
-        if limit is None:
-            limit = self._limits[group] = self.dram.alone_limit(group)
-        steps = plan.alone(limit)
+        steps = plan.alone(self.dram.alone_limit(plan.placement.group))
         if first == 0:
             duration, nbytes = steps.total_s, plan.bytes
-        else:
-            rest, overheads, busy = plan.order[first:], steps.overhead_s.tolist(), steps.busy_s.tolist()
-            duration = 0.0
-            for i in rest:          # in run order, as AlonePass.times() replays them
-                duration += overheads[i]
-                duration += busy[i]
-            nbytes = sum(plan.task_bytes(i) for i in rest)
+        else:                       # in run order, as AlonePass replays them
+            rest = plan.order[first:]
+            duration = float(steps.offsets(rest)[1][-1])
+            task_bytes = plan.column("bytes")
+            nbytes = sum(task_bytes[i] for i in rest)
         place = plan.placement
         if self.keep_timeline:
             entry = AlonePass(label, place.group, place.cores, plan, steps, start, start + duration, float(nbytes), first)

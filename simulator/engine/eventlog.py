@@ -91,47 +91,35 @@ class AlonePass:
     contention_s = 0.0     # it ran alone
 
     def times(self) -> Iterator[tuple[float, float]]:
-        """(start, end) of each of its ops, in order: its steps summed from the pass's start; the last op ends at
-        end_s exactly (the closed form sums by distinct task, these in run order: they differ by float rounding)."""
-        t, start = 0.0, self.start_s
-        overheads, busy = self.steps.overhead_s.tolist(), self.steps.busy_s.tolist()
-        order = self.plan.order[self.first:]
-        last = len(order) - 1
-        for n, i in enumerate(order):
-            begin = t
-            t += overheads[i]
-            t += busy[i]
-            yield start + begin, (start + t if n < last else self.end_s)
+        """(start, end) of each of its ops, in order (time_arrays, one at a time)."""
+        starts, ends = self.time_arrays()
+        return zip(starts.tolist(), ends.tolist())
 
     def time_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """times() as two arrays (starts, ends), by the same sums: an accumulate adds in run order, as times() does."""
-        order = np.asarray(self.plan.order[self.first:])
-        steps = np.empty(2 * len(order))
-        steps[0::2], steps[1::2] = self.steps.overhead_s[order], self.steps.busy_s[order]
-        done = np.cumsum(steps)[1::2]                 # after each op
-        ends = self.start_s + done
+        """Each op's (start, end), as two arrays: its steps summed in run order from the pass's start
+        (AloneSteps.offsets); the last op ends at end_s exactly (the closed form sums by distinct task, these in
+        run order: they differ by float rounding)."""
+        begins, ends = self.steps.offsets(self.plan.order[self.first:])
+        ends = self.start_s + ends
         if len(ends):
             ends[-1] = self.end_s
-        return self.start_s + np.concatenate(([0.0], done[:-1])), ends
+        return self.start_s + begins, ends
 
     def events(self) -> Iterator[OpEvent]:
         return _pass_events(self, self.times())
 
     def counter_steps(self) -> Iterator[tuple[float, dict[str, float], float]]:
-        """The DRAM counter's steps during the pass: (time, rates by PU, total), at the ops' times (times()'s
-        arithmetic, inlined: a timeline reads hundreds of thousands)."""
-        t, start, pu = 0.0, self.start_s, self.pu
-        overheads, busy, rates = (a.tolist() for a in (self.steps.overhead_s, self.steps.busy_s, self.steps.rate_B_s))
-        order = self.plan.order[self.first:]
-        last = len(order) - 1
-        for n, i in enumerate(order):
-            begin = start + t
-            t += overheads[i]
-            t += busy[i]
-            rate = rates[i]
-            if rate > 0:
-                yield begin + overheads[i], {pu: rate}, rate
-                yield (start + t if n < last else self.end_s), {}, 0.0
+        """The DRAM counter's steps during the pass: (time, rates by PU, total): each streaming op's rate from the
+        end of its overhead to its end."""
+        order = np.asarray(self.plan.order[self.first:], dtype=int)
+        starts, ends = self.time_arrays()
+        rates = self.steps.rate_B_s[order]
+        streams = rates > 0
+        pu = self.pu
+        for on, off, rate in zip((starts + self.steps.overhead_s[order])[streams].tolist(), ends[streams].tolist(),
+                                 rates[streams].tolist()):
+            yield on, {pu: rate}, rate
+            yield off, {}, 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,6 +93,15 @@ class AloneSteps:
     def rate_B_s(self) -> np.ndarray:
         return self.rates[:, self.j]
 
+    def offsets(self, order) -> tuple[np.ndarray, np.ndarray]:
+        """Each op's start and end from the pass's start, the distinct tasks `order` names run back to back: its
+        overhead, then its stream or compute time, summed in run order (an accumulate adds as a loop would)."""
+        order = np.asarray(order, dtype=int)
+        steps = np.empty(2 * len(order))
+        steps[0::2], steps[1::2] = self.overhead_s[order], self.busy_s[order]
+        ends = np.cumsum(steps)[1::2]
+        return np.concatenate(([0.0], ends[:-1])), ends
+
 
 @dataclass(frozen=True, eq=False)
 class PlanBatch:
@@ -189,9 +198,6 @@ class Plan:
     @cached_property
     def bytes(self) -> float:
         return float(self.batch.totals["bytes"][self.index])
-
-    def task_bytes(self, i: int) -> float:
-        return float(self.batch.table.bytes[i, self.index])
 
     def alone(self, limit_B_s: float) -> AloneSteps:
         """Its tasks alone on the SoC, where the DRAM gives one flow at most `limit_B_s` (memoised per limit)."""

@@ -134,8 +134,8 @@ def structure(model: ModelSpec, weights: str, granularity: str, host: bool) -> t
 
 
 class Planner:
-    """Pass plans for one SoC and granularity, memoised: the same pass is costed once, and a new shape costs
-    only the distinct ops of one layer."""
+    """Pass plans for one SoC and granularity, memoised: the same pass is costed once, and a new shape costs a
+    column of its family's closed form (ClosedForm)."""
 
     def __init__(self, soc: SoC, granularity: str):
         self.soc = soc
