@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from simulator.engine.engine import Engine
 from simulator.hw.placement import Placement
 from simulator.llm.costs import Planner
+from simulator.llm.partition import Partition
 from simulator.llm.graph import PassShape
 from simulator.llm.model import ModelSpec, Precision
 
@@ -30,7 +31,7 @@ class Job:
 
     model: ModelSpec
     precision: Precision
-    placement: Placement
+    placement: Placement | Partition
     role: str           # "target" or "draft": prefixes every pass label in the event log
 
 
@@ -88,7 +89,10 @@ class Runtime:
         return (yield from self.engine.run_pass(plan, label, abandon))
 
     def handoff(self, label: str, src: Job | Placement, dst: Job | Placement, tokens: int = 1):
-        """Process body: `tokens` token ids cross from one PU to another (nothing happens on the same PU)."""
+        """Process body: `tokens` token ids cross from one PU to another (nothing happens on the same PU); a
+        partitioned model receives them where its first op runs and sends them from where its last one does."""
         src = src.placement if isinstance(src, Job) else src
         dst = dst.placement if isinstance(dst, Job) else dst
+        src = src.exit if isinstance(src, Partition) else src
+        dst = dst.entry if isinstance(dst, Partition) else dst
         yield from self.engine.handoff(label, src, dst, tokens * TOKEN_BYTES)

@@ -6,6 +6,9 @@ at once, overlapping ones queue first come, first served (cores.py). A GPU is on
 its overhead, then streams its bytes through the shared DRAM (dram.py) no faster than its compute allows; with
 no bytes it simply computes. Simulated time passes only in the engine's work: passes, handoffs, their flows.
 
+A pass over several placements (a DagPlan: dag.py) runs as its DAG: each node starts when its inputs have ended
+and its cores are free, through simpy (`_dag`).
+
 A caller says only what it needs: run this plan (`run_pass`), and abandon it at the next task boundary once the
 simpy event `abandon` has triggered (a process: once it has ended). How a pass runs is decided here, in `_path`, from the engine's own state, at its start
 and at every task boundary:
@@ -27,13 +30,15 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import simpy
 
 from simulator.engine.cores import CoreLock
+from simulator.engine.dag import DagAlone, DagNode, DagPlan
 from simulator.engine.dram import FluidDram
-from simulator.engine.eventlog import AlonePass, EventLog, OpEvent, PassSummary, TimedPass
+from simulator.engine.eventlog import AlonePass, DagPass, EventLog, OpEvent, PassSummary, TimedPass
 from simulator.engine.passrun import ABANDONED, AHEAD, ALONE, TASKS, PassRun
-from simulator.engine.plan import Plan
+from simulator.engine.plan import Plan, Task
 from simulator.hw.placement import Placement
 from simulator.hw.soc import SoC
 
@@ -63,6 +68,7 @@ class Engine:
         """keep_timeline: keep what a timeline replays (every op's times, the DRAM counter's steps); without it the
         log keeps each pass's totals and the DRAM its peak, so memory does not grow with the ops."""
         self.soc = soc
+        self.contention = contention
         self.keep_timeline = keep_timeline
         self.env = _Clock()
         caps = {pu.name: pu.bandwidth_cap_B_s for pu in soc.pus}
@@ -77,8 +83,9 @@ class Engine:
 
     # ------------------------------------------------------------------------------ what callers use
 
-    def run_pass(self, plan: Plan, label: str, abandon: simpy.Event | None = None):
-        """Process body (use with `yield from`): run the plan's tasks in order on its placement.
+    def run_pass(self, plan: Plan | DagPlan, label: str, abandon: simpy.Event | None = None):
+        """Process body (use with `yield from`): run the plan's tasks in order on its placement (a DagPlan: its
+        nodes as their inputs end).
 
         Returns True when the pass ran to its end, False when it was abandoned: `abandon` had triggered at a task
         boundary (or when its cores were handed to it). A simpy Timeout triggers as it is made: wrap it in a
@@ -87,6 +94,8 @@ class Engine:
             raise TypeError("abandon: a simpy Timeout triggers as it is made; give a process or an event")
         self._active += 1
         try:
+            if isinstance(plan, DagPlan):
+                return (yield from self._dag(plan, label, abandon))
             path = self._path(plan, None)
             first = 0
             if path == ALONE:
@@ -108,7 +117,7 @@ class Engine:
         finally:
             self._active -= 1
 
-    def handoff(self, label: str, src: Placement, dst: Placement, nbytes: float):
+    def handoff(self, label: str, src: Placement, dst: Placement, nbytes: float, name: str = "handoff"):
         """Process body: hand data across PUs (fence, cache maintenance, runtime call; a copy if not shared)."""
         if src.pu.name == dst.pu.name:
             return
@@ -123,7 +132,7 @@ class Engine:
                 yield self.dram.stream(nbytes, inter.copy_bandwidth_B_s, "copy")
         finally:
             self._active -= 1
-        self.log.entries.append(OpEvent(label, "handoff", "handoff", dst.pu.name, (), start, self.env.now, 0.0,
+        self.log.entries.append(OpEvent(label, name, "handoff", dst.pu.name, (), start, self.env.now, 0.0,
                                         nbytes, inter.handoff_s(nbytes, self.soc.dram.usable_B_s), False))
 
     def run(self, process) -> float:
@@ -153,10 +162,8 @@ class Engine:
     def _tasks(self, plan: Plan, label: str, abandon, first: int):
         """Tasks `first`.. of the pass, one by one through simpy: each waits for its cores, spends its overhead,
         then streams (or computes), and gives the cores back."""
-        env, dram, log = self.env, self.dram, self.log
         place = plan.placement
-        pu, cores, slots, group = place.group, place.cores, place.slots, place.group
-        lock = self._locks[place.lock]
+        slots, lock = place.slots, self._locks[place.lock]
         unique = plan.unique
         order, names = plan.order, plan.names
         for index in range(first, len(order)):
@@ -171,18 +178,89 @@ class Engine:
                 if abandon is not None and abandon.triggered:   # it triggered while the pass queued: give them back
                     lock.release(slots)
                     return False
-            start = env.now
-            if task.overhead_s > 0:
-                yield env.timeout(task.overhead_s)
-            cap = task.stream_cap_B_s
-            if cap > 0:
-                yield dram.stream(task.bytes, cap, group)
-            elif task.compute_s > 0:
-                yield env.timeout(task.compute_s)
-            lock.release(slots)
-            log.entries.append(OpEvent(label, names[index], task.kind, pu, cores, start, env.now, task.flops,
-                                       task.bytes, task.alone_s, task.compute_bound))
+            yield from self._task(task, names[index], place, label)
         return True
+
+    def _task(self, task: Task, name: str, place: Placement, label: str):
+        """One task whose cores are held: its overhead, then its bytes streamed (or its compute); the cores given
+        back, its event logged."""
+        env = self.env
+        start = env.now
+        if task.overhead_s > 0:
+            yield env.timeout(task.overhead_s)
+        if task.stream_cap_B_s > 0:
+            yield self.dram.stream(task.bytes, task.stream_cap_B_s, place.group)
+        elif task.compute_s > 0:
+            yield env.timeout(task.compute_s)
+        self._locks[place.lock].release(place.slots)
+        self.log.entries.append(OpEvent(label, name, task.kind, place.group, place.cores, start, env.now, task.flops,
+                                        task.bytes, task.alone_s, task.compute_bound))
+
+    def _dag(self, plan: DagPlan, label: str, abandon):
+        """A pass over several placements: every node a process that waits for its inputs, then runs (a task: as on
+        the task-by-task path; a handoff: as `handoff`). Once `abandon` has triggered, nodes not yet started are
+        skipped; the pass returns when every node has ended or been skipped (False if any was)."""
+        if self.fast_paths and self._active == 1 and len(self.env._queue) == self.dram.timers_pending:
+            yield from self._dag_alone(plan, label)
+            return True
+        return (yield from self._dag_nodes(plan, label, abandon))
+
+    def _dag_nodes(self, plan: DagPlan, label: str, abandon, times: list | None = None):
+        env = self.env
+        ended = [env.event() for _ in plan.nodes]
+        skipped = []
+        for i, (node, done) in enumerate(zip(plan.nodes, ended)):
+            env.process(self._dag_node(i, node, [ended[j] for j in node.inputs], done, label, abandon, skipped, times))
+        yield env.all_of(ended)
+        return not skipped
+
+    def _dag_node(self, i: int, node: DagNode, inputs: list, done: simpy.Event, label: str, abandon, skipped: list,
+                  times: list | None):
+        """One node of a DAG pass: wait for its inputs, then run (`times[i]`, when given, gets its start and end)."""
+        if len(inputs) == 1:
+            yield inputs[0]
+        elif inputs:
+            yield self.env.all_of(inputs)
+        task = node.task
+        start = self.env.now
+        if abandon is not None and abandon.triggered:
+            skipped.append(task.name)
+        elif node.handoff:
+            yield from self.handoff(label, node.source, node.placement, task.bytes, task.name)
+        else:
+            lock = self._locks[node.placement.lock]
+            if not lock.try_acquire(node.placement.slots):
+                yield lock.wait(node.placement.slots)
+                start = self.env.now
+            yield from self._task(task, task.name, node.placement, label)
+        if times is not None:
+            times[i] = (start, self.env.now)
+        done.succeed()
+
+    def _dag_alone(self, plan: DagPlan, label: str):
+        """A DAG pass with nothing else in flight: its run alone, simulated once per plan (dag.DagAlone) and
+        replayed from now: one DagPass in the log, one simpy timeout; the DRAM refuses flows until it ends."""
+        key = (id(self.soc), self.contention)
+        alone = plan.alone_runs.get(key)
+        if alone is None:
+            alone = plan.alone_runs[key] = self._simulate_alone(plan)
+        entry = DagPass(label, plan, alone, self.env.now)
+        self.log.entries.append(entry)
+        self.dram.add_alone(entry, alone.peak_B_s)
+        wait = self.env.advance(alone.duration_s)
+        if wait is not None:
+            yield wait
+        self.dram.alone_done()
+
+    def _simulate_alone(self, plan: DagPlan) -> DagAlone:
+        private = Engine(self.soc, self.contention, fast_paths=False, keep_timeline=True)
+        times = [None] * len(plan.nodes)
+        private.run(private._dag_nodes(plan, "alone", None, times))
+        steps = tuple((t, dict(rates), sum(rates.values())) for t, rates in private.dram.iter_counter())
+        inter, dram = self.soc.interconnect, self.soc.dram.usable_B_s
+        alone = [inter.handoff_s(n.task.bytes, dram) if n.handoff else n.task.alone_s for n in plan.nodes]
+        return DagAlone(np.array([t[0] for t in times]), np.array([t[1] for t in times]), private.env.now, steps,
+                        private.dram.peak_B_s, np.array(alone))
 
     def _alone(self, plan: Plan, label: str, first: int):
         """Tasks `first`.. of the pass, alone, in closed form: one timeout."""

@@ -16,6 +16,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from simulator.engine.dag import DagAlone, DagPlan
 from simulator.engine.plan import AloneSteps, Plan
 
 
@@ -201,6 +202,56 @@ def _pass_events(entry: AlonePass | TimedPass, times: Iterator[tuple[float, floa
                       task.alone_s, task.compute_bound)
 
 
+@dataclass(slots=True)
+class DagPass:
+    """A pass over several placements that ran alone: its nodes' times are its plan's run alone (dag.DagAlone,
+    shared by every pass of the plan) from `start_s`, made into events only when asked for."""
+
+    label: str
+    plan: DagPlan
+    alone: DagAlone
+    start_s: float
+    first = 0
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.alone.duration_s
+
+    @property
+    def ops_count(self) -> int:
+        return len(self.plan.nodes) - self.plan.handoffs
+
+    @property
+    def bytes(self) -> float:
+        return sum(e.bytes for e in self.events())
+
+    @property
+    def contention_s(self) -> float:
+        return sum(e.contention_s for e in self.events() if e.kind != "handoff")
+
+    def busy_s(self) -> float:
+        """Summed time of its tasks (handoffs excluded)."""
+        return sum(e.duration_s for e in self.events() if e.kind != "handoff")
+
+    def events(self) -> Iterator[OpEvent]:
+        """Its nodes as events, in node order: tasks on their placements' groups, handoffs to their receiving PU."""
+        t0, alone = self.start_s, self.alone
+        for node, start, end, alone_s in zip(self.plan.nodes, alone.starts.tolist(), alone.ends.tolist(),
+                                             alone.alone_s.tolist()):
+            task, place = node.task, node.placement
+            if node.handoff:
+                yield OpEvent(self.label, task.name, "handoff", place.pu.name, (), t0 + start, t0 + end, 0.0,
+                              task.bytes, alone_s, False)
+            else:
+                yield OpEvent(self.label, task.name, task.kind, place.group, place.cores, t0 + start, t0 + end,
+                              task.flops, task.bytes, alone_s, task.compute_bound)
+
+    def counter_steps(self) -> Iterator[tuple[float, dict[str, float], float]]:
+        t0 = self.start_s
+        for t, rates, total in self.alone.counter:
+            yield t0 + t, rates, total
+
+
 @dataclass
 class EventLog:
     entries: list[OpEvent | AlonePass | TimedPass | PassSummary] = field(default_factory=list)   # in the order they were logged
@@ -232,7 +283,10 @@ class EventLog:
         """Summed op time of the passes with these labels (handoffs excluded)."""
         total = 0.0
         for e in self.entries:
-            if not isinstance(e, OpEvent):   # a pass entry: its ops ran back to back
+            if isinstance(e, DagPass):
+                if e.label in labels:
+                    total += e.busy_s()
+            elif not isinstance(e, OpEvent):   # a pass entry: its ops ran back to back
                 if e.label in labels:
                     total += e.end_s - e.start_s
             elif e.kind != "handoff" and e.pass_label in labels:
@@ -245,7 +299,7 @@ class EventLog:
         placement's DRAM group: one PU's name, or the clusters it spans joined by '+'."""
         out: dict[str, dict[str, list[tuple[float, float]]]] = {}
         lists: dict[tuple[str, str], list[list]] = {}     # (pu, role) -> the span lists a record goes to
-        for e in self.entries:
+        for e in _spanned(self.entries):
             if type(e) is OpEvent:
                 role = "handoff" if e.kind == "handoff" else role_of(e.pass_label)
             else:
@@ -257,6 +311,15 @@ class EventLog:
             for spans in to:
                 spans.append(span)
         return out
+
+
+def _spanned(entries):
+    """The log's entries, a DAG pass as its nodes' events (it keeps several PUs busy, each for part of it)."""
+    for e in entries:
+        if type(e) is DagPass:
+            yield from e.events()
+        else:
+            yield e
 
 
 def union_s(spans: list[tuple[float, float]]) -> float:

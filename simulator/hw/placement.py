@@ -1,10 +1,10 @@
 """Placements: which processing unit, and which of its cores, run a model.
 
 Device strings: `cpu:K` (K cores of the SoC's first CPU cluster), `cpu` (all of them), `NAME:K` or `NAME`
-for a named cluster (`a76:4` on big.LITTLE SoCs), `gpu` or the GPU's name. K cores are cores 0..K-1 unless
+for a named cluster (`a76:4` on big.LITTLE SoCs), `gpu` or the GPU's name, `npu` or the NPU's name. K cores are cores 0..K-1 unless
 `@FIRST` says where they start: `cpu:2@4` is cores 4 and 5. So a drafter and a target both on `cpu:1` share
 core 0 (the paper's homogeneous mapping), while `cpu:1` and `cpu:1@1` run side by side. An op takes every
-core of its placement; a GPU op takes the whole GPU, whose kernels run in order.
+core of its placement; a GPU (or NPU) op takes the whole GPU (NPU), whose kernels run in order.
 
 `cpu:K` with K above the first cluster's cores spans clusters, in file order, as llama.cpp's threads do when
 there are more of them than big cores: `cpu:8` on the RK3588 is its 4 A76 and its 4 A55 cores. Every op is
@@ -98,19 +98,19 @@ def parse_device(soc: SoC, text: str, flag: str = "--target-device") -> DeviceRe
         raise InputError(flag, f"{text!r}: give a core count after ':' or drop the ':'")
     if name == "cpu":
         pu = soc.first("cpu")
-    elif name == "gpu":
-        pu = soc.first("gpu")
+    elif name in ("gpu", "npu"):
+        pu = soc.first(name)
         if pu is None:
-            raise InputError(flag, f"SoC {soc.name} has no GPU")
+            raise InputError(flag, f"SoC {soc.name} has no {name.upper()}")
     else:
         try:
             pu = soc.pu(name)
         except KeyError:
-            names = ", ".join(["cpu", "gpu"] + [p.name for p in soc.pus])
+            names = ", ".join(["cpu", "gpu", "npu"] + [p.name for p in soc.pus])
             raise InputError(flag, f"SoC {soc.name} has no processing unit {name!r} (known: {names})") from None
-    if pu.kind == "gpu":
+    if pu.kind != "cpu":
         if count or at:
-            raise InputError(flag, f"{text!r}: a GPU is placed whole; write {name!r} without cores")
+            raise InputError(flag, f"{text!r}: a{'n NPU' if pu.kind == 'npu' else ' GPU'} is placed whole; write {name!r} without cores")
         return DeviceRequest(pu, 1)
     if not count:
         cores = pu.units
@@ -157,7 +157,7 @@ def _whole(text: str) -> bool:
 
 def place(requests: list[DeviceRequest]) -> list[Placement]:
     """Each request's cores: `cores` of them from `first_core`; a GPU request gets the GPU's one queue."""
-    return [Placement(r.pu, (0,)) if r.pu.kind == "gpu" else
+    return [Placement(r.pu, (0,)) if r.pu.kind != "cpu" else
             Placement(r.pu, tuple(range(r.first_core, r.first_core + r.cores)),
                       tuple(Placement(pu, tuple(range(n))) for pu, n in r.spill))
             for r in requests]

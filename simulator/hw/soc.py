@@ -1,4 +1,4 @@
-"""SoC descriptions: processing units (CPU clusters, GPUs), the shared DRAM and the CPU-GPU interconnect.
+"""SoC descriptions: processing units (CPU clusters, GPUs, NPUs), the shared DRAM and the interconnect.
 
 A processing unit (PU) is what an op is mapped to. Measured rates come first, spec-derived ones are the
 labelled fallback:
@@ -14,6 +14,11 @@ labelled fallback:
   k x the per-core figure); without a measurement, at k x per-core bandwidth up to the cluster's own cap for
   a CPU, one cap for a GPU. The DRAM itself delivers peak x achievable fraction to all PUs together.
 Every measured value keeps its source (board, engine and version, date, where it was published).
+
+An NPU is placed whole, as a GPU is. Its file gives its peak op rate per data type (vendor TOPS, spread over its
+cores and clock), so its spec rate is the same product; it runs only the op classes its file lists (`runs`) and
+reads only the weight formats it lists (`weight_formats`, after its promotions): other ops fall back to another
+placement (llm/partition.py), other formats are refused.
 
 Values are SI (Hz, bytes/s, seconds), validated once when a file is read (socfile.py), trusted here.
 """
@@ -48,7 +53,8 @@ def _interpolate(points: tuple[Measured, ...], units: int, outside) -> float:
 
 @dataclass(frozen=True, eq=False)
 class ProcessingUnit:
-    """A CPU cluster (kind "cpu") or a GPU (kind "gpu"). Compared and hashed by identity: loaded once per run."""
+    """A CPU cluster (kind "cpu"), a GPU ("gpu") or an NPU ("npu"). Compared and hashed by identity: loaded once
+    per run."""
 
     name: str
     kind: str
@@ -66,6 +72,15 @@ class ProcessingUnit:
     isa: tuple[str, ...] = ()           # CPU instruction-set features (dotprod, i8mm, fp16); () when not stated
     bandwidth_measured: tuple[Measured, ...] = ()           # streaming bandwidth by cores used, ascending
     matmul_measured: dict[str, tuple[Measured, ...]] = field(default_factory=dict)   # weight format -> FLOP/s
+    runs: tuple[str, ...] = OP_CLASSES  # the op classes it can run (an NPU: those its file lists)
+    weight_formats: tuple[str, ...] = ()   # the weight formats it reads, after promotion (() = any)
+
+    def runs_class(self, op_class: str) -> bool:
+        return op_class in self.runs
+
+    def reads(self, weights: str) -> bool:
+        """Does it read weights in this format (after its promotions)?"""
+        return not self.weight_formats or weights in self.weight_formats
 
     def compute_dtype(self, dtype: str) -> str:
         return self.promote.get(dtype, dtype)
@@ -175,6 +190,7 @@ class SoC:
                      "parallel_efficiency": pu.parallel_efficiency, "promote": dict(pu.promote),
                      "dtype_efficiency": dict(pu.dtype_efficiency), "isa": list(pu.isa),
                      "bandwidth_measured_B_s": [_point(p) for p in pu.bandwidth_measured],
+                     **({"runs": list(pu.runs), "weight_formats": list(pu.weight_formats)} if pu.kind == "npu" else {}),
                      "matmul_measured_flop_s": {f: [_point(p) for p in points] for f, points in pu.matmul_measured.items()}}
                     for pu in self.pus],
         }

@@ -5,6 +5,12 @@ Files are YAML with units in every key name (`clock_ghz`, `bandwidth_per_core_gb
 A CPU cluster may state its instruction-set features (`isa: [dotprod, i8mm, fp16]`): without `dotprod` int8
 arithmetic runs as fp32 (no int8 dot product: a Cortex-A72), without `fp16` fp16 arithmetic runs as fp32.
 
+An NPU (`npus:`) is described by what its vendor states and what its runtime can run: `peak_tops` per compute
+dtype (the whole NPU's; int8 where only one figure is published), the op classes it `runs`, the weight formats
+it reads (`weight_formats`), `promote` for formats its converter re-quantizes (a float model run in int8), an
+`invocation_overhead_us` per op it is handed, and the `bandwidth_gb_s` of its DRAM port. A dtype it has no rate
+for and no promotion is refused when a model is placed on it.
+
 A file may carry a `calibration:` section, values fitted to measurements (`against` says which), applied on
 top of the spec-derived values when the SoC is loaded calibrated (the default) and left out with
 `calibrated=False` (`--uncalibrated`). Per PU:
@@ -112,6 +118,49 @@ def _gpu(sec: Section) -> ProcessingUnit:
     return pu
 
 
+TOPS = 1e12
+
+
+def _npu(sec: Section) -> ProcessingUnit:
+    """An NPU: its peak op rate per dtype spread over its cores and clock (flop_per_cycle per core, so that the
+    spec rate is the same product as a CPU's or GPU's), only the op classes it runs, the formats it reads."""
+    cores = sec.number("cores", positive=True, integer=True, max=1024)
+    clock_hz = sec.number("clock_ghz", positive=True, max=100.0) * 1e9
+    tops = sec.number_map("peak_tops", COMPUTE_DTYPES, max=1e4)
+    if not tops:
+        raise sec.fail("peak_tops", "give the op rate of at least one dtype")
+    runs = _names(sec, "runs", OP_CLASSES)
+    efficiency = sec.number_map("efficiency", OP_CLASSES, max=1.0, required=runs)
+    promote = sec.raw("promote", {})
+    if not isinstance(promote, dict):
+        raise sec.fail("promote", "must be a mapping dtype -> dtype")
+    for src, dst in promote.items():
+        if src not in COMPUTE_DTYPES or src in tops or dst not in tops:
+            raise sec.fail(f"promote.{str(src)[:40]}", "must map a dtype without a peak_tops rate to one with "
+                                                       f"({', '.join(tops)})")
+    formats = _names(sec, "weight_formats", WEIGHT_FORMATS)
+    pu = ProcessingUnit(name=sec.string("name"), kind="npu", units=cores, clock_hz=clock_hz,
+                        flop_per_cycle={d: t * TOPS / (clock_hz * cores) for d, t in tops.items()},
+                        efficiency=efficiency, overhead_s=sec.number("invocation_overhead_us", min=0.0, max=1e7) * US,
+                        bandwidth_cap_B_s=sec.number("bandwidth_gb_s", positive=True, max=1e5) * GB,
+                        promote=dict(promote), runs=runs, weight_formats=formats)
+    sec.done()
+    return pu
+
+
+def _names(sec: Section, key: str, known: tuple[str, ...]) -> tuple[str, ...]:
+    """A non-empty list of distinct names from `known`."""
+    raw = sec.raw(key)
+    if not isinstance(raw, list) or not raw or not all(isinstance(n, str) for n in raw):
+        raise sec.fail(key, f"must be a non-empty list of names ({', '.join(known[:12])}{', ...' if len(known) > 12 else ''})")
+    for name in raw:
+        if name not in known:
+            raise sec.fail(key, f"unknown {name[:40]!r} (known: {', '.join(known[:12])}{', ...' if len(known) > 12 else ''})")
+    if len(set(raw)) != len(raw):
+        raise sec.fail(key, "lists a name twice")
+    return tuple(raw)
+
+
 def _source(entry: Section) -> str:
     source = entry.string("source")
     if not source.startswith(("measured:", "assumption:", "fitted:")):
@@ -214,7 +263,7 @@ def parse_soc(data: dict, source: str, calibrated: bool = True) -> SoC:
     for sec in top.sections("cpu_clusters"):
         cpus.append(replace(_cpu(sec), first_core=first))
         first += cpus[-1].units
-    pus = tuple(cpus) + tuple(_gpu(s) for s in top.sections("gpus", []))
+    pus = tuple(cpus) + tuple(_gpu(s) for s in top.sections("gpus", [])) + tuple(_npu(s) for s in top.sections("npus", []))
     if not any(pu.kind == "cpu" for pu in pus):
         raise top.fail("cpu_clusters", "at least one CPU cluster is needed (it hosts the runtime)")
     names = [pu.name for pu in pus]

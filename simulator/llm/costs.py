@@ -162,16 +162,28 @@ class Planner:
         return plan
 
     def _plan(self, model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement) -> Plan:
+        family = self._family(model, precision, shape, placement)
+        if not isinstance(placement, Placement):       # a partition (llm/partition.py): a DAG plan
+            return family.plan(shape)
+        return family.plan(shape.tokens, shape.context)
+
+    def _family(self, model: ModelSpec, precision: Precision, shape: PassShape, placement):
+        """The closed form of the pass family (model, formats, KV cache, logits, placement), or a partition's form."""
         key = (model, precision, shape.kv_cache, shape.logits, placement)
         family = self._families.get(key)
         if family is None:
-            family = self._families[key] = ClosedForm(model, precision, shape.kv_cache, shape.logits, placement,
-                                                      self.soc, self.granularity)
-        return family.plan(shape.tokens, shape.context)
+            if isinstance(placement, Placement):
+                family = ClosedForm(model, precision, shape.kv_cache, shape.logits, placement, self.soc, self.granularity)
+            else:
+                family = placement.form(model, precision, shape.kv_cache, shape.logits, self.soc, self.granularity)
+            self._families[key] = family
+        return family
 
     def weight_bytes(self, model: ModelSpec, precision: Precision, shape: PassShape, placement: Placement) -> float:
         """Weight bytes one pass reads on this placement (embedding rows gathered, every matmul's weights, norm
         gains), in the formats the placement really uses."""
+        if not isinstance(placement, Placement):
+            return self._family(model, precision, shape, placement).weight_bytes(shape)
         ops = template_ops(model, precision_on(precision, placement), shape)
         weights = precision_on(precision, placement).weights
         return sum(ops[k].weights for _name, _kind, members in layout(model, weights, self.granularity) for k in members)

@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     import networkx as nx
 
 GRANULARITIES = ("op", "layer", "model")
+OP_KINDS = ("embedding", "attn_norm", "q_proj", "k_proj", "v_proj", "q_norm", "k_norm", "rotary", "attn_scores", "softmax",
+            "attn_values", "o_proj", "post_attn_norm", "attn_residual", "mlp_norm", "gate", "up", "act_mul", "down",
+            "post_mlp_norm", "mlp_residual", "final_norm", "lm_head", "sample")   # every op kind of a pass, in run order
 BYTE_KINDS = ("weights", "act_in", "act_out", "kv_read", "kv_write")
 NORM_WEIGHT_BYTES = 4  # norm gains and biases are kept in fp32 (as llama.cpp and IREE exports do); tiny either way
 

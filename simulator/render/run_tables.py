@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simulator.analysis.paper import validated_reference
+from simulator.llm.partition import Partition
 from simulator.run.interval import Interval
 from simulator.run.results import DecodingResults, SpeculativeResults
 from simulator.run.scenario import ModelRun, Scenario
@@ -69,7 +70,8 @@ def hardware_line(scenario: Scenario) -> str:
         runs.append((scenario.speculation.draft, draft_at))
     parts = []
     for run, at in runs:
-        for share in at.shares:
+        places = at.placements() if isinstance(at, Partition) else (at,)
+        for share in dict.fromkeys(s for place in places for s in place.shares):
             pu = share.pu
             bandwidth = "measured" if pu.bandwidth_measured else "spec"
             points = pu.matmul_measured.get(run.precision.weights, ())
@@ -77,6 +79,25 @@ def hardware_line(scenario: Scenario) -> str:
                     "borrowed (assumption)" if points[0].source.startswith("assumption:") else "measured")
             parts.append(f"{run.spec.name} on {pu.name}: bandwidth {bandwidth}, {run.precision.weights} matmul {rate}")
     return "; ".join(parts)
+
+
+def partition_lines(scenario: Scenario) -> list[str]:
+    """For each partitioned model: its rules, its fallback, and the ops that fell back to it (with a handoff each
+    way where the PU changes)."""
+    runs = [("target", scenario.target)] + ([("draft", scenario.speculation.draft)] if scenario.speculation else [])
+    lines = []
+    for role, run in runs:
+        p = run.partition
+        if p is None:
+            continue
+        line = f"{role} partitioned: {', '.join(p['rules'])}; ops a PU cannot run go to {p['fallback']}"
+        if p["fallbacks"]:
+            ops = ", ".join(f"{f['op']} x{f['ops_per_pass']}" for f in p["fallbacks"])
+            pus = ", ".join(dict.fromkeys(f["from"] for f in p["fallbacks"]))
+            line += (f"; [bold]{sum(f['ops_per_pass'] for f in p['fallbacks'])} ops a pass fall back from {pus}[/] "
+                     f"({ops}), each PU crossing a handoff")
+        lines.append(line)
+    return lines
 
 
 def _workload_line(scenario: Scenario) -> str:
@@ -100,6 +121,8 @@ def render_run(console: Console, scenario: Scenario, results: DecodingResults) -
     console.print(f"[dim]calibration: {calibration or 'none (spec-derived values only)'}[/]")
     console.print(f"[dim]hardware: {hardware_line(scenario)}[/]")
     console.print(f"[dim]{_workload_line(scenario)}[/]")
+    for line in partition_lines(scenario):
+        console.print(line)
     if isinstance(results, SpeculativeResults):
         _render_speculative(console, scenario, results)
     else:

@@ -23,6 +23,7 @@ from simulator.hw.placement import parse_device
 from simulator.hw.soc import SoC
 from simulator.hw.socfile import load_soc
 from simulator.llm.model import ModelSpec, Precision
+from simulator.llm.partition import is_partition, parse_partition
 from simulator.llm.modelfile import load_model
 from simulator.run.scenario import Effects, ModelRun, Scenario, Speculation, Workload
 from simulator.traces.synth import MAX_SYNTHETIC_TOKENS, Iid, Lengths, generate
@@ -100,7 +101,15 @@ class ScenarioSpec:
         model = load_model(getattr(self, role))
         weights = weight_format(model, getattr(self, f"{role}_dtype"), DEFAULT_WEIGHTS[role], f"--{role}-dtype")
         precision = Precision.resolve(weights, getattr(self, f"{role}_act_dtype"), getattr(self, f"{role}_kv_dtype"), role)
-        return ModelRun(model, precision, parse_device(soc, device, f"--{role}-device"), device)
+        flag = f"--{role}-device"
+        if not is_partition(device):
+            request = parse_device(soc, device, flag)
+            if request.pu.kind != "npu":
+                return ModelRun(model, precision, request, device)
+        # a partition, or a whole model on an NPU (which may not run every op): checked against the model here
+        partition = parse_partition(soc, device, flag)
+        form = partition.form(model, precision, self.kv_cache, 1, soc, self.granularity, flag)
+        return ModelRun(model, precision, partition, device, form.describe())
 
     def synthetic_samples(self) -> int:
         """How many synthetic samples the workload has (without a trace)."""

@@ -109,6 +109,12 @@ class SpeculativeResults(DecodingResults):
     baseline: DecodingResults
 
 
+def reported_pus(soc, spans: dict) -> list[str]:
+    """The PUs a run's results report: every CPU cluster and GPU, and the NPUs the run used (an NPU no model is
+    placed on would only add an idle row)."""
+    return [pu.name for pu in soc.pus if pu.kind != "npu" or pu.name in spans]
+
+
 def decoding_results(engine: Engine, tokens: TokenLog, weight_bytes_per_token: float,
                      spans: dict | None = None) -> DecodingResults:
     """A run's DecodingResults (see its docstring for what each figure means); `spans`: the log's, if at hand."""
@@ -119,7 +125,7 @@ def decoding_results(engine: Engine, tokens: TokenLog, weight_bytes_per_token: f
     decode_span = sum(times[-1] - times[0] for times in tokens.samples)
     bytes_total = log.bytes_total()
     spans = spans or log.spans(role_of)
-    busy = {pu.name: union_s([s for role in ROLES for s in spans.get(pu.name, {}).get(role, [])]) for pu in soc.pus}
+    busy = {pu: union_s([s for role in ROLES for s in spans.get(pu, {}).get(role, [])]) for pu in reported_pus(soc, spans)}
     floor = weight_bytes_per_token / soc.dram.peak_bandwidth_B_s
     generated = sum(len(t) for t in tokens.samples)
     return DecodingResults(
@@ -185,6 +191,6 @@ def speculative_results(engine: Engine, tokens: TokenLog, weight_bytes_per_token
         drafts_accepted=sum(r.accepted for r in rounds),
         wasted_draft_s=engine.log.duration_of(spec.discarded_passes),
         drawn_agreement_positions=spec.drawn_positions,
-        time_split_s=time_split(spans, [pu.name for pu in engine.soc.pus], total),
+        time_split_s=time_split(spans, reported_pus(engine.soc, spans), total),
         baseline=baseline,
     )

@@ -10,6 +10,7 @@ from simulator.hw.placement import DeviceRequest, Placement, place
 from simulator.hw.soc import SoC
 from simulator.llm.graph import GRANULARITIES
 from simulator.llm.model import ModelSpec, Precision
+from simulator.llm.partition import Partition
 from simulator.traces.trace import Trace, TraceSample
 
 MODES = ("sequential", "overlap")
@@ -42,13 +43,19 @@ class ModelRun:
 
     spec: ModelSpec
     precision: Precision
-    device: DeviceRequest
+    device: DeviceRequest | Partition
     device_text: str
+    partition: dict | None = None     # a partitioned model: its rules, fallback and the ops that fell back
+
+    def placement(self) -> Placement | Partition:
+        """Where it runs: the cores its device string names (cpu:K = cores 0..K-1), or its partition."""
+        return self.device if isinstance(self.device, Partition) else place([self.device])[0]
 
     def describe(self) -> dict:
-        return {"model": self.spec.describe(), "parameters": self.spec.parameters(),
-                "weights_dtype": self.precision.weights, "activations_dtype": self.precision.activations,
-                "kv_cache_dtype": self.precision.kv_cache, "device": self.device_text}
+        out = {"model": self.spec.describe(), "parameters": self.spec.parameters(),
+               "weights_dtype": self.precision.weights, "activations_dtype": self.precision.activations,
+               "kv_cache_dtype": self.precision.kv_cache, "device": self.device_text}
+        return out if self.partition is None else {**out, "partition": self.partition}
 
 
 @dataclass(frozen=True)
@@ -94,12 +101,9 @@ class Scenario:
         if self.granularity not in GRANULARITIES:
             raise InputError("--granularity", f"must be one of {', '.join(GRANULARITIES)}")
 
-    def placements(self) -> tuple[Placement, Placement | None]:
-        """Target and drafter placements; each takes the cores its device string names (cpu:K = cores 0..K-1)."""
-        if self.speculation is None:
-            return place([self.target.device])[0], None
-        target, draft = place([self.target.device, self.speculation.draft.device])
-        return target, draft
+    def placements(self) -> tuple[Placement | Partition, Placement | Partition | None]:
+        """Target and drafter placements (ModelRun.placement)."""
+        return self.target.placement(), None if self.speculation is None else self.speculation.draft.placement()
 
     def host_placement(self) -> Placement:
         return Placement(self.soc.pu(self.soc.host), (0,))

@@ -241,7 +241,7 @@ def test_bad_hf_config(case, tmp_path, capsys):
 # ------------------------------------------------------------------------------------- 3. bad CLI values
 
 BAD_FLAGS = {
-    "device_npu": (["--target-device", "npu"], "--target-device", ["npu"]),
+    "device_npu": (["--target-device", "tpu"], "--target-device", ["tpu"]),
     "device_too_many_cores": (["--target-device", "cpu:9"], "--target-device", ["cpu:9"]),
     "device_zero_cores": (["--target-device", "cpu:0"], "--target-device", ["cpu:0"]),
     "device_cores_not_a_number": (["--target-device", "a55:two"], "--target-device", ["a55:two"]),
@@ -252,7 +252,7 @@ BAD_FLAGS = {
     "target_nonexistent": (["--target", "llama-9000"], "llama-9000", []),
     "prompt_tokens_zero": (["--prompt-tokens", "0"], "--prompt-tokens", ["0"]),
     "new_tokens_negative": (["--new-tokens", "-1"], "--new-tokens", ["-1"]),
-    "draft_device_npu": (["--draft", "qwen2.5-0.5b", "--draft-device", "npu"], "--draft-device", ["npu"]),
+    "draft_device_npu": (["--draft", "qwen2.5-0.5b", "--draft-device", "tpu"], "--draft-device", ["tpu"]),
     "draft_nonexistent": (["--draft", "llama-9000"], "llama-9000", []),
     "gamma_zero": (["--draft", "qwen2.5-0.5b", "--gamma", "0"], "--gamma", ["0"]),
     "alpha_above_one": (["--draft", "qwen2.5-0.5b", "--alpha", "1.5"], "--alpha", ["1.5"]),

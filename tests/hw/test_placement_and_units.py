@@ -50,7 +50,7 @@ def test_a_big_little_soc_places_on_a_named_cluster():
 
 
 @pytest.mark.parametrize("text,problem", [("cpu:3", "has 2 CPU cores"), ("c:3", "core count must be 1..2"), ("cpu:", "give a core count"),
-                                          ("c:2@1", "do not fit"), ("gpu:1", "placed whole"), ("npu", "no processing unit")])
+                                          ("c:2@1", "do not fit"), ("gpu:1", "placed whole"), ("npu", "has no NPU"), ("tpu", "no processing unit")])
 def test_bad_device_strings_name_the_flag_and_the_problem(text, problem):
     with pytest.raises(InputError, match=f"^--draft-device: .*{problem}"):
         parse_device(hand_soc(), text, "--draft-device")

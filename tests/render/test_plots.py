@@ -116,7 +116,7 @@ def test_timeline_data_agrees_with_the_run(timeline_json):
     data = read_timeline(str(timeline_json))
     assert data.soc == "imx95" and data.peak_GB_s == pytest.approx(25.6)
     units = {p.name: p.units for p in data.pus}
-    assert units == {"a55": 6, "mali-g310": 1}
+    assert units == {"a55": 6, "mali-g310": 1, "neutron": 1}
     edges = np.linspace(0.0, data.total_s * 1e6, 401)
     for p in data.pus:
         busy = busy_per_bin(p.starts_us, p.ends_us, p.cores, edges) / (np.diff(edges) * p.units)
