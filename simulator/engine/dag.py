@@ -78,3 +78,7 @@ class DagAlone:
     counter: tuple[tuple[float, dict, float], ...]
     peak_B_s: float
     alone_s: np.ndarray           # per node, what it takes with nothing else running (a handoff: latency and copy)
+    spans: tuple[tuple[str, bool, float, float], ...] = ()   # (group, handoff?, start, end): busy time, merged
+    bytes: float = 0.0            # moved by its nodes, handoffs included
+    contention_s: float = 0.0     # its nodes' time lost to sharing DRAM (with each other)
+    busy_s: float = 0.0           # its tasks' summed time (handoffs excluded)

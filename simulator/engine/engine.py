@@ -36,7 +36,7 @@ import simpy
 from simulator.engine.cores import CoreLock
 from simulator.engine.dag import DagAlone, DagNode, DagPlan
 from simulator.engine.dram import FluidDram
-from simulator.engine.eventlog import AlonePass, DagPass, EventLog, OpEvent, PassSummary, TimedPass
+from simulator.engine.eventlog import AlonePass, DagPass, EventLog, OpEvent, PassSummary, TimedPass, merged
 from simulator.engine.passrun import ABANDONED, AHEAD, ALONE, TASKS, PassRun
 from simulator.engine.plan import Plan, Task
 from simulator.hw.placement import Placement
@@ -256,11 +256,18 @@ class Engine:
         private = Engine(self.soc, self.contention, fast_paths=False, keep_timeline=True)
         times = [None] * len(plan.nodes)
         private.run(private._dag_nodes(plan, "alone", None, times))
-        steps = tuple((t, dict(rates), sum(rates.values())) for t, rates in private.dram.iter_counter())
         inter, dram = self.soc.interconnect, self.soc.dram.usable_B_s
+        steps = tuple((t, dict(rates), sum(rates.values())) for t, rates in private.dram.iter_counter())
+        events = [e for e in private.log.entries if isinstance(e, OpEvent)]
+        spans = {}
+        for e in events:
+            spans.setdefault((e.pu, e.kind == "handoff"), []).append((e.start_s, e.end_s))
         alone = [inter.handoff_s(n.task.bytes, dram) if n.handoff else n.task.alone_s for n in plan.nodes]
         return DagAlone(np.array([t[0] for t in times]), np.array([t[1] for t in times]), private.env.now, steps,
-                        private.dram.peak_B_s, np.array(alone))
+                        private.dram.peak_B_s, np.array(alone),
+                        tuple((group, handoff, a, b) for (group, handoff), s in spans.items() for a, b in merged(s)),
+                        sum(e.bytes for e in events), sum(e.contention_s for e in events),
+                        sum(e.duration_s for e in events if e.kind != "handoff"))
 
     def _alone(self, plan: Plan, label: str, first: int):
         """Tasks `first`.. of the pass, alone, in closed form: one timeout."""

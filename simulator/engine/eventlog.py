@@ -223,15 +223,11 @@ class DagPass:
 
     @property
     def bytes(self) -> float:
-        return sum(e.bytes for e in self.events())
+        return self.alone.bytes
 
     @property
     def contention_s(self) -> float:
-        return sum(e.contention_s for e in self.events() if e.kind != "handoff")
-
-    def busy_s(self) -> float:
-        """Summed time of its tasks (handoffs excluded)."""
-        return sum(e.duration_s for e in self.events() if e.kind != "handoff")
+        return self.alone.contention_s
 
     def events(self) -> Iterator[OpEvent]:
         """Its nodes as events, in node order: tasks on their placements' groups, handoffs to their receiving PU."""
@@ -285,7 +281,7 @@ class EventLog:
         for e in self.entries:
             if isinstance(e, DagPass):
                 if e.label in labels:
-                    total += e.busy_s()
+                    total += e.alone.busy_s
             elif not isinstance(e, OpEvent):   # a pass entry: its ops ran back to back
                 if e.label in labels:
                     total += e.end_s - e.start_s
@@ -299,39 +295,45 @@ class EventLog:
         placement's DRAM group: one PU's name, or the clusters it spans joined by '+'."""
         out: dict[str, dict[str, list[tuple[float, float]]]] = {}
         lists: dict[tuple[str, str], list[list]] = {}     # (pu, role) -> the span lists a record goes to
-        for e in _spanned(self.entries):
+
+        def add(group: str, role: str, span: tuple[float, float]) -> None:
+            to = lists.get((group, role))
+            if to is None:                      # a placement spanning clusters keeps each of them busy
+                to = lists[group, role] = [out.setdefault(pu, {}).setdefault(role, []) for pu in group.split("+")]
+            for spans in to:
+                spans.append(span)
+
+        for e in self.entries:
+            if type(e) is DagPass:     # busy on several PUs, each for parts of it
+                role, t0 = role_of(e.label), e.start_s
+                for group, handoff, start, end in e.alone.spans:
+                    add(group, "handoff" if handoff else role, (t0 + start, t0 + end))
+                continue
             if type(e) is OpEvent:
                 role = "handoff" if e.kind == "handoff" else role_of(e.pass_label)
             else:
                 role = role_of(e.label)
-            to = lists.get((e.pu, role))
-            if to is None:                      # a placement spanning clusters keeps each of them busy
-                to = lists[e.pu, role] = [out.setdefault(pu, {}).setdefault(role, []) for pu in e.pu.split("+")]
-            span = (e.start_s, e.end_s)
-            for spans in to:
-                spans.append(span)
+            add(e.pu, role, (e.start_s, e.end_s))
         return out
 
 
-def _spanned(entries):
-    """The log's entries, a DAG pass as its nodes' events (it keeps several PUs busy, each for part of it)."""
-    for e in entries:
-        if type(e) is DagPass:
-            yield from e.events()
-        else:
-            yield e
+def merged(spans: list[tuple[float, float]]) -> Iterator[tuple[float, float]]:
+    """The union of [start, end] intervals as disjoint intervals, in order."""
+    cur_start = cur_end = None
+    for start, end in sorted(spans):
+        if cur_end is None or start > cur_end:
+            if cur_end is not None:
+                yield cur_start, cur_end
+            cur_start, cur_end = start, end
+        elif end > cur_end:
+            cur_end = end
+    if cur_end is not None:
+        yield cur_start, cur_end
 
 
 def union_s(spans: list[tuple[float, float]]) -> float:
     """Length of the union of [start, end] intervals."""
-    total, cur_start, cur_end = 0.0, None, None
-    for start, end in sorted(spans):
-        if cur_end is None or start > cur_end:
-            if cur_end is not None:
-                total += cur_end - cur_start
-            cur_start, cur_end = start, end
-        else:
-            cur_end = max(cur_end, end)
-    if cur_end is not None:
-        total += cur_end - cur_start
+    total = 0.0
+    for start, end in merged(spans):
+        total += end - start
     return total
