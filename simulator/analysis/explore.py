@@ -11,6 +11,12 @@ top (r below): S = Eq.1(alpha, gamma, c) / r. Full simulation runs every (mappin
 simulated speedup comes with its 95% interval over the samples (run/interval.py). Eq. 1's are closed forms of
 alpha and c, with no sampling in them and no interval.
 
+With partitions (`--partitions`, analysis/partitions.py) each variant also gets finer placements: the target split
+by layers, by op class or matmul by matmul between an accelerator and the variant's cores, or whole on an NPU,
+and the drafter on an NPU. Every mapping with at least one partitioned model is costed by Eq. 1 (its passes alone
+are simulated once, as DAGs: llm/partition.py); the best partition of each variant, speculating and not, is then
+simulated over the workload like the whole-model mappings, and reported beside the best whole-model mapping.
+
 `specsoc explore` simulates EXPLORE_SAMPLES synthetic samples unless told otherwise, fewer than `specsoc run`'s
 default: it runs every gamma of every mapping of every variant (~200 runs on the i.MX 95), whose cost grows
 with the samples (on a 2-core machine about 2 s at 4 samples at alpha 0.9, 18 s at 64; 4 s and 60 s at alpha
@@ -27,11 +33,15 @@ from dataclasses import dataclass, field
 from simulator.analysis.analytic import eq1, first_best
 from simulator.common.config import is_number, read_json
 from simulator.common.errors import InputError
+from simulator.analysis.partitions import candidates
 from simulator.common.parallel import as_finished
+from simulator.engine.dag import DagPlan
+from simulator.engine.engine import alone_seconds
 from simulator.hw.placement import DeviceRequest, Placement
 from simulator.hw.soc import SoC
 from simulator.llm.costs import Planner
 from simulator.llm.graph import PassShape
+from simulator.llm.partition import Partition
 from simulator.run.interval import Interval
 from simulator.run.results import DecodingResults, speedup_over
 from simulator.run.scenario import Effects, ModelRun, Scenario, Speculation
@@ -55,6 +65,7 @@ class ExploreSpec:
     simulate: bool = True
     granularity: str = "model"
     gammas: tuple[int, ...] = ()     # the gammas tried; () = 1..gamma_max
+    partitions: bool = False         # also explore partitioned placements (analysis/partitions.py)
 
     @property
     def gamma_values(self) -> tuple[int, ...]:
@@ -160,10 +171,40 @@ class Decision:
 
 
 @dataclass
+class PartitionChoice:
+    """A variant's best partitioned mapping by Eq. 1 (gamma 0: the target alone on the mapping's target placement,
+    when speculating does not pay there), and its simulated speedup against the variant's baseline."""
+
+    mapping: MappingResult
+    gamma: int
+    speedup_eq1: float
+    speedup_simulated: float | None = None
+    ci95: Interval | None = None
+
+    @property
+    def label(self) -> str:
+        m = self.mapping
+        return decision_label(m.draft_device if self.gamma else None, m.target_device)
+
+    def to_json(self) -> dict:
+        return {"mapping": self.label, "gamma": self.gamma, "speedup_eq1": self.speedup_eq1,
+                "speedup_simulated": self.speedup_simulated, "speedup_simulated_ci95": self.ci95}
+
+
+@dataclass
 class Variant:
     cluster: str
     cores: int
     mappings: list[MappingResult]
+    partitions: list[MappingResult] = field(default_factory=list)   # mappings with a partitioned model
+    skipped: list[tuple[str, str]] = field(default_factory=list)     # partitions left out: (what, why)
+    best_partition: dict[str, PartitionChoice] = field(default_factory=dict)   # "speculative", "plain"
+
+    def best_plain(self, which: str) -> tuple[str, float]:
+        """The whole-model mapping's best target alone: (its placement, its speedup against the baseline)."""
+        best = first_best(((m.target_device, 1.0 / m.r if which == "eq1" else m.alone_simulated)
+                           for m in self.mappings), (self.mappings[0].target_device, 1.0))
+        return best
 
     def decision(self, which: str) -> Decision:
         """The variant's choice: the best mapping and gamma, or no speculation (the target alone: on the
@@ -181,6 +222,9 @@ class Variant:
             out["speedup_simulated"] = 1.0 if eq.mapping is None else eq.mapping.simulated_at(eq.gamma)
             out["speedup_simulated_ci95"] = (1.0, 1.0) if eq.mapping is None else eq.mapping.ci95_at(eq.gamma)
             out["simulated_decision"] = self.decision("simulated").to_json()
+        if self.best_partition:
+            out["best_partition"] = {k: v.to_json() for k, v in self.best_partition.items()}
+            out["partitions_skipped"] = [{"partition": what, "why": why} for what, why in self.skipped]
         return out
 
 
@@ -194,14 +238,14 @@ class ExploreResult:
         return {"soc": spec.soc.name, "calibration": spec.soc.calibration or "none", "alpha": spec.alpha,
                 "seq_len": spec.seq_len, "simulated": spec.simulate, "samples": len(spec.scenario.workload.samples),
                 "variants": [v.to_json(spec.simulate) for v in self.variants],
-                "mappings": [m.to_json() for v in self.variants for m in v.mappings]}
+                "mappings": [m.to_json() for v in self.variants for m in v.mappings + v.partitions]}
 
 
 def csv_rows(result: ExploreResult) -> list[dict]:
     """One row per mapping and gamma (gamma 0: the target alone on the mapping's target placement, against the
     variant's baseline): `specsoc explore --csv`."""
     rows = []
-    for m in (m for v in result.variants for m in v.mappings):
+    for m in (m for v in result.variants for m in v.mappings + v.partitions):
         head = {"soc": result.spec.soc.name, "alpha": result.spec.alpha, "cluster": m.cluster, "cores": m.cores,
                 "draft_device": m.draft_device, "target_device": m.target_device, "c": m.c, "target_time_ratio": m.r}
         for gamma in (0, *m.speedup_eq1):
@@ -223,13 +267,18 @@ def variant_placements(soc: SoC) -> list[tuple[str, int, list[Placement]]]:
     return out
 
 
-def pass_seconds(planner: Planner, run: ModelRun, placement: Placement, seq_len: int, kv_cache: bool = False) -> float:
-    """One forward pass alone on the SoC: seq_len positions without a KV cache (or one token after them with)."""
+def pass_seconds(planner: Planner, run: ModelRun, placement: Placement | Partition, seq_len: int,
+                 kv_cache: bool = False) -> float:
+    """One forward pass alone on the SoC: seq_len positions without a KV cache (or one token after them with). A
+    partitioned pass is a DAG: simulated alone (once per plan)."""
     shape = PassShape(1, seq_len - 1, kv_cache)
-    return planner.plan(run.spec, run.precision, shape, placement).alone_s
+    plan = planner.plan(run.spec, run.precision, shape, placement)
+    return alone_seconds(planner.soc, plan) if isinstance(plan, DagPlan) else plan.alone_s
 
 
-def _model_run(run: ModelRun, placement: Placement) -> ModelRun:
+def _model_run(run: ModelRun, placement: Placement | Partition) -> ModelRun:
+    if isinstance(placement, Partition):
+        return ModelRun(run.spec, run.precision, placement, placement.label)
     return ModelRun(run.spec, run.precision, DeviceRequest(placement.pu, len(placement.cores), placement.cores[0]),
                     placement.label)
 
@@ -244,7 +293,8 @@ def explore(spec: ExploreSpec, progress: Progress = no_progress, jobs: int = 1) 
     variants = [Variant(cluster, k, [_mapping(spec, planner, cluster, k, places[0], d, t)   # layouts a pool's
                                      for d in places for t in places])                      # workers inherit
                 for cluster, k, places in todo]
-    groups = _groups(spec, todo) if spec.simulate else []
+    chosen = _explore_partitions(spec, planner, variants, todo) if spec.partitions else []
+    groups = _groups(spec, todo) + _partition_groups(chosen) if spec.simulate else []
     runs: dict[tuple, DecodingResults] = {}
     for done, (_index, group_runs) in enumerate(as_finished(_run_group, groups, jobs, _state, (spec,)), 1):
         runs.update(group_runs)
@@ -253,7 +303,44 @@ def explore(spec: ExploreSpec, progress: Progress = no_progress, jobs: int = 1) 
         for variant, (_cluster, _k, places) in zip(variants, todo):
             for m, (d, t) in zip(variant.mappings, ((d, t) for d in places for t in places)):
                 _simulated(spec, m, places[0], d, t, runs)
+        for variant, base, kind, choice, (d, t) in chosen:
+            baseline = runs[_key((None, base, 0))]
+            run = runs[_key((d if choice.gamma else None, t, choice.gamma))]
+            choice.speedup_simulated, choice.ci95 = speedup_over(baseline, run)
     return ExploreResult(spec, variants)
+
+
+def _explore_partitions(spec: ExploreSpec, planner: Planner, variants: list[Variant], todo: list) -> list[tuple]:
+    """Each variant's partitioned mappings by Eq. 1 (every drafter with every target, one of them partitioned), and
+    its best one with a drafter (speculating, or not where that does not pay) and without (the target alone):
+    (variant, its base placement, "speculative" or "plain", the choice, its (drafter, target) placements), the runs
+    to simulate."""
+    chosen = []
+    for variant, (_cluster, k, places) in zip(variants, todo):
+        found = candidates(spec.soc, places[0], spec.target, spec.draft, spec.granularity)
+        variant.skipped = list(found.skipped)
+        drafts, targets = list(places) + list(found.draft), list(places) + list(found.target)
+        pairs = [(d, t) for d in drafts for t in targets if isinstance(d, Partition) or isinstance(t, Partition)]
+        variant.partitions = [_mapping(spec, planner, variant.cluster, k, places[0], d, t) for d, t in pairs]
+        if not pairs:
+            continue
+        speculative = first_best(((m, pair, *m.best("eq1")) for m, pair in zip(variant.partitions, pairs)),
+                                 (None, None, 0, 0.0))
+        plain = first_best(((m, pair, 0, 1.0 / m.r) for m, pair in zip(variant.partitions, pairs)
+                            if isinstance(pair[1], Partition)), (None, None, 0, 0.0))
+        for kind, (m, pair, gamma, speedup) in (("speculative", speculative), ("plain", plain)):
+            if m is not None:
+                variant.best_partition[kind] = choice = PartitionChoice(m, gamma, speedup)
+                chosen.append((variant, places[0], kind, choice, pair))
+    return chosen
+
+
+def _partition_groups(chosen: list[tuple]) -> list[list[Run]]:
+    """The runs of the chosen partitions: the target alone on its placement, and the mapping at its gamma."""
+    groups = []
+    for _variant, _base, _kind, choice, (d, t) in chosen:
+        groups.append([(None, t, 0)] + ([(d, t, choice.gamma)] if choice.gamma else []))
+    return groups
 
 
 Run = tuple   # (drafter placement or None for the target alone, target placement, gamma); keyed by labels

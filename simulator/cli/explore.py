@@ -32,6 +32,7 @@ EXAMPLES = """examples:
   specsoc explore --alpha 0.17 --no-simulate       # Table III, Eq. 1 only
   specsoc explore --trace translation-fp16 --json explore.json --csv explore.csv
   specsoc explore --alpha 0.6 --gamma 1,2,3 --jobs 2   # only these gammas, on 2 worker processes
+  specsoc explore --partitions --draft-dtype int8  # also layer splits, op classes, matmul splits, the NPU
   specsoc figure speedup-vs-alpha --c 0.41         # Fig. 7
   specsoc figure c-vs-seq-len --cores 1            # Fig. 6
 """
@@ -49,6 +50,10 @@ def add_commands(sub) -> None:
     gammas.add_argument("--gamma-max", type=int, default=8, help="try gamma 1..GAMMA_MAX (default: 8)")
     gammas.add_argument("--gamma", dest="gamma_list", metavar="LIST", help="try these gammas only, comma-separated (e.g. 1,2,3)")
     cmd.add_argument("--no-simulate", action="store_true", help="Eq. 1 only: skip the full simulations")
+    cmd.add_argument("--partitions", action="store_true",
+                     help="also explore partitioned placements: the target split by layers, by op class or matmul by "
+                          "matmul between an accelerator (GPU, NPU) and the variant's cores, or on an NPU; the "
+                          "drafter on an NPU (Eq. 1 for all, the best of each variant simulated)"),
     cmd.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                      help="worker processes for the variants' simulations (default: all cores; same results)")
     cmd.add_argument("--json", metavar="FILE", help="also write variants and mappings as JSON")
@@ -88,7 +93,7 @@ def execute(args, console: Console) -> None:
     if args.jobs < 1:
         raise InputError("--jobs", f"must be >= 1, got {args.jobs}")
     explore_spec = ExploreSpec(scenario, alpha, args.seq_len, max(gammas, default=args.gamma_max),
-                               not args.no_simulate, gammas=gammas)
+                               not args.no_simulate, gammas=gammas, partitions=args.partitions)
     with progress_bar(console, "variants") as progress:
         result = explore(explore_spec, progress, args.jobs)
     with together():

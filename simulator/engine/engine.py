@@ -240,10 +240,7 @@ class Engine:
     def _dag_alone(self, plan: DagPlan, label: str):
         """A DAG pass with nothing else in flight: its run alone, simulated once per plan (dag.DagAlone) and
         replayed from now: one DagPass in the log, one simpy timeout; the DRAM refuses flows until it ends."""
-        key = (id(self.soc), self.contention)
-        alone = plan.alone_runs.get(key)
-        if alone is None:
-            alone = plan.alone_runs[key] = self._simulate_alone(plan)
+        alone = self._alone_run(plan)
         entry = DagPass(label, plan, alone, self.env.now)
         self.log.entries.append(entry)
         self.dram.add_alone(entry, alone.peak_B_s)
@@ -251,6 +248,15 @@ class Engine:
         if wait is not None:
             yield wait
         self.dram.alone_done()
+
+    def _alone_run(self, plan: DagPlan) -> DagAlone:
+        """The plan's run alone on this engine's SoC, simulated the first time it is asked for (memoised on the plan
+        by SoC and contention: the SoC is kept by the key, so that no other takes its identity)."""
+        key = (self.soc, self.contention)
+        alone = plan.alone_runs.get(key)
+        if alone is None:
+            alone = plan.alone_runs[key] = self._simulate_alone(plan)
+        return alone
 
     def _simulate_alone(self, plan: DagPlan) -> DagAlone:
         private = Engine(self.soc, self.contention, fast_paths=False, keep_timeline=True)
@@ -321,3 +327,10 @@ class Engine:
         end = self._alone_entry(plan, run.label, run.index, t).end_s if how == ALONE else t
         self.dram.succeed_at(end, run.done, (how, run.index))
 
+
+
+def alone_seconds(soc: SoC, plan: Plan | DagPlan, contention: bool = True) -> float:
+    """How long a pass takes alone on the SoC: a plan's closed form, or a DAG pass simulated (once per plan)."""
+    if isinstance(plan, Plan):
+        return plan.alone_s
+    return Engine(soc, contention)._alone_run(plan).duration_s

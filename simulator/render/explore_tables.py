@@ -68,6 +68,48 @@ def render_explore(console: Console, result: ExploreResult, paper: dict | None) 
                 row += [str(g_sim), f"{s_sim:.3f}x", interval(m.ci95_at(g_sim), samples)]
             maps.add_row(*row)
     console.print(maps)
+    if any(v.best_partition for v in result.variants):
+        _render_partitions(console, result)
+
+
+def _render_partitions(console: Console, result: ExploreResult) -> None:
+    """Per variant, the best whole-model mapping beside the best partitioned one, plain and with a drafter."""
+    simulated = result.spec.simulate
+    samples = len(result.spec.scenario.workload.samples)
+    table = Table(title="Partitions against whole-model mappings: the best of each per variant, by Eq. 1"
+                        + (" (simulated, with the partition's 95% CI)" if simulated else ""), title_justify="left")
+    for c in ("variant", "decoding", "best whole-model mapping", "best partition"):
+        table.add_column(c)
+
+    def sim(value):
+        return f" (sim {value:.2f}x)" if simulated and value is not None else ""
+
+    for v in result.variants:
+        if not v.best_partition:
+            continue
+        place, speedup = v.best_plain("eq1")
+        whole = {"plain": f"{place} {speedup:.2f}x" + sim(v.best_plain("simulated")[1] if simulated else None)}
+        d = v.decision("eq1")
+        whole["speculative"] = (_arrow(d.label) + (f" γ{d.gamma}" if d.gamma else "") + f" {d.speedup:.2f}x"
+                                + sim(v.decision("simulated").speedup if simulated else None))
+        for kind, name in (("plain", "plain"), ("speculative", "with a drafter")):
+            choice = v.best_partition.get(kind)
+            text = "-"
+            if choice is not None:
+                text = (_arrow(choice.label) + (f" γ{choice.gamma}" if choice.gamma else "") + f" {choice.speedup_eq1:.2f}x")
+                if choice.speedup_simulated is not None:
+                    text += f" (sim {choice.speedup_simulated:.2f}x, {interval(choice.ci95, samples)})"
+            table.add_row(f"{v.cluster}:{v.cores}" if kind == "plain" else "", name, whole[kind], text)
+    console.print(table)
+    for why in sorted({why for v in result.variants for _what, why in v.skipped}):
+        console.print(f"[dim]left out: {why}[/]")
+
+
+def _arrow(label: str | None) -> str:
+    """A decision label as 'drafter -> target', or 'target alone'."""
+    if label is None:
+        return "-"
+    return label.replace("draft ", "").replace(", target ", " -> ").replace("target ", "")
 
 
 def render_speedup_vs_alpha(console: Console, c: float, gamma_max: int) -> None:
