@@ -32,7 +32,9 @@ def model_flags(cmd: argparse.ArgumentParser, role: str, device: bool = True) ->
     if device:
         default = getattr(DEFAULTS, f"{role}_device")
         cmd.add_argument(f"--{role}-device", default=default,
-                         help=f"cpu:K[@FIRST], cpu, a cluster name[:K] such as a76:4, or gpu (default: {default})")
+                         help=f"cpu:K[@FIRST], cpu, a cluster name[:K] such as a76:4, gpu or npu; or a partition over "
+                              f"several, e.g. 'cpu:4,L0-13=gpu,matmul=npu*0.5+cpu:4,fallback=cpu:4', or a mapping "
+                              f"file.yaml (README: Beyond whole-model mapping) (default: {default})")
 
 
 def pair_flags(cmd: argparse.ArgumentParser, run: bool = False) -> None:

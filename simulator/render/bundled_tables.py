@@ -17,8 +17,7 @@ def render_bundled(console: Console, socs: dict[str, SoC], models: dict[str, Mod
     for col in ("name", "processing units", "DRAM", "measured"):
         table.add_column(col)
     for name, soc in socs.items():
-        units = ", ".join(f"{pu.name} ({pu.units} {'cores' if pu.kind == 'cpu' else 'shader core(s)'}, "
-                          f"{pu.clock_hz / 1e9:g} GHz)" for pu in soc.pus)
+        units = ", ".join(_unit(pu) for pu in soc.pus)
         table.add_row(name, units, f"{soc.dram.kind} {soc.dram.peak_bandwidth_B_s / 1e9:g} GB/s peak", _measured(soc))
     console.print(table)
     table = Table(title="Bundled models (--target, --draft)", title_justify="left")
@@ -35,6 +34,14 @@ def render_bundled(console: Console, socs: dict[str, SoC], models: dict[str, Mod
         table.add_row(name, t.record + (f" (gamma {t.gamma})" if t.gamma else ""), str(len(t.samples)),
                       str(t.header.get("imitates", t.header.get("source", ""))))
     console.print(table)
+
+
+def _unit(pu) -> str:
+    """'a55 (6 cores, 1.8 GHz)', 'mali-g310 (1 shader core(s), 1 GHz)', or 'neutron (NPU: 2 TOPS int8)'."""
+    if pu.kind == "npu":
+        peaks = ", ".join(f"{pu.clock_hz * pu.units * fpc / 1e12:.3g} TOPS {d}" for d, fpc in pu.flop_per_cycle.items())
+        return f"{pu.name} (NPU: {peaks})"
+    return f"{pu.name} ({pu.units} {'shader core(s)' if pu.kind == 'gpu' else 'cores'}, {pu.clock_hz / 1e9:g} GHz)"
 
 
 def _measured(soc: SoC) -> str:
