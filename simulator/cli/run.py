@@ -49,6 +49,7 @@ def execute(args: argparse.Namespace, console: Console) -> None:
         _check_tokens(spec.synthetic_tokens(), args.max_tokens)
     scenario = spec.build()
     _check_tokens(sum(s.output_tokens for s in scenario.workload.samples), args.max_tokens)
+    _check_partitions(scenario, args.max_tokens)
     started = time.perf_counter()
     with progress_bar(console, "samples") as progress:
         results, record = simulate_recorded(scenario, progress, keep_timeline=args.timeline is not None)
@@ -84,6 +85,41 @@ def _check_tokens(tokens: int, limit: int) -> None:
                                          f"to {_duration(tokens * 140e-6)}, ~{tokens / 1e3:,.0f} MB or more), more "
                                          f"than {limit:,}: raise --max-tokens if you mean it, or give fewer --samples "
                                          "or --new-tokens")
+
+
+PARTITION_WORK_PER_TOKEN = 10   # node-shapes a partitioned run may simulate per token of --max-tokens (2 M by default)
+
+
+def _check_partitions(scenario, limit: int) -> None:
+    """Refuse a partitioned run whose DAG passes would take too long to simulate, with its estimate: a partitioned
+    pass alone is simulated once per shape, node by node (measured: ~100 us a node; the estimate below, nodes x
+    context lengths x the shapes a round makes at each, errs high: 20 us each; memory ~150 bytes each, measured
+    316 MB for 1.84 M)."""
+    runs = [("--target-device", scenario.target)] + ([("--draft-device", scenario.speculation.draft)]
+                                                      if scenario.speculation else [])
+    gamma = scenario.speculation.gamma if scenario.speculation else 0
+    contexts = _context_lengths(scenario.workload.samples)
+    for flag, run in runs:
+        if run.partition is None:
+            continue
+        work = run.partition["nodes_per_pass"] * contexts * (gamma + 2)
+        if work > limit * PARTITION_WORK_PER_TOKEN:
+            raise InputError(flag, f"a pass of this partition is a DAG of {run.partition['nodes_per_pass']:,} nodes, "
+                                   f"simulated once per shape: ~{work:,} node-shapes here ({_duration(work * 20e-6)}, "
+                                   f"~{work * 150 / 1e6:,.0f} MB), more than --max-tokens {limit:,} allows "
+                                   f"({limit * PARTITION_WORK_PER_TOKEN:,}): use --granularity layer or model, "
+                                   "fewer or shorter samples, or raise --max-tokens")
+
+
+def _context_lengths(samples) -> int:
+    """How many distinct context lengths the samples' passes attend (the union of prompt .. prompt + output)."""
+    spans = sorted((s.prompt_tokens, s.prompt_tokens + s.output_tokens) for s in samples)
+    total, end = 0, -1
+    for a, b in spans:
+        if b > end:
+            total += b - max(a, end + 1) + 1
+            end = b
+    return total
 
 
 def _duration(seconds: float) -> str:

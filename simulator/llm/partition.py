@@ -403,7 +403,7 @@ class PartitionedForm:
         """The partition as resolved for this model: its rules, its fallback and which ops fell back."""
         p = self.partition
         return {"partition": p.text, "rules": [r.text for r in p.rules], "fallback": p.fallback.label,
-                "tasks_per_pass": len(self.segments),
+                "nodes_per_pass": len(self.plan(PassShape(1, 1, True)).nodes),
                 "fallbacks": [{"from": pu, "op": kind, "ops_per_pass": n} for (pu, kind), n in self.fallbacks.items()]}
 
 

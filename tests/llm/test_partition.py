@@ -206,3 +206,15 @@ def test_every_result_unchanged_when_no_partition_is_asked_for():
     with_npu = simulate(spec.build())
     without = simulate(spec.build(soc=parse_soc(data, "imx95-no-npu.yaml")))
     assert with_npu.total_time_s == without.total_time_s and with_npu.baseline.total_time_s == without.baseline.total_time_s
+
+
+def test_a_partitioned_run_too_long_to_simulate_is_refused_with_its_estimate(capsys):
+    """A partitioned pass is simulated node by node once per shape: 438 nodes (the 1B drafter's matmuls on the
+    Neutron, the rest on the A55s) x 2,001 context lengths x 7 shapes a round (gamma 5) is beyond the default
+    budget (10 node-shapes per token of --max-tokens), refused before any work, naming the flag."""
+    from simulator.cli.main import main
+    argv = ["run", "--draft-device", "npu", "--draft-dtype", "int8", "--new-tokens", "2000", "--samples", "2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: --draft-device: a pass of this partition is a DAG of 438")
+    assert "6,135,066 node-shapes" in err
