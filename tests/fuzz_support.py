@@ -33,7 +33,9 @@ EVIL = ["nan", ".nan", "NaN", "inf", "-inf", ".inf", "-.inf", "Infinity", "-Infi
         '"x"', "[[[[[[[[1]]]]]]]]", "1e15", "-1e15", "65537", "2147483648", "1000000000", "-999999999", ""]
 FLAG_VALUES = EVIL + ["cpu:99", "gpu:1", "cpu:0", "cpu:1@-1", "cpu:1@99", "cpu:\u00b2", "a55:7", " ", "a" * 3000,
                       "none", "..", "/", "/proc/x", "op", "layer", "overlap", "q4_0", "int8", "fp64", "3", "7", "64",
-                      "65", "131072", "131073", "100000", "100001"]
+                      "65", "131072", "131073", "100000", "100001", "npu", "cpu:2,L0-11=gpu", "cpu:1,L0-99=gpu",
+                      "cpu:1,matmul=gpu*0.5+cpu:1", "cpu:1,matmul=gpu*nan+cpu:1", "cpu:1,=", ",", "=", "*", "+",
+                      "cpu:1,fallback=npu", "gpu,head.matmul=npu", "x.yaml"]
 RUN_FLAGS = ["--gamma", "--samples", "--new-tokens", "--prompt-tokens", "--alpha", "--seed", "--target-device",
              "--draft-device", "--mode", "--granularity", "--soc", "--target", "--draft", "--target-dtype",
              "--draft-dtype", "--trace", "--timeline-max-mb", "--target-kv-dtype"]
@@ -118,6 +120,8 @@ def targets() -> list[Target]:
     traces = FIXTURES / "traces"
     sweep = ("base: {target: qwen2.5-0.5b, draft: none, new_tokens: 2, samples: 1, granularity: model}\n"
              "axes:\n  gamma: [1, 2]\n  soc.dram.peak_bandwidth_gb_s: {from: 10, to: 20, step: 10}\n")
+    mapping = ("default: cpu:2\nrules:\n  - {select: L0-11, device: gpu}\n  - {select: L12-23.matmul, device: "
+               "'npu*0.5+cpu:2'}\nfallback: cpu:4\n")
     return [
         Target("soc", _read(bundled_dir("socs") / "imx95.yaml"), ".yaml", ["run", "--soc", "IN", *FAST, "--json", "OUT"],
                yaml=True),
@@ -147,6 +151,7 @@ def targets() -> list[Target]:
         Target("llama-bench-md", _read(FIXTURES / "llamabench" / "run.md"), ".md",
                ["calibrate", "IN", "--soc", "imx95", "--out", "OUT"]),
         Target("sweep", sweep, ".yaml", ["sweep", "IN", "--out", "OUT", "--jobs", "1"], yaml=True),
+        Target("mapping", mapping, ".yaml", ["run", "--target-device", "IN", *FAST, "--json", "OUT"], yaml=True),
     ]
 
 
