@@ -45,11 +45,14 @@ def resolve_file(kind: str, name_or_path: str, suffixes: tuple[str, ...]) -> tup
     except (OSError, ValueError) as err:        # a name too long for the file system, a NUL byte in it
         raise InputError(name_or_path, f"cannot be a file name ({getattr(err, 'strerror', None) or err})") from None
     known = ", ".join(bundled_names(kind, suffixes[0]))
+    if not known:
+        raise InputError(name_or_path, "no such file")
     raise InputError(name_or_path, f"no such file, and not a bundled name (bundled {kind}: {known})")
 
 
 INPUT_KINDS = {"soc": ("socs", (".yaml", ".yml")), "target": ("graphs", (".yaml", ".yml")),
-               "draft": ("graphs", (".yaml", ".yml")), "trace": ("traces", (".jsonl",))}
+               "draft": ("graphs", (".yaml", ".yml")), "trace": ("traces", (".jsonl",)),
+               "target_device": ("mappings", (".yaml", ".yml")), "draft_device": ("mappings", (".yaml", ".yml"))}
 
 
 def input_files(**names: str | None) -> tuple[str, ...]:

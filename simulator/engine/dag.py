@@ -15,16 +15,17 @@ from functools import cached_property
 
 import numpy as np
 
-from simulator.engine.plan import Task
+from simulator.engine.plan import Task, TaskTable
 from simulator.hw.placement import Placement
 
 
 @dataclass(frozen=True, slots=True)
 class DagNode:
-    """A task on `placement`, or (with `source`) a handoff of `task.bytes` from `source` to `placement`; it starts
-    once the nodes `inputs` (indices of earlier nodes) have ended."""
+    """A node as it is in every pass of its family: a task on `placement`, or (with `source`) a handoff from
+    `source` to `placement`; it starts once the nodes `inputs` (indices of earlier nodes) have ended."""
 
-    task: Task
+    name: str
+    kind: str
     placement: Placement
     inputs: tuple[int, ...]
     source: Placement | None = None
@@ -36,10 +37,28 @@ class DagNode:
 
 @dataclass(frozen=True, eq=False)
 class DagPlan:
-    """The nodes of one pass in a topological order (every node after its inputs). Compared by identity."""
+    """One pass: its nodes in a topological order (every node after its inputs; shared by the passes of its
+    family) and their numbers, one row per node (a TaskTable of one column: a handoff's bytes are what it carries,
+    the rest nil). Compared by identity."""
 
     nodes: tuple[DagNode, ...]
-    alone_runs: dict = field(default_factory=dict, repr=False)   # DagAlone by the engine's configuration
+    table: TaskTable
+    alone_runs: dict = field(default_factory=dict, repr=False)   # eventlog.DagAlone by the engine's configuration
+
+    @classmethod
+    def of(cls, items) -> "DagPlan":
+        """A plan from (task, placement, inputs) or, for a handoff, (task, placement, inputs, source) tuples."""
+        items = [tuple(item) + (None,) * (4 - len(item)) for item in items]
+        nodes = tuple(DagNode(t.name, t.kind, place, tuple(inputs), source) for t, place, inputs, source in items)
+        return cls(nodes, TaskTable.of(t for t, *_ in items))
+
+    def tasks(self) -> tuple[Task, ...]:
+        """Its nodes' tasks, made at each call (a plan keeps columns, not objects)."""
+        return self.table.tasks(0)
+
+    @cached_property
+    def _is_task(self) -> np.ndarray:
+        return np.array([not n.handoff for n in self.nodes])
 
     @cached_property
     def entry(self) -> Placement:
@@ -53,32 +72,13 @@ class DagPlan:
 
     @cached_property
     def flops(self) -> float:
-        return sum(n.task.flops for n in self.nodes if not n.handoff)
+        return float(self.table.flops[self._is_task, 0].sum())
 
     @cached_property
     def bytes(self) -> float:
         """DRAM bytes of its tasks (a handoff's bytes are counted only where they are copied)."""
-        return sum(n.task.bytes for n in self.nodes if not n.handoff)
+        return float(self.table.bytes[self._is_task, 0].sum())
 
     @cached_property
     def handoffs(self) -> int:
         return sum(n.handoff for n in self.nodes)
-
-
-@dataclass(frozen=True)
-class DagAlone:
-    """A DAG pass as it runs alone on the SoC (nothing else in flight): each node's start and end from the pass's
-    start, its duration, the DRAM counter's steps (time from the start, rates by group, total) and its peak. A
-    pure function of the plan and the engine's configuration, so the engine simulates it once per plan and
-    replays it (Engine._dag_alone)."""
-
-    starts: np.ndarray
-    ends: np.ndarray
-    duration_s: float
-    counter: tuple[tuple[float, dict, float], ...]
-    peak_B_s: float
-    alone_s: np.ndarray           # per node, what it takes with nothing else running (a handoff: latency and copy)
-    spans: tuple[tuple[str, bool, float, float], ...] = ()   # (group, handoff?, start, end): busy time, merged
-    bytes: float = 0.0            # moved by its nodes, handoffs included
-    contention_s: float = 0.0     # its nodes' time lost to sharing DRAM (with each other)
-    busy_s: float = 0.0           # its tasks' summed time (handoffs excluded)

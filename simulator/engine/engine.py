@@ -34,9 +34,19 @@ import numpy as np
 import simpy
 
 from simulator.engine.cores import CoreLock
-from simulator.engine.dag import DagAlone, DagNode, DagPlan
+from simulator.engine.dag import DagNode, DagPlan
 from simulator.engine.dram import FluidDram
-from simulator.engine.eventlog import AlonePass, DagPass, EventLog, OpEvent, PassSummary, TimedPass, merged
+from simulator.engine.eventlog import (
+    AlonePass,
+    DagAlone,
+    DagPass,
+    DagSummary,
+    DagTotals,
+    EventLog,
+    OpEvent,
+    PassSummary,
+    TimedPass,
+)
 from simulator.engine.passrun import ABANDONED, AHEAD, ALONE, TASKS, PassRun
 from simulator.engine.plan import Plan, Task
 from simulator.hw.placement import Placement
@@ -117,8 +127,10 @@ class Engine:
         finally:
             self._active -= 1
 
-    def handoff(self, label: str, src: Placement, dst: Placement, nbytes: float, name: str = "handoff"):
-        """Process body: hand data across PUs (fence, cache maintenance, runtime call; a copy if not shared)."""
+    def handoff(self, label: str, src: Placement, dst: Placement, nbytes: float, name: str = "handoff",
+                into: list | None = None):
+        """Process body: hand data across PUs (fence, cache maintenance, runtime call; a copy if not shared). Its
+        event goes to the log, or to `into` when given."""
         if src.pu.name == dst.pu.name:
             return
         inter = self.soc.interconnect
@@ -132,8 +144,9 @@ class Engine:
                 yield self.dram.stream(nbytes, inter.copy_bandwidth_B_s, "copy")
         finally:
             self._active -= 1
-        self.log.entries.append(OpEvent(label, name, "handoff", dst.pu.name, (), start, self.env.now, 0.0,
-                                        nbytes, inter.handoff_s(nbytes, self.soc.dram.usable_B_s), False))
+        (self.log.entries if into is None else into).append(OpEvent(
+            label, name, "handoff", dst.pu.name, (), start, self.env.now, 0.0, nbytes,
+            inter.handoff_s(nbytes, self.soc.dram.usable_B_s), False))
 
     def run(self, process) -> float:
         """Run one top-level process to the end; returns the simulated time."""
@@ -181,9 +194,9 @@ class Engine:
             yield from self._task(task, names[index], place, label)
         return True
 
-    def _task(self, task: Task, name: str, place: Placement, label: str):
+    def _task(self, task: Task, name: str, place: Placement, label: str, into: list | None = None):
         """One task whose cores are held: its overhead, then its bytes streamed (or its compute); the cores given
-        back, its event logged."""
+        back, its event logged (or put `into` a list)."""
         env = self.env
         start = env.now
         if task.overhead_s > 0:
@@ -193,8 +206,9 @@ class Engine:
         elif task.compute_s > 0:
             yield env.timeout(task.compute_s)
         self._locks[place.lock].release(place.slots)
-        self.log.entries.append(OpEvent(label, name, task.kind, place.group, place.cores, start, env.now, task.flops,
-                                        task.bytes, task.alone_s, task.compute_bound))
+        (self.log.entries if into is None else into).append(OpEvent(
+            label, name, task.kind, place.group, place.cores, start, env.now, task.flops, task.bytes, task.alone_s,
+            task.compute_bound))
 
     def _dag(self, plan: DagPlan, label: str, abandon):
         """A pass over several placements: every node a process that waits for its inputs, then runs (a task: as on
@@ -206,33 +220,39 @@ class Engine:
         return (yield from self._dag_nodes(plan, label, abandon))
 
     def _dag_nodes(self, plan: DagPlan, label: str, abandon, times: list | None = None):
+        """The DAG's nodes as processes. With a timeline their events go to the log; without, the pass is logged
+        as its totals (a DagSummary: memory does not grow with its nodes)."""
         env = self.env
+        start = env.now
         ended = [env.event() for _ in plan.nodes]
         skipped = []
-        for i, (node, done) in enumerate(zip(plan.nodes, ended)):
-            env.process(self._dag_node(i, node, [ended[j] for j in node.inputs], done, label, abandon, skipped, times))
+        into = None if self.keep_timeline else []
+        for i, (node, task, done) in enumerate(zip(plan.nodes, plan.tasks(), ended)):
+            env.process(self._dag_node(i, node, task, [ended[j] for j in node.inputs], done, label, abandon, skipped,
+                                       times, into))
         yield env.all_of(ended)
+        if into is not None:
+            self.log.entries.append(DagSummary(label, start, env.now, DagTotals.of(into, start)))
         return not skipped
 
-    def _dag_node(self, i: int, node: DagNode, inputs: list, done: simpy.Event, label: str, abandon, skipped: list,
-                  times: list | None):
+    def _dag_node(self, i: int, node: DagNode, task: Task, inputs: list, done: simpy.Event, label: str, abandon,
+                  skipped: list, times: list | None, into: list | None):
         """One node of a DAG pass: wait for its inputs, then run (`times[i]`, when given, gets its start and end)."""
         if len(inputs) == 1:
             yield inputs[0]
         elif inputs:
             yield self.env.all_of(inputs)
-        task = node.task
         start = self.env.now
         if abandon is not None and abandon.triggered:
             skipped.append(task.name)
         elif node.handoff:
-            yield from self.handoff(label, node.source, node.placement, task.bytes, task.name)
+            yield from self.handoff(label, node.source, node.placement, task.bytes, task.name, into)
         else:
             lock = self._locks[node.placement.lock]
             if not lock.try_acquire(node.placement.slots):
                 yield lock.wait(node.placement.slots)
                 start = self.env.now
-            yield from self._task(task, task.name, node.placement, label)
+            yield from self._task(task, task.name, node.placement, label, into)
         if times is not None:
             times[i] = (start, self.env.now)
         done.succeed()
@@ -241,7 +261,9 @@ class Engine:
         """A DAG pass with nothing else in flight: its run alone, simulated once per plan (dag.DagAlone) and
         replayed from now: one DagPass in the log, one simpy timeout; the DRAM refuses flows until it ends."""
         alone = self._alone_run(plan)
-        entry = DagPass(label, plan, alone, self.env.now)
+        start = self.env.now
+        entry = (DagPass(label, plan, alone, start) if self.keep_timeline else
+                 DagSummary(label, start, start + alone.duration_s, alone.totals))
         self.log.entries.append(entry)
         self.dram.add_alone(entry, alone.peak_B_s)
         wait = self.env.advance(alone.duration_s)
@@ -251,29 +273,27 @@ class Engine:
 
     def _alone_run(self, plan: DagPlan) -> DagAlone:
         """The plan's run alone on this engine's SoC, simulated the first time it is asked for (memoised on the plan
-        by SoC and contention: the SoC is kept by the key, so that no other takes its identity)."""
-        key = (self.soc, self.contention)
+        by SoC, contention and whether a timeline is kept: the SoC is kept by the key, so that no other takes its
+        identity)."""
+        key = (self.soc, self.contention, self.keep_timeline)
         alone = plan.alone_runs.get(key)
         if alone is None:
             alone = plan.alone_runs[key] = self._simulate_alone(plan)
         return alone
 
     def _simulate_alone(self, plan: DagPlan) -> DagAlone:
-        private = Engine(self.soc, self.contention, fast_paths=False, keep_timeline=True)
+        """The plan alone on a fresh engine of the same SoC, node by node. Without a timeline only its duration,
+        peak and totals are kept (what results read); with one, each node's times and the DRAM counter's steps."""
+        private = Engine(self.soc, self.contention, fast_paths=False, keep_timeline=self.keep_timeline)
         times = [None] * len(plan.nodes)
         private.run(private._dag_nodes(plan, "alone", None, times))
+        if not self.keep_timeline:
+            return DagAlone(None, None, private.env.now, (), private.dram.peak_B_s, None, private.log.entries[-1].totals)
         inter, dram = self.soc.interconnect, self.soc.dram.usable_B_s
         steps = tuple((t, dict(rates), sum(rates.values())) for t, rates in private.dram.iter_counter())
-        events = [e for e in private.log.entries if isinstance(e, OpEvent)]
-        spans = {}
-        for e in events:
-            spans.setdefault((e.pu, e.kind == "handoff"), []).append((e.start_s, e.end_s))
-        alone = [inter.handoff_s(n.task.bytes, dram) if n.handoff else n.task.alone_s for n in plan.nodes]
+        alone = [inter.handoff_s(t.bytes, dram) if n.handoff else t.alone_s for n, t in zip(plan.nodes, plan.tasks())]
         return DagAlone(np.array([t[0] for t in times]), np.array([t[1] for t in times]), private.env.now, steps,
-                        private.dram.peak_B_s, np.array(alone),
-                        tuple((group, handoff, a, b) for (group, handoff), s in spans.items() for a, b in merged(s)),
-                        sum(e.bytes for e in events), sum(e.contention_s for e in events),
-                        sum(e.duration_s for e in events if e.kind != "handoff"))
+                        private.dram.peak_B_s, np.array(alone), DagTotals.of(private.log.entries, 0.0))
 
     def _alone(self, plan: Plan, label: str, first: int):
         """Tasks `first`.. of the pass, alone, in closed form: one timeout."""

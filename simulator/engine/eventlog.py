@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from simulator.engine.dag import DagAlone, DagPlan
+from simulator.engine.dag import DagPlan
 from simulator.engine.plan import AloneSteps, Plan
 
 
@@ -202,10 +202,75 @@ def _pass_events(entry: AlonePass | TimedPass, times: Iterator[tuple[float, floa
                       task.alone_s, task.compute_bound)
 
 
+@dataclass(frozen=True)
+class DagTotals:
+    """What results read of a DAG pass: its busy spans by group and role (handoff or not), merged, from its start;
+    the bytes its nodes moved, their time lost to sharing DRAM, its tasks' summed time and their number."""
+
+    spans: tuple[tuple[str, bool, np.ndarray], ...]     # (group, handoff?, its disjoint spans: (k, 2))
+    bytes: float
+    contention_s: float
+    busy_s: float
+    ops_count: int
+
+    @classmethod
+    def of(cls, events: list[OpEvent], t0: float) -> "DagTotals":
+        by_group: dict[tuple[str, bool], list[tuple[float, float]]] = {}
+        for e in events:
+            by_group.setdefault((e.pu, e.kind == "handoff"), []).append((e.start_s - t0, e.end_s - t0))
+        tasks = [e for e in events if e.kind != "handoff"]
+        return cls(tuple((group, handoff, merged(s)) for (group, handoff), s in by_group.items()),
+                   sum(e.bytes for e in events), sum(e.contention_s for e in events),
+                   sum(e.duration_s for e in tasks), len(tasks))
+
+
+@dataclass(frozen=True)
+class DagAlone:
+    """A DAG pass as it runs alone on the SoC (nothing else in flight): each node's start and end from the pass's
+    start, its duration, the DRAM counter's steps (time from the start, rates by group, total), its peak, what
+    each node takes alone, and its totals. A pure function of the plan and the engine's configuration, so the
+    engine simulates it once per plan and replays it (Engine._dag_alone)."""
+
+    starts: np.ndarray | None          # None (and no counter steps) when no timeline is kept
+    ends: np.ndarray | None
+    duration_s: float
+    counter: tuple[tuple[float, dict, float], ...]
+    peak_B_s: float
+    alone_s: np.ndarray | None
+    totals: DagTotals
+
+
+@dataclass(slots=True)
+class DagSummary:
+    """A pass over several placements that ran beside other work, kept as its totals when no timeline is asked
+    (the engine's keep_timeline off): the log then holds no event of its nodes."""
+
+    label: str
+    start_s: float
+    end_s: float
+    totals: DagTotals
+    first = 0
+
+    @property
+    def ops_count(self) -> int:
+        return self.totals.ops_count
+
+    @property
+    def bytes(self) -> float:
+        return self.totals.bytes
+
+    @property
+    def contention_s(self) -> float:
+        return self.totals.contention_s
+
+    def events(self) -> Iterator[OpEvent]:
+        raise RuntimeError("the ops' times were not kept: make the engine with keep_timeline=True")
+
+
 @dataclass(slots=True)
 class DagPass:
-    """A pass over several placements that ran alone: its nodes' times are its plan's run alone (dag.DagAlone,
-    shared by every pass of the plan) from `start_s`, made into events only when asked for."""
+    """A pass over several placements that ran alone: its nodes' times are its plan's run alone (DagAlone, shared
+    by every pass of the plan) from `start_s`, made into events only when asked for."""
 
     label: str
     plan: DagPlan
@@ -218,23 +283,27 @@ class DagPass:
         return self.start_s + self.alone.duration_s
 
     @property
+    def totals(self) -> DagTotals:
+        return self.alone.totals
+
+    @property
     def ops_count(self) -> int:
-        return len(self.plan.nodes) - self.plan.handoffs
+        return self.alone.totals.ops_count
 
     @property
     def bytes(self) -> float:
-        return self.alone.bytes
+        return self.alone.totals.bytes
 
     @property
     def contention_s(self) -> float:
-        return self.alone.contention_s
+        return self.alone.totals.contention_s
 
     def events(self) -> Iterator[OpEvent]:
         """Its nodes as events, in node order: tasks on their placements' groups, handoffs to their receiving PU."""
         t0, alone = self.start_s, self.alone
-        for node, start, end, alone_s in zip(self.plan.nodes, alone.starts.tolist(), alone.ends.tolist(),
-                                             alone.alone_s.tolist()):
-            task, place = node.task, node.placement
+        for node, task, start, end, alone_s in zip(self.plan.nodes, self.plan.tasks(), alone.starts.tolist(),
+                                                   alone.ends.tolist(), alone.alone_s.tolist()):
+            place = node.placement
             if node.handoff:
                 yield OpEvent(self.label, task.name, "handoff", place.pu.name, (), t0 + start, t0 + end, 0.0,
                               task.bytes, alone_s, False)
@@ -250,7 +319,7 @@ class DagPass:
 
 @dataclass
 class EventLog:
-    entries: list[OpEvent | AlonePass | TimedPass | PassSummary] = field(default_factory=list)   # in the order they were logged
+    entries: list[OpEvent | AlonePass | TimedPass | PassSummary | DagPass | DagSummary] = field(default_factory=list)   # in the order they were logged
 
     @property
     def ops(self) -> list[OpEvent]:
@@ -279,9 +348,9 @@ class EventLog:
         """Summed op time of the passes with these labels (handoffs excluded)."""
         total = 0.0
         for e in self.entries:
-            if isinstance(e, DagPass):
+            if type(e) is DagPass or type(e) is DagSummary:
                 if e.label in labels:
-                    total += e.alone.busy_s
+                    total += e.totals.busy_s
             elif not isinstance(e, OpEvent):   # a pass entry: its ops ran back to back
                 if e.label in labels:
                     total += e.end_s - e.start_s
@@ -289,51 +358,46 @@ class EventLog:
                 total += e.end_s - e.start_s
         return total
 
-    def spans(self, role_of: Callable[[str], str]) -> dict[str, dict[str, list[tuple[float, float]]]]:
-        """Every record's [start, end], by PU and by role: `role_of(label)` for passes, "handoff" for handoffs;
-        one pass over the log (a pass record is one span: its tasks ran back to back). A record's `pu` is its
-        placement's DRAM group: one PU's name, or the clusters it spans joined by '+'."""
-        out: dict[str, dict[str, list[tuple[float, float]]]] = {}
-        lists: dict[tuple[str, str], list[list]] = {}     # (pu, role) -> the span lists a record goes to
-
-        def add(group: str, role: str, span: tuple[float, float]) -> None:
-            to = lists.get((group, role))
-            if to is None:                      # a placement spanning clusters keeps each of them busy
-                to = lists[group, role] = [out.setdefault(pu, {}).setdefault(role, []) for pu in group.split("+")]
-            for spans in to:
-                spans.append(span)
-
+    def spans(self, role_of: Callable[[str], str]) -> dict[str, dict[str, np.ndarray]]:
+        """Every record's [start, end], by PU and by role (an (n, 2) array each): `role_of(label)` for passes,
+        "handoff" for handoffs; one pass over the log (a pass record on one placement is one span: its tasks ran
+        back to back; a DAG pass, its busy spans on each PU). A record's `pu` is its placement's DRAM group: one
+        PU's name, or the clusters it spans joined by '+'."""
+        plain: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        chunks: dict[tuple[str, str], list[np.ndarray]] = {}
         for e in self.entries:
-            if type(e) is DagPass:     # busy on several PUs, each for parts of it
+            if type(e) is DagPass or type(e) is DagSummary:    # busy on several PUs, each for parts of it
                 role, t0 = role_of(e.label), e.start_s
-                for group, handoff, start, end in e.alone.spans:
-                    add(group, "handoff" if handoff else role, (t0 + start, t0 + end))
+                for group, handoff, spans in e.totals.spans:
+                    for pu in group.split("+"):
+                        chunks.setdefault((pu, "handoff" if handoff else role), []).append(spans + t0)
                 continue
             if type(e) is OpEvent:
                 role = "handoff" if e.kind == "handoff" else role_of(e.pass_label)
             else:
                 role = role_of(e.label)
-            add(e.pu, role, (e.start_s, e.end_s))
+            for pu in e.pu.split("+"):          # a placement spanning clusters keeps each of them busy
+                plain.setdefault((pu, role), []).append((e.start_s, e.end_s))
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for key in list(dict.fromkeys([*plain, *chunks])):
+            pu, role = key
+            out.setdefault(pu, {})[role] = np.concatenate(
+                [np.array(plain.get(key, []), dtype=float).reshape(-1, 2), *chunks.get(key, [])])
         return out
 
 
-def merged(spans: list[tuple[float, float]]) -> Iterator[tuple[float, float]]:
-    """The union of [start, end] intervals as disjoint intervals, in order."""
-    cur_start = cur_end = None
-    for start, end in sorted(spans):
-        if cur_end is None or start > cur_end:
-            if cur_end is not None:
-                yield cur_start, cur_end
-            cur_start, cur_end = start, end
-        elif end > cur_end:
-            cur_end = end
-    if cur_end is not None:
-        yield cur_start, cur_end
+def merged(*spans: np.ndarray) -> np.ndarray:
+    """The union of [start, end] intervals (arrays or lists of pairs) as disjoint intervals, in order: (k, 2)."""
+    a = np.concatenate([np.asarray(s, dtype=float).reshape(-1, 2) for s in spans]) if spans else np.empty((0, 2))
+    if not len(a):
+        return a
+    a = a[np.lexsort((a[:, 1], a[:, 0]))]
+    reach = np.maximum.accumulate(a[:, 1])
+    first = np.flatnonzero(np.concatenate(([True], a[1:, 0] > reach[:-1])))    # each block's first interval
+    return np.stack((a[first, 0], np.maximum.reduceat(a[:, 1], first)), axis=1)
 
 
-def union_s(spans: list[tuple[float, float]]) -> float:
-    """Length of the union of [start, end] intervals."""
-    total = 0.0
-    for start, end in merged(spans):
-        total += end - start
-    return total
+def union_s(*spans) -> float:
+    """Length of the union of the [start, end] intervals of every argument."""
+    blocks = merged(*spans)
+    return float((blocks[:, 1] - blocks[:, 0]).sum())

@@ -26,6 +26,7 @@ effective core, scaled by the ratio of their spec peaks for the format's arithme
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from simulator.common.bundled import resolve_file
@@ -42,6 +43,8 @@ from simulator.hw.soc import (
 
 GB = 1e9
 US = 1e-6
+RESERVED = ("cpu", "gpu", "npu")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 ISA_FEATURES = ("dotprod", "i8mm", "fp16")
 _NEEDS = {"int8": "dotprod", "fp16": "fp16"}    # compute dtype -> the feature a CPU needs to run it natively
 
@@ -130,7 +133,7 @@ def _npu(sec: Section) -> ProcessingUnit:
     if not tops:
         raise sec.fail("peak_tops", "give the op rate of at least one dtype")
     runs = _names(sec, "runs", OP_CLASSES)
-    efficiency = sec.number_map("efficiency", OP_CLASSES, max=1.0, required=runs)
+    efficiency = sec.number_map("efficiency", runs, max=1.0, required=runs)
     promote = sec.raw("promote", {})
     if not isinstance(promote, dict):
         raise sec.fail("promote", "must be a mapping dtype -> dtype")
@@ -270,6 +273,9 @@ def parse_soc(data: dict, source: str, calibrated: bool = True) -> SoC:
     for n in names:
         if names.count(n) > 1:
             raise top.fail("name", f"two processing units are called {n!r}")
+        if n in RESERVED or not _NAME.fullmatch(n):
+            raise top.fail("name", f"{n[:40]!r}: a processing unit's name is letters, digits, '.', '_' and '-' (a "
+                                   f"device string names it), and not {', '.join(RESERVED)} (they name the first of a kind)")
     d = top.section("dram")
     dram = Dram(peak_bandwidth_B_s=d.number("peak_bandwidth_gb_s", positive=True) * GB,
                 achievable_fraction=d.number("achievable_fraction", positive=True, max=1.0),

@@ -37,11 +37,13 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from functools import cached_property
 
+import numpy as np
+
 from simulator.common.bundled import resolve_file
 from simulator.common.config import Section, read_mapping
 from simulator.common.errors import InputError
 from simulator.engine.dag import DagNode, DagPlan
-from simulator.engine.plan import Task
+from simulator.engine.plan import Task, TaskTable
 from simulator.hw.placement import Placement, parse_device, place
 from simulator.hw.soc import OP_CLASSES, SoC
 from simulator.llm.costs import counted_task, precision_on
@@ -50,7 +52,9 @@ from simulator.llm.model import ModelSpec, Precision
 
 HEAD = ("final_norm", "lm_head", "sample")
 MAX_RULES = 256
-_LAYERS = re.compile(r"L(\d{1,6})(?:-(\d{1,6}))?")
+_LAYERS = re.compile(r"L([0-9]{1,6})(?:-([0-9]{1,6}))?")
+_RATIO = re.compile(r"0?\.[0-9]{1,9}|0")
+MIN_RATIO = 0.001      # a share below this would cost only its dispatches and handoffs
 
 
 @dataclass(frozen=True)
@@ -86,11 +90,13 @@ class Rule:
 @dataclass(frozen=True, eq=False)
 class Partition:
     """A model's ops over placements: the last rule selecting an op places it (the first selects every op); a
-    share on a PU that cannot run the op's class goes to `fallback`. Compared and hashed by identity."""
+    share on a PU that cannot run the op's class goes to `fallback` (a split share landing so on the PU of the
+    other share makes the op run whole there). Compared and hashed by identity."""
 
     rules: tuple[Rule, ...]
     fallback: Placement
     text: str
+    source: str = ""    # the mapping file it was read from ("" for the compact form): errors name it
 
     @property
     def label(self) -> str:
@@ -103,8 +109,9 @@ class Partition:
         shares both fall back is one share)."""
         rule = next(r for r in reversed(self.rules) if r.selects(kind, op_class, layer))
         shares = tuple(s if s.placement.pu.runs_class(op_class) else Share(self.fallback, s.fraction) for s in rule.shares)
-        if len(shares) == 2 and shares[0].placement == shares[1].placement:
-            return (Share(shares[0].placement),)
+        if len(shares) == 2 and shares[0].placement.pu.name == shares[1].placement.pu.name:
+            kept = [s for s, asked in zip(shares, rule.shares) if s is asked] or [shares[0]]
+            return (Share(kept[0].placement),)      # one share fell back beside the other: the op runs whole there
         return shares
 
     @cached_property
@@ -155,8 +162,12 @@ def parse_partition(soc: SoC, text: str, flag: str) -> Partition:
 def _from_file(soc: SoC, path_text: str, flag: str) -> Partition:
     path, label = resolve_file("mappings", path_text, (".yaml", ".yml"))
     top = Section(label, read_mapping(path))
+    if not any(k == "default" for k in top._data):
+        raise top.fail("default", "missing: the device that places every op the rules do not")
     pairs = [(None, top.string("default"))]
     for i, sec in enumerate(top.sections("rules", [])):
+        if sec.string("select") == "fallback":
+            raise sec.fail("select", "the fallback has its own key (fallback: DEVICE), not a rule")
         pairs.append((sec.string("select"), sec.string("device")))
         sec.done()
         if i >= MAX_RULES:
@@ -164,13 +175,10 @@ def _from_file(soc: SoC, path_text: str, flag: str) -> Partition:
     if top.has("fallback"):
         pairs.append(("fallback", top.string("fallback")))
     top.done()
-    try:
-        return _partition(soc, pairs, label, path_text)
-    except InputError as err:
-        raise InputError(label, err.problem) from None
+    return _partition(soc, pairs, label, path_text, label)
 
 
-def _partition(soc: SoC, pairs: list[tuple[str | None, str]], flag: str, text: str) -> Partition:
+def _partition(soc: SoC, pairs: list[tuple[str | None, str]], flag: str, text: str, source: str = "") -> Partition:
     if pairs[0][0] is not None:
         raise InputError(flag, f"{text[:60]!r}: begin with a bare DEVICE that places every op (e.g. 'cpu:4,{text[:30]}')")
     rules, fallback = [], None
@@ -187,7 +195,7 @@ def _partition(soc: SoC, pairs: list[tuple[str | None, str]], flag: str, text: s
         rules.append(Rule(f"{select}={device}" if select else device, _shares(soc, device, flag), *_selector(select, flag)))
     if fallback is None:
         fallback = place([parse_device(soc, soc.host, flag)])[0]
-    return Partition(tuple(rules), fallback, text)
+    return Partition(tuple(rules), fallback, text, source)
 
 
 def _selector(select: str | None, flag: str) -> tuple[tuple[int, int] | None, str | None, str | None]:
@@ -207,8 +215,8 @@ def _selector(select: str | None, flag: str) -> tuple[tuple[int, int] | None, st
             what = term
         else:
             raise InputError(flag, f"{select[:60]!r}: {term[:40]!r} is not a layer range (L0-13), embed, head, an op "
-                                   f"class ({', '.join(OP_CLASSES)}) or an op kind (q_proj, softmax, ...), "
-                                   "each at most once, joined by '.'")
+                                   f"class ({', '.join(OP_CLASSES)}) or an op kind ({', '.join(OP_KINDS)}), each "
+                                   "at most once, joined by '.'")
     return layers, part, what
 
 
@@ -223,7 +231,7 @@ def _shares(soc: SoC, device: str, flag: str) -> tuple[Share, ...]:
         raise InputError(flag, f"{device!r}: an op splits across two PUs at most (DEV*R+DEV)")
     (a, ra), (b, rb) = (_ratio(p, flag) for p in parts)
     if ra is None and rb is None:
-        raise InputError(flag, f"{device!r}: give the first share's ratio (DEV*R+DEV, 0 < R < 1)")
+        raise InputError(flag, f"{device!r}: give the first share's ratio (DEV*R+DEV, R in 0.001..0.999)")
     ra = 1.0 - rb if ra is None else ra
     rb = 1.0 - ra if rb is None else rb
     if abs(ra + rb - 1.0) > 1e-9:
@@ -238,12 +246,10 @@ def _ratio(part: str, flag: str) -> tuple[str, float | None]:
     device, star, ratio = part.partition("*")
     if not star:
         return device, None
-    try:
-        value = float(ratio)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 < value < 1.0:
-        raise InputError(flag, f"{part!r}: the ratio after '*' must be a number between 0 and 1 (exclusive)")
+    value = float(ratio) if _RATIO.fullmatch(ratio) else float("nan")
+    if not MIN_RATIO <= value <= 1.0 - MIN_RATIO:
+        raise InputError(flag, f"{part[:60]!r}: the ratio after '*' must be a decimal fraction in {MIN_RATIO:g}..{1 - MIN_RATIO:g} "
+                               "(e.g. gpu*0.25+cpu:4)")
     return device, value
 
 
@@ -284,11 +290,13 @@ class PartitionedForm:
         segments: list[_Segment] = []
         where: dict[str, tuple[int, ...]] = {}   # op node name -> its segments (a split op: one per share)
         key_of: dict[str, str] = {}              # op node name -> its template key
-        used = set()
+        used, matched = set(), set()
         fell_back: Counter = Counter()
         rules = partition.rules
         for name, op, key, layer, inputs in op_nodes(model, precision, PassShape(1, 1, kv_cache, logits)):
-            rule = next(i for i in range(len(rules) - 1, -1, -1) if rules[i].selects(op.kind, op.op_class, layer))
+            selecting = [i for i in range(len(rules)) if rules[i].selects(op.kind, op.op_class, layer)]
+            matched.update(selecting)
+            rule = selecting[-1]
             used.add(rule)
             for asked in rules[rule].shares:
                 if not asked.placement.pu.runs_class(op.op_class):
@@ -307,29 +315,33 @@ class PartitionedForm:
             where[name] = tuple(range(len(segments), len(segments) + len(shares)))
             for share in shares:
                 segments.append(_Segment(name, op.kind, group, (key,), share, sources, len(shares) > 1))
-        beyond = [r.text for r in rules if r.layers is not None and r.layers[1] >= model.num_layers]
-        unused = beyond + [rules[i].text for i in range(len(rules)) if i not in used]
-        if unused:
-            raise InputError(flag, f"rule {unused[0]!r} selects no op of {model.name}, or layers it does not have "
-                                   f"({model.num_layers} layers: L0-{model.num_layers - 1})")
+        source = partition.source or flag
+        for i, r in enumerate(rules):
+            if r.layers is not None and r.layers[1] >= model.num_layers:
+                raise InputError(source, f"rule {r.text!r} names layers {model.name} does not have ({model.num_layers} "
+                                         f"layers: L0-{model.num_layers - 1})")
+            if i not in matched:
+                raise InputError(source, f"rule {r.text!r} selects no op of {model.name}")
+            if i not in used:
+                raise InputError(source, f"rule {r.text!r} places no op: later rules place every op it selects")
         self.segments = _name_segments(segments, granularity)
         self.fallbacks = dict(sorted(fell_back.items()))
-        self._check_formats(flag)
+        self._check_formats(source, flag)
 
-    def _check_formats(self, flag: str) -> None:
+    def _check_formats(self, source: str, flag: str) -> None:
         """Every op on a PU that can run its arithmetic and read its weights (after the PU's promotions)."""
         ops = self._templates(PassShape(1, 1, True, 1))
         for seg in self.segments:
             pu = seg.share.placement.pu
             on = precision_on(self.precision, seg.share.placement)
-            for key in set(seg.keys):
+            for key in dict.fromkeys(seg.keys):
                 op = ops[seg.share.placement][key]
                 dtype = pu.compute_dtype(op.dtype)
                 if dtype not in pu.flop_per_cycle or op.op_class == "matmul" and not pu.reads(on.weights):
                     what = f"{op.dtype} arithmetic" if dtype not in pu.flop_per_cycle else f"{on.weights} weights"
                     runs = ", ".join(pu.weight_formats or pu.flop_per_cycle)
                     dtype_flag = flag.replace("-device", "-dtype") if flag.endswith("-device") else "its dtype flag"
-                    raise InputError(flag, f"{pu.name} cannot run {self.model.name}'s {op.kind} in {what} (it runs "
+                    raise InputError(source, f"{pu.name} cannot run {self.model.name}'s {op.kind} in {what} (it runs "
                                            f"{runs}; {self.soc.source} promotes {_promotions(pu)}): give the model "
                                            f"in a format it runs ({dtype_flag}) or place that op elsewhere")
 
@@ -348,7 +360,7 @@ class PartitionedForm:
         if plan is None:
             if len(self._plans) >= self.PLANS:
                 del self._plans[next(iter(self._plans))]
-            plan = self._plans[shape] = DagPlan(tuple(self._nodes(shape)))
+            plan = self._plans[shape] = DagPlan(self._structure[0], self._table(shape))
         return plan
 
     def weight_bytes(self, shape: PassShape) -> float:
@@ -357,29 +369,22 @@ class PartitionedForm:
         return sum(_scaled(ops[seg.share.placement][k], seg.share.fraction).weights
                    for seg in self.segments for k in seg.keys)
 
-    def _nodes(self, shape: PassShape):
-        """The DAG's nodes in a topological order: a host task (the SoC's per-token cost), then each segment's task,
-        each preceded by the handoffs it needs."""
-        ops = self._templates(shape)
-        soc = self.soc
-        tasks: dict[tuple, Task] = {}
+    @cached_property
+    def _structure(self) -> tuple[tuple[DagNode, ...], tuple]:
+        """The DAG's nodes in a topological order, the same for every shape: a host task (the SoC's per-token cost)
+        when it has one, then each segment's task, each preceded by the handoffs it needs; and per node what its
+        numbers come from (("host",), ("task", segment) or ("handoff", producing segment, the op key it hands))."""
         nodes: list[DagNode] = []
+        recipes: list[tuple] = []
         index: dict[int, int] = {}                  # segment -> its node
         handoffs: dict[tuple[int, str], int] = {}   # (producing node, receiving PU) -> the handoff's node
         host = None
-        if soc.token_overhead_s > 0:
+        if self.soc.token_overhead_s > 0:
             host = 0
-            nodes.append(DagNode(Task("host", "host", 0.0, 0.0, 0.0, soc.token_overhead_s, soc.token_overhead_s, True,
-                                      0.0), self.partition.entry, ()))
+            nodes.append(DagNode("host", "host", self.partition.entry, ()))
+            recipes.append(("host",))
         for i, seg in enumerate(self.segments):
             place = seg.share.placement
-            on = ops[place]
-            key = (seg.keys, place, seg.share.fraction)
-            task = tasks.get(key)
-            if task is None:
-                counted = tuple((_scaled(on[k], seg.share.fraction), n) for k, n in Counter(seg.keys).items())
-                task = tasks[key] = counted_task(seg.name, seg.kind, counted, place, soc)
-            task = replace(task, name=seg.name)
             inputs = []
             for s, src_key in seg.inputs:
                 producer = self.segments[s]
@@ -388,22 +393,60 @@ class PartitionedForm:
                     continue
                 h = handoffs.get((index[s], place.pu.name))
                 if h is None:
-                    nbytes = _scaled(ops[producer.share.placement][src_key], producer.share.fraction).act_out
-                    hand = Task(f"{producer.name}>{place.pu.name}", "handoff", 0.0, nbytes, 0.0, 0.0, 0.0, False, 0.0)
                     h = handoffs[(index[s], place.pu.name)] = len(nodes)
-                    nodes.append(DagNode(hand, place, (index[s],), producer.share.placement))
+                    nodes.append(DagNode(f"{producer.name}>{place.pu.name}", "handoff", place, (index[s],),
+                                         producer.share.placement))
+                    recipes.append(("handoff", s, src_key))
                 inputs.append(h)
             if not seg.inputs and host is not None:
                 inputs.append(host)
             index[i] = len(nodes)
-            nodes.append(DagNode(task, place, tuple(dict.fromkeys(inputs))))
-        return nodes
+            nodes.append(DagNode(seg.name, seg.kind, place, tuple(dict.fromkeys(inputs))))
+            recipes.append(("task", i))
+        return tuple(nodes), tuple(recipes)
+
+    def _table(self, shape: PassShape) -> TaskTable:
+        """The numbers of the shape's tasks, one row per node: each segment's members costed on its placement (a
+        node of the same members on the same share costs the same), a handoff's bytes the output it hands over."""
+        ops = self._templates(shape)
+        soc = self.soc
+        nodes, recipes = self._structure
+        costed: dict[tuple, Task] = {}
+        rows = []
+        for node, recipe in zip(nodes, recipes):
+            if recipe[0] == "host":
+                rows.append((0.0, 0.0, 0.0, soc.token_overhead_s, soc.token_overhead_s, True, 0.0))
+            elif recipe[0] == "handoff":
+                producer = self.segments[recipe[1]]
+                nbytes = _scaled(ops[producer.share.placement][recipe[2]], producer.share.fraction).act_out
+                rows.append((0.0, nbytes, 0.0, 0.0, 0.0, False, 0.0))
+            else:
+                seg = self.segments[recipe[1]]
+                key = (seg.keys, seg.share.placement, seg.share.fraction)
+                task = costed.get(key)
+                if task is None:
+                    on = ops[seg.share.placement]
+                    counted = tuple((_scaled(on[k], seg.share.fraction), n) for k, n in Counter(seg.keys).items())
+                    task = costed[key] = counted_task(seg.name, seg.kind, counted, seg.share.placement, soc)
+                rows.append((task.flops, task.bytes, task.compute_s, task.overhead_s, task.alone_s, task.compute_bound,
+                             task.stream_cap_B_s))
+        columns = list(zip(*rows))
+        return TaskTable(self._names, self._kinds, *(np.array(c, dtype=bool if k == 5 else float)[:, None]
+                                                     for k, c in enumerate(columns)))
+
+    @cached_property
+    def _names(self) -> tuple[str, ...]:
+        return tuple(n.name for n in self._structure[0])
+
+    @cached_property
+    def _kinds(self) -> tuple[str, ...]:
+        return tuple(n.kind for n in self._structure[0])
 
     def describe(self) -> dict:
         """The partition as resolved for this model: its rules, its fallback and which ops fell back."""
         p = self.partition
         return {"partition": p.text, "rules": [r.text for r in p.rules], "fallback": p.fallback.label,
-                "nodes_per_pass": len(self.plan(PassShape(1, 1, True)).nodes),
+                "nodes_per_pass": len(self._structure[0]),
                 "fallbacks": [{"from": pu, "op": kind, "ops_per_pass": n} for (pu, kind), n in self.fallbacks.items()]}
 
 

@@ -79,7 +79,7 @@ def _render_partitions(console: Console, result: ExploreResult) -> None:
     table = Table(title="Partitions against whole-model mappings: the best of each per variant, by Eq. 1"
                         + (" (simulated, with the partition's 95% CI)" if simulated else ""), title_justify="left")
     for c in ("variant", "decoding", "best whole-model mapping", "best partition"):
-        table.add_column(c)
+        table.add_column(c, overflow="fold")       # a partition is one long word: fold it, never cut it
 
     def sim(value):
         return f" (sim {value:.2f}x)" if simulated and value is not None else ""

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simulator.analysis.paper import validated_reference
+from simulator.llm.costs import precision_on
 from simulator.llm.partition import Partition
 from simulator.run.interval import Interval
 from simulator.run.results import DecodingResults, SpeculativeResults
@@ -71,13 +72,16 @@ def hardware_line(scenario: Scenario) -> str:
     parts = []
     for run, at in runs:
         places = at.placements() if isinstance(at, Partition) else (at,)
-        for share in dict.fromkeys(s for place in places for s in place.shares):
-            pu = share.pu
+        seen = {}
+        for place in places:            # a partition's placements: each PU once, in the format it really runs
+            for share in place.shares:
+                seen.setdefault(share.pu.name, (share.pu, precision_on(run.precision, share).weights))
+        for pu, weights in seen.values():
             bandwidth = "measured" if pu.bandwidth_measured else "spec"
-            points = pu.matmul_measured.get(run.precision.weights, ())
+            points = pu.matmul_measured.get(weights, ())
             rate = ("spec" if not points else
                     "borrowed (assumption)" if points[0].source.startswith("assumption:") else "measured")
-            parts.append(f"{run.spec.name} on {pu.name}: bandwidth {bandwidth}, {run.precision.weights} matmul {rate}")
+            parts.append(f"{run.spec.name} on {pu.name}: bandwidth {bandwidth}, {weights} matmul {rate}")
     return "; ".join(parts)
 
 

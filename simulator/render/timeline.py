@@ -27,7 +27,7 @@ from simulator.common.config import is_number, read_json
 from simulator.common.errors import InputError
 from simulator.common.output import write_stream
 from simulator.decode.runtime import role_of
-from simulator.engine.eventlog import OpEvent
+from simulator.engine.eventlog import DagPass, OpEvent
 from simulator.run.simulate import RunRecord
 
 SCHEMA = 1
@@ -174,6 +174,9 @@ def write_chrome_trace(path: str, record: RunRecord, progress=lambda done, total
         for e in engine.log.entries:
             if isinstance(e, OpEvent):
                 yield encode(_op_event(e, pids))
+            elif isinstance(e, DagPass):     # nodes on several PUs: each its own event
+                for op in e.events():
+                    yield encode(_op_event(op, pids))
             else:
                 yield from _pass_lines(e, pids[e.pu.split("+")[0]], names)
         for r in record.rounds:

@@ -125,7 +125,7 @@ def decoding_results(engine: Engine, tokens: TokenLog, weight_bytes_per_token: f
     decode_span = sum(times[-1] - times[0] for times in tokens.samples)
     bytes_total = log.bytes_total()
     spans = spans or log.spans(role_of)
-    busy = {pu: union_s([s for role in ROLES for s in spans.get(pu, {}).get(role, [])]) for pu in reported_pus(soc, spans)}
+    busy = {pu: union_s(*(spans.get(pu, {}).get(role, ()) for role in ROLES)) for pu in reported_pus(soc, spans)}
     floor = weight_bytes_per_token / soc.dram.peak_bandwidth_B_s
     generated = sum(len(t) for t in tokens.samples)
     return DecodingResults(
@@ -166,9 +166,9 @@ def time_split(spans: dict, pu_names: list[str], total_s: float) -> dict[str, Ti
     out = {}
     for pu in pu_names:
         parts = spans.get(pu, {})
-        draft, verify, handoff = parts.get("draft", []), parts.get("target", []), parts.get("handoff", [])
+        draft, verify, handoff = parts.get("draft", ()), parts.get("target", ()), parts.get("handoff", ())
         out[pu] = TimeSplit(union_s(draft), union_s(verify), union_s(handoff),
-                            max(0.0, total_s - union_s(draft + verify + handoff)))
+                            max(0.0, total_s - union_s(draft, verify, handoff)))
     return out
 
 

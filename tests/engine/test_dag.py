@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from simulator.engine.dag import DagNode, DagPlan
+from simulator.engine.dag import DagPlan
 from simulator.engine.engine import Engine
 from simulator.engine.plan import Task
 from tests.support import cpu, gpu, hand_soc
@@ -31,9 +31,9 @@ def test_two_shares_of_a_split_op_share_dram_by_hand(fast_paths):
     both: 1.05 + 0.0625 = 1.1125 s."""
     soc = hand_soc()
     c, g = cpu(soc, 2), gpu(soc)
-    plan = DagPlan((DagNode(streaming("share_g", 4e9, 6e9), g, ()),
-                    DagNode(streaming("share_c", 6e9, 8e9), c, ()),
-                    DagNode(streaming("join", 0.5e9, 8e9), c, (0, 1))))
+    plan = DagPlan.of(((streaming("share_g", 4e9, 6e9), g, ()),
+                    (streaming("share_c", 6e9, 8e9), c, ()),
+                    (streaming("join", 0.5e9, 8e9), c, (0, 1))))
     engine, ops = run(soc, plan, fast_paths)
     assert ops["share_g"].end_s == pytest.approx(0.8, rel=1e-12)
     assert ops["share_c"].end_s == pytest.approx(1.05, rel=1e-12)
@@ -51,8 +51,8 @@ def test_a_chain_over_two_pus_is_the_sum_of_its_parts_plus_the_handoffs(fast_pat
     a = streaming("a", 8e9, 8e9)
     b = streaming("b", 3e9, 6e9, overhead=2e-6)
     hand = Task("h", "handoff", 0.0, 16.0, 0.0, 0.0, 0.0, False, 0.0)
-    plan = DagPlan((DagNode(a, c, ()), DagNode(hand, g, (0,), c), DagNode(b, g, (1,)),
-                    DagNode(hand, c, (2,), g), DagNode(streaming("z", 0.0, 1.0), c, (3,))))
+    plan = DagPlan.of(((a, c, ()), (hand, g, (0,), c), (b, g, (1,)),
+                    (hand, c, (2,), g), (streaming("z", 0.0, 1.0), c, (3,))))
     engine, ops = run(soc, plan, fast_paths)
     assert engine.env.now == pytest.approx(1.0 + 100e-6 + 2e-6 + 0.5 + 100e-6, rel=1e-12)
     assert sum(e.kind == "handoff" for e in engine.log.ops) == 2
@@ -64,8 +64,8 @@ def test_independent_nodes_on_one_pu_queue_and_on_two_pus_overlap():
     soc = hand_soc()
     c, g = cpu(soc, 2), gpu(soc)
     t = streaming("t", 2e9, 2e9)
-    same, _ = run(soc, DagPlan((DagNode(t, c, ()), DagNode(t, c, ()))), fast_paths=False)
-    apart, _ = run(soc, DagPlan((DagNode(t, c, ()), DagNode(t, g, ()))), fast_paths=False)
+    same, _ = run(soc, DagPlan.of(((t, c, ()), (t, c, ()))), fast_paths=False)
+    apart, _ = run(soc, DagPlan.of(((t, c, ()), (t, g, ()))), fast_paths=False)
     assert same.env.now == pytest.approx(2.0)
     assert apart.env.now == pytest.approx(1.0)
 
@@ -73,7 +73,7 @@ def test_independent_nodes_on_one_pu_queue_and_on_two_pus_overlap():
 def test_a_pass_alone_is_simulated_once_per_plan_and_replayed_at_each_start():
     soc = hand_soc()
     c, g = cpu(soc, 2), gpu(soc)
-    plan = DagPlan((DagNode(streaming("x", 4e9, 6e9), g, ()), DagNode(streaming("y", 6e9, 8e9), c, ())))
+    plan = DagPlan.of(((streaming("x", 4e9, 6e9), g, ()), (streaming("y", 6e9, 8e9), c, ())))
     engine = Engine(soc)
 
     def twice():
@@ -86,6 +86,6 @@ def test_a_pass_alone_is_simulated_once_per_plan_and_replayed_at_each_start():
     assert ends == pytest.approx([0.8, 1.05, 1.05 + 0.8, 2.1], rel=1e-12)
     # per PU, the busy spans of both passes; the bandwidth counter replayed at each start
     spans = engine.log.spans(lambda label: "role")
-    assert [t for span in sorted(spans["g"]["role"]) for t in span] == pytest.approx([0.0, 0.8, 1.05, 1.85])
+    assert spans["g"]["role"].ravel().tolist() == pytest.approx([0.0, 0.8, 1.05, 1.85])
     peaks = [total for _t, _rates, total in engine.log.entries[1].counter_steps()]
     assert max(peaks) == pytest.approx(10e9)

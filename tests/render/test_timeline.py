@@ -97,8 +97,11 @@ def test_layer_granularity_keeps_files_small(tmp_path):
 
 
 @pytest.mark.parametrize("spec", [dict(kv_cache=True, target_device="cpu:4", mode="overlap", alpha=0.9),
-                                  dict(), dict(target_device="cpu:4", mode="overlap"), dict(granularity="layer")],
-                         ids=["overlap", "sequential", "overlap-no-kv", "layer"])
+                                  dict(), dict(target_device="cpu:4", mode="overlap"), dict(granularity="layer"),
+                                  dict(target_device="cpu:1,matmul=gpu*0.5+cpu:1", draft_device="cpu:1"),
+                                  dict(kv_cache=True, target_device="cpu:4", mode="overlap", draft_dtype="int8",
+                                       draft_device="npu,fallback=cpu:2@4")],
+                         ids=["overlap", "sequential", "overlap-no-kv", "layer", "partition-alone", "npu-overlap"])
 def test_a_streamed_timeline_is_the_document_in_memory(tmp_path, spec):
     # the writer formats pass records' ops and the counter itself: what the JSON encoder gives for the document
     from simulator.render.timeline import chrome_trace, write_chrome_trace
