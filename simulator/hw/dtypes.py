@@ -1,10 +1,10 @@
 """Numeric formats: how many bits a value takes in memory, and in which arithmetic it is computed.
 
-Tensor formats (DTYPES): plain formats (fp32, fp16, bf16, int8) store and compute as themselves (bf16 has no
+Tensor formats (DTYPES): plain formats (fp32, fp16, bf16, int8, int16) store and compute as themselves (bf16 has no
 arithmetic on the bundled cores and computes as fp32). Block-quantized llama.cpp formats store a few bits per
 weight plus per-block scales (bits per weight below include the scales: reference/measurements.md, "Model
 files") and are multiplied with integer dot products on int8-quantized activations, so their arithmetic is
-int8. MLC-LLM's q4f16_1 stores 4-bit groups of 32 with an fp16 scale and computes in fp16. The static w8a8
+int8. An int8-weight matmul on int16 activations (an NPU's w8a16 mode) computes in int16 (graph.py). MLC-LLM's q4f16_1 stores 4-bit groups of 32 with an fp16 scale and computes in fp16. The static w8a8
 scheme of the seed paper is plain `int8` (per-channel scales negligible).
 
 Quantized Hugging Face checkpoints (a config.json's quantization_config) store the layers' matmuls as:
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-COMPUTE_DTYPES = ("fp32", "fp16", "int8")
+COMPUTE_DTYPES = ("fp32", "fp16", "int8", "int16")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ _STORED: dict[str, DType] = {d.name: d for d in (   # plain and llama.cpp format
     DType("fp16", 16.0, "fp16"),
     DType("bf16", 16.0, "fp32"),      # no bf16 arithmetic assumed: computed as fp32
     DType("int8", 8.0, "int8"),
+    DType("int16", 16.0, "int16"),    # 16-bit integers (NPUs' a16 and w16 modes)
     DType("q8_0", 8.5, "int8"),       # llama.cpp Q8_0: 32 int8 + one fp16 scale per block
     DType("q6_k", 6.5625, "int8"),    # llama.cpp Q6_K
     DType("q5_k", 5.5, "int8"),       # llama.cpp Q5_K
@@ -113,7 +114,7 @@ FILE_TYPES: dict[str, str] = {"q4_k_s": "q4_k", "q4_k_m": "q4_k", "q5_k_s": "q5_
                               "q3_k_s": "q3_k", "q3_k_m": "q3_k", "q3_k_l": "q3_k", "q2_k_s": "q2_k",
                               "iq3_m": "iq3_s", "iq3_xs": "iq3_xxs", "iq2_m": "iq2_s"}
 
-PLAIN = ("fp32", "fp16", "bf16", "int8", "q4f16_1")   # every tensor in the one format, embeddings included
+PLAIN = ("fp32", "fp16", "bf16", "int8", "int16", "q4f16_1")   # every tensor in the one format, embeddings included
 WEIGHT_FORMATS = tuple(_STORED) + tuple(FILE_TYPES) + tuple(CHECKPOINT_TYPES)
 
 

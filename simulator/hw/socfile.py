@@ -2,6 +2,9 @@
 
 Files are YAML with units in every key name (`clock_ghz`, `bandwidth_per_core_gb_s`, `launch_overhead_us`).
 
+A CPU cluster or GPU without an `int16` rate (none of the bundled ones has one: no engine they run has int16
+kernels) runs int16 arithmetic as fp32 (an assumption; int16 comes from NPUs' w8a16 and w16 modes).
+
 A CPU cluster may state its instruction-set features (`isa: [dotprod, i8mm, fp16]`): without `dotprod` int8
 arithmetic runs as fp32 (no int8 dot product: a Cortex-A72), without `fp16` fp16 arithmetic runs as fp32.
 
@@ -86,6 +89,9 @@ def _compute_section(sec: Section, units_key: str, overhead_key: str, kind: str)
             raise sec.fail(f"promote.{src}", f"{src} has its own flop_per_cycle; a PU either runs a dtype or promotes it")
         if src not in COMPUTE_DTYPES or dst not in fpc:
             raise sec.fail(f"promote.{src}", f"must map one of {', '.join(COMPUTE_DTYPES)} to a dtype listed in flop_per_cycle")
+    promote_raw = dict(promote_raw)
+    if "int16" not in fpc and "int16" not in promote_raw and "fp32" in fpc:
+        promote_raw["int16"] = "fp32"     # see the module docstring: int16 is an NPU's
     missing = [d for d in COMPUTE_DTYPES if d not in fpc and d not in promote_raw]
     if missing:
         raise sec.fail("flop_per_cycle", f"no rate and no promotion for {', '.join(missing)}")

@@ -97,6 +97,12 @@ class Op:
         return replace(self, name=name)
 
 
+def matmul_dtype(weights_compute: str, activations: str) -> str:
+    """The arithmetic of a matmul: its weights' (int8 for block formats), but int16 for int8 weights on int16
+    activations (an NPU's w8a16 mode)."""
+    return "int16" if weights_compute == "int8" and activations == "int16" else weights_compute
+
+
 def _layer_ops(m: ModelSpec, p: Precision, s: PassShape, fmts: dict[str, str]) -> list[tuple[Op, tuple[str, ...]]]:
     """The ops of one decoder layer, each with the kinds of its inputs inside the layer ("in" = layer input);
     `fmts` gives each matmul's tensor format (formats.py). A model with qk_norm normalises each query and key
@@ -106,7 +112,7 @@ def _layer_ops(m: ModelSpec, p: Precision, s: PassShape, fmts: dict[str, str]) -
     qd, kd, H = m.q_dim, m.kv_dim, m.num_heads
     a, c = DTYPES[p.activations].bytes, DTYPES[p.kv_cache].bytes
     att = p.activations
-    ew = "fp32" if att == "int8" else att      # elementwise math on int8 activations runs dequantized
+    ew = "fp32" if att in ("int8", "int16") else att      # elementwise math on integer activations runs dequantized
     bias = m.qkv_bias
 
     def proj(kind, n_in, n_out, to_cache=False, bias_on=False):
@@ -114,7 +120,7 @@ def _layer_ops(m: ModelSpec, p: Precision, s: PassShape, fmts: dict[str, str]) -
         w = DTYPES[fmts[kind]]
         extra_f = T * n_out if bias_on else 0.0
         extra_w = n_out * NORM_WEIGHT_BYTES if bias_on else 0.0
-        return Op(kind, kind, "matmul", w.compute, 2.0 * T * n_in * n_out + extra_f,
+        return Op(kind, kind, "matmul", matmul_dtype(w.compute, att), 2.0 * T * n_in * n_out + extra_f,
                   weights=n_in * n_out * w.bytes + extra_w, act_in=T * n_in * a,
                   act_out=0.0 if to_cache else T * n_out * a, kv_write=T * n_out * c if to_cache else 0.0,
                   weight_format=p.weights)
@@ -174,11 +180,11 @@ def _head_ops(m: ModelSpec, p: Precision, s: PassShape, wf: WeightFormats) -> tu
     T, L, d, V = s.tokens, s.logits, m.hidden_size, m.vocab_size
     a = DTYPES[p.activations].bytes
     emb, out = DTYPES[wf.embedding], DTYPES[wf.output]
-    ew = "fp32" if p.activations == "int8" else p.activations
+    ew = "fp32" if p.activations in ("int8", "int16") else p.activations
     embed = Op("embedding", "embedding", "elementwise", ew, 0.0, weights=T * d * emb.bytes, act_out=T * d * a)
     tail = [
         Op("final_norm", "final_norm", "elementwise", ew, 4.0 * L * d, weights=d * NORM_WEIGHT_BYTES, act_in=L * d * a, act_out=L * d * a),
-        Op("lm_head", "lm_head", "matmul", out.compute, 2.0 * L * d * V, weights=d * V * out.bytes, act_in=L * d * a,
+        Op("lm_head", "lm_head", "matmul", matmul_dtype(out.compute, p.activations), 2.0 * L * d * V, weights=d * V * out.bytes, act_in=L * d * a,
            act_out=L * V * a, weight_format=p.weights),
         Op("sample", "sample", "elementwise", ew, 1.0 * L * V, act_in=L * V * a, act_out=L * 4.0),
     ]

@@ -282,3 +282,20 @@ def test_runs_are_byte_identical_whatever_the_hash_seed(tmp_path):
                               env={**os.environ, "PYTHONHASHSEED": seed}, timeout=120)
         lines.add(proc.stderr)
     assert len(lines) == 1 and "q_proj" in lines.pop()
+
+
+def test_int16_activations_run_int8_weight_matmuls_at_the_npus_int16_rate():
+    """w8a16 on the Neutron: an int8-weight matmul on int16 activations computes at its int16 rate (1 TOPS x 0.5,
+    against 2 TOPS x 0.5 for w8a8); on a CPU, without int16 arithmetic, the activations run as fp32 and the matmul
+    at its int8 rate."""
+    from simulator.llm.partition import parse_partition
+    soc = load_soc("imx95")
+    model = load_model("llama-3.2-3b")
+    shape = PassShape(1, 62, False)
+    flops = template_ops(model, Precision.resolve("int8"), shape)["q_proj"].flops
+    for act, rate in (("int8", 2e12 * 0.5), ("int16", 1e12 * 0.5)):
+        form_ = parse_partition(soc, "npu", "--target-device").form(model, Precision.resolve("int8", act), False, 1,
+                                                                    soc, "op")
+        task = {t.name: t for t in form_.plan(shape).tasks()}["L0.q_proj"]
+        assert task.compute_s == pytest.approx(flops / rate, rel=1e-12)
+    assert soc.pu("a55").compute_dtype("int16") == "fp32"
