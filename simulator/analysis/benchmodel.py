@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from simulator.common.errors import InputError
 from simulator.hw.placement import Placement, parse_device, place
 from simulator.hw.soc import SoC
-from simulator.llm.costs import Planner
+from simulator.llm.planner import Planner
 from simulator.llm.graph import PassShape
 from simulator.llm.model import ModelSpec, Precision
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from simulator.hw.placement import Placement
 from simulator.hw.soc import SoC
-from simulator.llm.costs import Planner
+from simulator.llm.planner import Planner
 from simulator.llm.graph import PassShape
 from simulator.llm.model import ModelSpec, Precision
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from simulator.analysis.analytic import eq1, expected_tokens
 from simulator.analysis.explore import pass_seconds
 from simulator.common.errors import InputError
-from simulator.llm.costs import Planner
+from simulator.llm.planner import Planner
 from simulator.run.interval import Interval
 from simulator.run.results import SpeculativeResults
 from simulator.run.scenario import Effects, Scenario, Workload

@@ -39,7 +39,7 @@ from simulator.engine.dag import DagPlan
 from simulator.engine.engine import alone_seconds
 from simulator.hw.placement import DeviceRequest, Placement
 from simulator.hw.soc import SoC
-from simulator.llm.costs import Planner
+from simulator.llm.planner import Planner
 from simulator.llm.graph import PassShape
 from simulator.llm.partition import Partition
 from simulator.run.interval import Interval

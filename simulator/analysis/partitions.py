@@ -22,6 +22,7 @@ from simulator.common.errors import InputError
 from simulator.hw.placement import Placement
 from simulator.hw.soc import SoC
 from simulator.llm.partition import Partition, parse_partition
+from simulator.llm.partitioned import PartitionedForm
 from simulator.run.scenario import ModelRun
 
 SPLIT_POINTS = (0.25, 0.5, 0.75)   # fractions of the layers on the accelerator, first layers first
@@ -61,7 +62,7 @@ def candidates(soc: SoC, base: Placement, target: ModelRun, draft: ModelRun, gra
         for text in _texts(soc, base, run.spec.num_layers, role):
             partition = parse_partition(soc, text, "--partitions")
             try:
-                partition.form(run.spec, run.precision, False, 1, soc, granularity, f"--{role}-device")
+                PartitionedForm(run.spec, run.precision, False, 1, partition, soc, granularity, f"--{role}-device")
             except InputError as err:
                 skipped.append((f"{role} {text}", err.problem))
                 continue

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from simulator.engine.engine import Engine
 from simulator.hw.placement import Placement
-from simulator.llm.costs import Planner
+from simulator.llm.planner import Planner
 from simulator.llm.partition import Partition
 from simulator.llm.graph import PassShape
 from simulator.llm.model import ModelSpec, Precision

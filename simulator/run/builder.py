@@ -24,6 +24,7 @@ from simulator.hw.soc import SoC
 from simulator.hw.socfile import load_soc
 from simulator.llm.model import ModelSpec, Precision
 from simulator.llm.partition import is_partition, parse_partition
+from simulator.llm.partitioned import PartitionedForm
 from simulator.llm.modelfile import load_model
 from simulator.run.scenario import Effects, ModelRun, Scenario, Speculation, Workload
 from simulator.traces.synth import MAX_SYNTHETIC_TOKENS, Iid, Lengths, generate
@@ -108,7 +109,7 @@ class ScenarioSpec:
                 return ModelRun(model, precision, request, device)
         # a partition, or a whole model on an NPU (which may not run every op): checked against the model here
         partition = parse_partition(soc, device, flag)
-        form = partition.form(model, precision, self.kv_cache, 1, soc, self.granularity, flag)
+        form = PartitionedForm(model, precision, self.kv_cache, 1, partition, soc, self.granularity, flag)
         return ModelRun(model, precision, partition, device, form.describe())
 
     def synthetic_samples(self) -> int:

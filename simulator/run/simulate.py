@@ -16,7 +16,7 @@ from simulator.decode.autoregressive import autoregressive
 from simulator.decode.runtime import Job, Runtime, TokenLog
 from simulator.decode.speculative import Round, Speculative
 from simulator.engine.engine import Engine
-from simulator.llm.costs import Planner
+from simulator.llm.planner import Planner
 from simulator.llm.graph import PassShape
 from simulator.run.results import DecodingResults, SpeculativeResults, decoding_results, speculative_results
 from simulator.run.scenario import Scenario

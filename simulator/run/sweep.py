@@ -34,7 +34,7 @@ from simulator.common.config import Section, read_mapping
 from simulator.common.errors import InputError
 from simulator.hw.soc import SoC
 from simulator.hw.socfile import parse_soc
-from simulator.llm.costs import Planner
+from simulator.llm.planner import Planner
 from simulator.run.builder import ScenarioSpec
 from simulator.run.simulate import planner_for, simulate
 

@@ -13,7 +13,7 @@ from simulator.analysis.partitions import candidates
 from simulator.cli.main import main
 from simulator.engine.engine import Engine
 from simulator.hw.placement import Placement
-from simulator.llm.costs import Planner
+from simulator.llm.planner import Planner
 from simulator.llm.graph import PassShape
 from simulator.llm.partition import parse_partition
 from simulator.run.builder import ScenarioSpec

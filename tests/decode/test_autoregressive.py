@@ -9,7 +9,7 @@ from simulator.decode.runtime import Job, Runtime
 from simulator.engine.engine import Engine
 from simulator.hw.placement import Placement
 from simulator.hw.socfile import load_soc
-from simulator.llm.costs import Planner
+from simulator.llm.planner import Planner
 from simulator.llm.graph import PassShape
 from simulator.llm.model import Precision
 from simulator.llm.modelfile import load_model

@@ -6,7 +6,7 @@ import pytest
 
 from simulator.hw.placement import parse_device
 from simulator.hw.socfile import load_soc
-from simulator.llm.costs import Planner
+from simulator.llm.planner import Planner
 from simulator.llm.graph import PassShape
 from simulator.llm.model import Precision
 from simulator.llm.modelfile import load_model

@@ -12,7 +12,8 @@ from simulator.engine.engine import Engine
 from simulator.engine.plan import Plan
 from simulator.hw.placement import parse_device, place
 from simulator.hw.socfile import parse_soc
-from simulator.llm.costs import Planner, make_task
+from simulator.llm.costs import make_task
+from simulator.llm.planner import Planner
 from simulator.llm.graph import Op, PassShape
 from simulator.llm.model import Precision
 from tests.support import HAND_SOC, TINY, cpu, hand_soc

@@ -9,7 +9,8 @@ import pytest
 from simulator.hw.placement import Placement, parse_device, place
 from simulator.hw.socfile import load_soc
 from simulator.common.bundled import bundled_names
-from simulator.llm.costs import Planner, layout, make_task, precision_on
+from simulator.llm.costs import layout, make_task, precision_on
+from simulator.llm.planner import Planner
 from simulator.llm.graph import GRANULARITIES, PassShape, bilinear_ops, pass_graph, run_order, template_ops
 from simulator.llm.model import Precision
 from simulator.llm.modelfile import load_model

@@ -8,7 +8,7 @@ import pytest
 from simulator.hw.dtypes import DTYPES
 from simulator.hw.placement import Placement
 from simulator.hw.socfile import load_soc
-from simulator.llm.costs import Planner
+from simulator.llm.planner import Planner
 from simulator.llm.formats import stored_bytes, weight_formats
 from simulator.llm.graph import PassShape, pass_graph
 from simulator.llm.model import Precision

@@ -15,7 +15,7 @@ from gguf import GGMLQuantizationType as Q
 from simulator.cli.main import main  # noqa: E402
 from simulator.hw.placement import Placement  # noqa: E402
 from simulator.hw.socfile import load_soc  # noqa: E402
-from simulator.llm.costs import Planner  # noqa: E402
+from simulator.llm.planner import Planner  # noqa: E402
 from simulator.llm.formats import stored_bytes  # noqa: E402
 from simulator.llm.graph import PassShape  # noqa: E402
 from simulator.llm.model import Precision  # noqa: E402

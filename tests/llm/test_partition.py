@@ -12,7 +12,8 @@ from simulator.hw.socfile import load_soc
 from simulator.llm.graph import PassShape, template_ops
 from simulator.llm.model import Precision
 from simulator.llm.modelfile import load_model
-from simulator.llm.partition import _scaled, parse_partition
+from simulator.llm.partition import parse_partition
+from simulator.llm.partitioned import PartitionedForm, _scaled
 from simulator.run.builder import ScenarioSpec
 from simulator.run.scenario import Effects
 from simulator.run.simulate import simulate
@@ -26,8 +27,8 @@ def alone_s(soc, plan) -> float:
 
 
 def form(soc, text, model="llama-3.2-1b", weights="fp16", granularity="op"):
-    return parse_partition(soc, text, "--target-device").form(load_model(model), Precision.resolve(weights), False, 1,
-                                                            soc, granularity)
+    return PartitionedForm(load_model(model), Precision.resolve(weights), False, 1,
+                           parse_partition(soc, text, "--target-device"), soc, granularity)
 
 
 # ------------------------------------------------------------------------ one PU: the unpartitioned pass exactly
@@ -294,8 +295,8 @@ def test_int16_activations_run_int8_weight_matmuls_at_the_npus_int16_rate():
     shape = PassShape(1, 62, False)
     flops = template_ops(model, Precision.resolve("int8"), shape)["q_proj"].flops
     for act, rate in (("int8", 2e12 * 0.5), ("int16", 1e12 * 0.5)):
-        form_ = parse_partition(soc, "npu", "--target-device").form(model, Precision.resolve("int8", act), False, 1,
-                                                                    soc, "op")
+        form_ = PartitionedForm(model, Precision.resolve("int8", act), False, 1,
+                                parse_partition(soc, "npu", "--target-device"), soc, "op")
         task = {t.name: t for t in form_.plan(shape).tasks()}["L0.q_proj"]
         assert task.compute_s == pytest.approx(flops / rate, rel=1e-12)
     assert soc.pu("a55").compute_dtype("int16") == "fp32"
