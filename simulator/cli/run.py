@@ -14,6 +14,7 @@ from simulator.common.errors import InputError
 from simulator.common.output import check_outputs, csv_text, together, write_json, write_text
 from simulator.render.run_tables import render_run
 from simulator.run.simulate import simulate_recorded
+from simulator.traces.trace import estimate_alpha
 
 BYTES_PER_OP = 800    # a timeline's bytes per op, its counter steps included, erring high (measured: 535-595 at op
                       # granularity, ~620 at layer, ~750 at model)
@@ -56,10 +57,10 @@ def execute(args: argparse.Namespace, console: Console) -> None:
         results, record = simulate_recorded(scenario, progress, keep_timeline=args.timeline is not None)
     wall = time.perf_counter() - started
     if args.timeline:       # the size it would have, before writing it: a run is quick, its timeline may not be
-        ops = record.engine.log.ops_count()
+        ops = record.engine.log.events_count()
         size_mb = ops * BYTES_PER_OP / 1e6
         if size_mb > args.timeline_max_mb:
-            raise InputError("--timeline", f"would be about {size_mb:,.0f} MB ({ops:,} ops), more than "
+            raise InputError("--timeline", f"would be about {size_mb:,.0f} MB ({ops:,} ops and handoffs), more than "
                                            f"--timeline-max-mb {args.timeline_max_mb:g}: raise it, or shrink the "
                                            "timeline with --granularity layer or fewer --samples")
     document = {"scenario": scenario.describe(), "results": results.to_json()}
@@ -88,29 +89,43 @@ def _check_tokens(tokens: int, limit: int) -> None:
                                          "or --new-tokens")
 
 
-PARTITION_WORK_PER_TOKEN = 10   # node-shapes a partitioned run may simulate per token of --max-tokens (2 M by default)
+PARTITION_WORK_PER_TOKEN = 10      # node-shapes a partitioned run may simulate per token of --max-tokens (2 M)
+PARTITION_PASSES_PER_TOKEN = 100   # node-passes it may keep (20 M), 25 when they run node by node (overlap: 5 M)
 
 
 def _check_partitions(scenario, limit: int) -> None:
-    """Refuse a partitioned run whose DAG passes would take too long to simulate, with its estimate: a partitioned
-    pass alone is simulated once per shape, node by node. The estimate counts nodes x context lengths x the
-    shapes a round may make at each (gamma + 2); measured per such node-shape: 7 us (no KV cache, 2 x 600 tokens,
-    1.84 M, 12.7 s, 85 MB peak) to 18 us (KV cache, 1,000 tokens, 1.46 M, 26 s, 113 MB): 20 us and 60 bytes
-    taken."""
-    runs = [("--target-device", scenario.target)] + ([("--draft-device", scenario.speculation.draft)]
-                                                      if scenario.speculation else [])
-    gamma = scenario.speculation.gamma if scenario.speculation else 0
+    """Refuse a partitioned run that would take too long or too much memory, with its estimate, before any work.
+    A partitioned pass alone is simulated once per shape, node by node, then replayed: nodes x context lengths x
+    the shapes a round may make at each (gamma + 2) node-shapes, measured 7-18 us and 40-60 bytes each (20 us and
+    60 bytes taken). Every pass leaves its busy spans for the results: nodes x passes node-passes, ~25 bytes each;
+    in overlap mode passes run beside each other, node by node through simpy: ~10 us each (measured: the default
+    run with the drafter on the Neutron, overlap, KV cache: 3.7 M estimated, 36 s, 240 MB). Passes: one a token
+    without a drafter (and as many for the baseline); with one, rounds = tokens / Eq. 1's tokens a round at the
+    trace's alpha, each gamma drafts (2 gamma + 1 pre-drafting in overlap mode) and one verify."""
+    spec = scenario.speculation
+    gamma = spec.gamma if spec else 0
+    overlap = spec is not None and spec.mode == "overlap"
     contexts = _context_lengths(scenario.workload.samples)
-    for flag, run in runs:
+    tokens = sum(s.output_tokens for s in scenario.workload.samples)
+    runs = [("--target-device", scenario.target, 2 * tokens)]
+    if spec:
+        alpha = min(estimate_alpha(scenario.workload.trace), 0.999)
+        rounds = tokens * (1 - alpha) / (1 - alpha ** (gamma + 1))
+        runs.append(("--draft-device", spec.draft, round(rounds * (2 * gamma + 1 if overlap else gamma))))
+    for flag, run, passes in runs:
         if run.partition is None:
             continue
-        work = run.partition["nodes_per_pass"] * contexts * (gamma + 2)
-        if work > limit * PARTITION_WORK_PER_TOKEN:
-            raise InputError(flag, f"a pass of this partition is a DAG of {run.partition['nodes_per_pass']:,} nodes, "
-                                   f"simulated once per shape: ~{work:,} node-shapes here ({_duration(work * 20e-6)}, "
-                                   f"~{work * 60 / 1e6:,.0f} MB), more than --max-tokens {limit:,} allows "
-                                   f"({limit * PARTITION_WORK_PER_TOKEN:,}): use --granularity layer or model, "
-                                   "fewer or shorter samples, or raise --max-tokens")
+        nodes = run.partition["nodes_per_pass"]
+        shapes, node_passes = nodes * contexts * (gamma + 2), nodes * passes
+        allowed = limit * (PARTITION_PASSES_PER_TOKEN // 4 if overlap else PARTITION_PASSES_PER_TOKEN)
+        seconds = shapes * 20e-6 + (node_passes * 10e-6 if overlap else 0.0)
+        megabytes = (shapes * 60 + node_passes * 25) / 1e6
+        if shapes > limit * PARTITION_WORK_PER_TOKEN or node_passes > allowed:
+            raise InputError(flag, f"a pass of this partition is a DAG of {nodes:,} nodes: ~{shapes:,} node-shapes to "
+                                   f"simulate and ~{node_passes:,} node-passes to run here (~{_duration(seconds)}, "
+                                   f"~{megabytes:,.0f} MB), more than --max-tokens {limit:,} allows "
+                                   f"({limit * PARTITION_WORK_PER_TOKEN:,} and {allowed:,}): use "
+                                   "--granularity layer or model, fewer or shorter samples, or raise --max-tokens")
 
 
 def _context_lengths(samples) -> int:

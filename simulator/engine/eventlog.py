@@ -337,6 +337,11 @@ class EventLog:
     def ops_count(self) -> int:
         return sum(e.kind != "handoff" if isinstance(e, OpEvent) else e.ops_count for e in self.entries)
 
+    def events_count(self) -> int:
+        """Tasks and handoffs: the slices of a timeline of this log."""
+        return sum(1 if isinstance(e, OpEvent) else len(e.plan.nodes) if isinstance(e, DagPass) else e.ops_count
+                   for e in self.entries)
+
     def bytes_total(self) -> float:
         return sum(e.bytes for e in self.entries)
 

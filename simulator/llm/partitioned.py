@@ -87,7 +87,7 @@ class PartitionedForm:
                                          f"layers: L0-{model.num_layers - 1})")
             if i not in matched:
                 raise InputError(source, f"rule {r.text!r} selects no op of {model.name}")
-            if i not in used:
+            if i not in used and i > 0:     # the default may be overridden everywhere
                 raise InputError(source, f"rule {r.text!r} places no op: later rules place every op it selects")
         self.segments = _name_segments(segments, granularity)
         self.fallbacks = dict(sorted(fell_back.items()))
@@ -103,21 +103,32 @@ class PartitionedForm:
                 op = ops[seg.share.placement][key]
                 dtype = pu.compute_dtype(op.dtype)
                 if dtype not in pu.flop_per_cycle or op.op_class == "matmul" and not pu.reads(on.weights):
-                    what = f"{op.dtype} arithmetic" if dtype not in pu.flop_per_cycle else f"{on.weights} weights"
-                    runs = ", ".join(pu.weight_formats or pu.flop_per_cycle)
-                    dtype_flag = flag.replace("-device", "-dtype") if flag.endswith("-device") else "its dtype flag"
-                    raise InputError(source, f"{pu.name} cannot run {self.model.name}'s {op.kind} in {what} (it runs "
+                    arithmetic = dtype not in pu.flop_per_cycle
+                    what = f"{op.dtype} arithmetic" if arithmetic else f"{on.weights} weights"
+                    runs = (f"computes in {', '.join(pu.flop_per_cycle)}" if arithmetic else
+                            f"reads {', '.join(pu.weight_formats)} weights")
+                    dtype_flag = (f"{flag.replace('-device', '-dtype')} or {flag.replace('-device', '-act-dtype')}"
+                                  if flag.endswith("-device") else "its dtype flags")
+                    raise InputError(source, f"{pu.name} cannot run {self.model.name}'s {op.kind} in {what} (it "
                                            f"{runs}; {self.soc.source} promotes {_promotions(pu)}): give the model "
                                            f"in a format it runs ({dtype_flag}) or place that op elsewhere")
 
     def _templates(self, shape: PassShape) -> dict[Placement, dict[str, Op]]:
-        """Per placement, the pass's ops in the formats that placement uses."""
+        """Per placement, the pass's ops in the formats that placement uses. On an NPU an int8-weight matmul computes
+        in its activations' arithmetic when they are wider (int16, fp16, fp32 after its promotions): an NPU's MAC
+        array takes both operands in one format, so w8a16 runs at its int16 rate and w8 on fp16 activations at its
+        fp16 rate, or is refused where it has none (a CPU's int8 kernels quantize the activations instead)."""
         out, by_precision = {}, {}
         for placement in self.partition.placements():
             on = precision_on(self.precision, placement)
-            if on not in by_precision:
-                by_precision[on] = template_ops(self.model, on, shape)
-            out[placement] = by_precision[on]
+            npu = placement.pu.kind == "npu" and on.activations != "int8"
+            if (on, npu) not in by_precision:
+                ops = template_ops(self.model, on, shape)
+                if npu:
+                    ops = {k: replace(op, dtype=on.activations) if op.op_class == "matmul" and op.dtype == "int8" else op
+                           for k, op in ops.items()}
+                by_precision[on, npu] = ops
+            out[placement] = by_precision[on, npu]
         return out
 
     def plan(self, shape: PassShape) -> DagPlan:

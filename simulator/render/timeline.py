@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_left
 from collections.abc import Iterator
 from itertools import islice
 from dataclasses import dataclass, field
@@ -72,8 +73,9 @@ def op_events(record: RunRecord) -> Iterator[dict]:
     engine = record.engine
     pids = _pids(engine.soc)
     yield from _meta_events(engine.soc, pids)
+    lanes = _HandoffLanes()
     for e in engine.log.iter_ops():
-        yield _op_event(e, pids)
+        yield from _op_events(e, pids, lanes)
     for r in record.rounds:
         yield r.trace_event(len(pids) + 1, 0)
 
@@ -103,15 +105,41 @@ def _meta_events(soc, pids: dict[str, int]) -> Iterator[dict]:
     yield meta("process_name", dram_pid, f"DRAM ({soc.dram.peak_bandwidth_B_s / 1e9:g} GB/s peak)")
 
 
-def _op_event(e: OpEvent, pids: dict[str, int]) -> dict:
+class _HandoffLanes:
+    """Handoffs into one PU may overlap (both models handing over at once, or a DAG's producers): each goes on the
+    first of its PU's handoff tracks (HANDOFF_TID, HANDOFF_TID + 1, ...) where it overlaps nothing already there,
+    in whole nanoseconds as Perfetto reads them; a track is named when it is first used."""
+
+    def __init__(self):
+        self._lanes: dict[int, list[list[tuple[int, int]]]] = {}
+
+    def place(self, pid: int, start_s: float, end_s: float) -> tuple[int, bool]:
+        """(the track's tid, whether it is new)."""
+        span = (round(start_s * 1e9), round(end_s * 1e9))
+        lanes = self._lanes.setdefault(pid, [])
+        for i, lane in enumerate(lanes):
+            k = bisect_left(lane, span)
+            if (k == 0 or lane[k - 1][1] <= span[0]) and (k == len(lane) or span[1] <= lane[k][0]):
+                lane.insert(k, span)
+                return HANDOFF_TID + i, False
+        lanes.append([span])
+        return HANDOFF_TID + len(lanes) - 1, len(lanes) > 1
+
+
+def _op_events(e: OpEvent, pids: dict[str, int], lanes: _HandoffLanes) -> Iterator[dict]:
     """One op or handoff: an op on its first cluster's track (spanning: the first of its clusters), with its role;
-    a handoff on its PU's handoff track."""
+    a handoff on a handoff track of its PU (first naming a new one)."""
     pid = pids[e.pu.split("+")[0]]
     if e.kind == "handoff":
-        return e.trace_event(pid, HANDOFF_TID)
+        tid, new = lanes.place(pid, e.start_s, e.end_s)
+        if new:
+            yield {"name": "thread_name", "ph": "M", "pid": pid, "tid": tid,
+                   "args": {"name": f"handoffs in ({tid - HANDOFF_TID + 1})"}}
+        yield e.trace_event(pid, tid)
+        return
     event = e.trace_event(pid, e.cores[0])
     event["args"]["role"] = role_of(e.pass_label)
-    return event
+    yield event
 
 
 def counter_steps(record: RunRecord) -> Iterator[tuple[float, dict[str, float]]]:
@@ -169,14 +197,14 @@ def write_chrome_trace(path: str, record: RunRecord, progress=lambda done, total
 
     def events():
         names: dict[str, str] = {}
+        lanes = _HandoffLanes()
         for event in _meta_events(engine.soc, pids):
             yield encode(event)
         for e in engine.log.entries:
-            if isinstance(e, OpEvent):
-                yield encode(_op_event(e, pids))
-            elif isinstance(e, DagPass):     # nodes on several PUs: each its own event
-                for op in e.events():
-                    yield encode(_op_event(op, pids))
+            if isinstance(e, OpEvent) or isinstance(e, DagPass):   # a DAG pass: its nodes, each its own event
+                for op in (e,) if isinstance(e, OpEvent) else e.events():
+                    for event in _op_events(op, pids, lanes):
+                        yield encode(event)
             else:
                 yield from _pass_lines(e, pids[e.pu.split("+")[0]], names)
         for r in record.rounds:

@@ -158,7 +158,7 @@ def test_11_a_timeline_beyond_its_budget_is_refused_with_its_estimate(tmp_path, 
     out, timeline = tmp_path / "o.json", tmp_path / "t.json"
     code, stdout, err = run_cli(["run", "--new-tokens", "32", "--samples", "2", "--granularity", "op", "--json",
                                  str(out), "--timeline", str(timeline), "--timeline-max-mb", "1"], capsys)
-    assert_input_error(code, stdout, err, "--timeline", ["MB (", "ops)", "-max-mb"])
+    assert_input_error(code, stdout, err, "--timeline", ["MB (", "ops and handoffs)", "-max-mb"])
     assert not out.exists() and not timeline.exists()
 
 

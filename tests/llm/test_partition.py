@@ -229,7 +229,17 @@ def test_a_partitioned_run_too_long_to_simulate_is_refused_with_its_estimate(cap
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("error: --draft-device: a pass of this partition is a DAG of 438")
-    assert "6,135,066 node-shapes" in err
+    assert "~6,135,066 node-shapes to simulate" in err
+
+
+def test_a_partitioned_run_keeping_too_many_passes_is_refused(capsys):
+    """3,000 samples of 63 tokens with the matmuls on the Neutron: 762 nodes x 378,000 passes (each token's and the
+    baseline's) = 288 M node-passes, whose busy spans alone would take gigabytes: refused, naming the flag."""
+    from simulator.cli.main import main
+    assert main(["run", "--target-device", "cpu:2,matmul=npu", "--draft", "none", "--samples", "3000",
+                 "--new-tokens", "63"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "~288,036,000 node-passes to run" in err and err.startswith("error: --target-device")
 
 
 def test_a_split_whose_share_falls_back_beside_the_other_runs_whole_there():
@@ -300,3 +310,23 @@ def test_int16_activations_run_int8_weight_matmuls_at_the_npus_int16_rate():
         task = {t.name: t for t in form_.plan(shape).tasks()}["L0.q_proj"]
         assert task.compute_s == pytest.approx(flops / rate, rel=1e-12)
     assert soc.pu("a55").compute_dtype("int16") == "fp32"
+
+
+def test_an_npu_computes_an_int8_weight_matmul_in_its_wider_activations():
+    """On the RK3588's NPU, int8 weights compute at the int8 rate on int8 activations (6 TOPS), at the int16 rate on
+    int16 (3 TOPS) and at the fp16 rate on fp16 or fp32 activations (1.5 TOPS: fp32 runs as fp16 there): wider
+    activations are never faster. The Neutron has no float rate: int8 weights on fp16 activations are refused,
+    naming both dtype flags."""
+    soc = load_soc("rk3588")
+    model = load_model("llama-3.2-3b")
+    shape = PassShape(1, 62, False)
+    flops = template_ops(model, Precision.resolve("int8"), shape)["q_proj"].flops
+    for act, tops in (("int8", 6.0), ("int16", 3.0), ("fp16", 1.5), ("fp32", 1.5)):
+        f = PartitionedForm(model, Precision.resolve("int8", act), False, 1, parse_partition(soc, "npu", "--target-device"),
+                            soc, "op")
+        task = {t.name: t for t in f.plan(shape).tasks()}["L0.q_proj"]
+        assert task.compute_s == pytest.approx(flops / (tops * 1e12 * 0.5), rel=1e-12), act
+    with pytest.raises(InputError, match=r"in fp16 arithmetic \(it computes in int8, int16.*--target-dtype or --target-act-dtype"):
+        imx = load_soc("imx95")
+        PartitionedForm(model, Precision.resolve("int8", "fp16"), False, 1, parse_partition(imx, "npu", "--target-device"),
+                        imx, "op", "--target-device")
