@@ -83,7 +83,7 @@ def counted_task(name: str, kind: str, counted: tuple[tuple[Op, int], ...], plac
     else:
         compute = stream = sum(n * max(c, m) for c, m, _b, _f, n in rows)
     members = sum(r[4] for r in rows)
-    overhead = max(s.pu.overhead_s for s in placement.shares) * members
+    overhead = max(soc.pu(s.pu.name).overhead_s for s in placement.shares) * members
     nbytes = sum(n * b for _c, _m, b, _f, n in rows)
     cap = placement.bandwidth_cap_B_s
     stream_cap = 0.0 if nbytes <= 0 else (min(cap, nbytes / compute) if compute > 0 else cap)
@@ -154,7 +154,7 @@ class ClosedForm:
         self.counts = np.bincount(self.order, minlength=len(distinct) + host).astype(float)
         self._batches: dict[tuple[int, int], PlanBatch] = {}
         dram = soc.dram.usable_B_s
-        per_op = max(s.pu.overhead_s for s in placement.shares)
+        per_op = max(soc.pu(s.pu.name).overhead_s for s in placement.shares)
         # the host task, if any, is a node of one row that costs nothing but its overhead
         nodes = ([("host", "host", ())] if host else []) + list(distinct)
         self.node_names = tuple(name for name, _, _ in nodes)
