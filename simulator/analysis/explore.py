@@ -202,9 +202,8 @@ class Variant:
 
     def best_plain(self, which: str) -> tuple[str, float]:
         """The whole-model mapping's best target alone: (its placement, its speedup against the baseline)."""
-        best = first_best(((m.target_device, 1.0 / m.r if which == "eq1" else m.alone_simulated)
+        return first_best(((m.target_device, 1.0 / m.r if which == "eq1" else m.alone_simulated)
                            for m in self.mappings), (self.mappings[0].target_device, 1.0))
-        return best
 
     def decision(self, which: str) -> Decision:
         """The variant's choice: the best mapping and gamma, or no speculation (the target alone: on the

@@ -240,15 +240,10 @@ class DagAlone:
     totals: DagTotals
 
 
-@dataclass(slots=True)
-class DagSummary:
-    """A pass over several placements that ran beside other work, kept as its totals when no timeline is asked
-    (the engine's keep_timeline off): the log then holds no event of its nodes."""
+class _DagRecord:
+    """What a DAG pass's log entry answers from its `totals`."""
 
-    label: str
-    start_s: float
-    end_s: float
-    totals: DagTotals
+    __slots__ = ()
     first = 0
 
     @property
@@ -263,12 +258,23 @@ class DagSummary:
     def contention_s(self) -> float:
         return self.totals.contention_s
 
+
+@dataclass(slots=True)
+class DagSummary(_DagRecord):
+    """A pass over several placements that ran beside other work, kept as its totals when no timeline is asked
+    (the engine's keep_timeline off): the log then holds no event of its nodes."""
+
+    label: str
+    start_s: float
+    end_s: float
+    totals: DagTotals
+
     def events(self) -> Iterator[OpEvent]:
         raise RuntimeError("the ops' times were not kept: make the engine with keep_timeline=True")
 
 
 @dataclass(slots=True)
-class DagPass:
+class DagPass(_DagRecord):
     """A pass over several placements that ran alone: its nodes' times are its plan's run alone (DagAlone, shared
     by every pass of the plan) from `start_s`, made into events only when asked for."""
 
@@ -276,7 +282,6 @@ class DagPass:
     plan: DagPlan
     alone: DagAlone
     start_s: float
-    first = 0
 
     @property
     def end_s(self) -> float:
@@ -285,18 +290,6 @@ class DagPass:
     @property
     def totals(self) -> DagTotals:
         return self.alone.totals
-
-    @property
-    def ops_count(self) -> int:
-        return self.alone.totals.ops_count
-
-    @property
-    def bytes(self) -> float:
-        return self.alone.totals.bytes
-
-    @property
-    def contention_s(self) -> float:
-        return self.alone.totals.contention_s
 
     def events(self) -> Iterator[OpEvent]:
         """Its nodes as events, in node order: tasks on their placements' groups, handoffs to their receiving PU."""
@@ -353,7 +346,7 @@ class EventLog:
         """Summed op time of the passes with these labels (handoffs excluded)."""
         total = 0.0
         for e in self.entries:
-            if type(e) is DagPass or type(e) is DagSummary:
+            if isinstance(e, _DagRecord):
                 if e.label in labels:
                     total += e.totals.busy_s
             elif not isinstance(e, OpEvent):   # a pass entry: its ops ran back to back
@@ -371,7 +364,7 @@ class EventLog:
         plain: dict[tuple[str, str], list[tuple[float, float]]] = {}
         chunks: dict[tuple[str, str], list[np.ndarray]] = {}
         for e in self.entries:
-            if type(e) is DagPass or type(e) is DagSummary:    # busy on several PUs, each for parts of it
+            if isinstance(e, _DagRecord):    # busy on several PUs, each for parts of it
                 role, t0 = role_of(e.label), e.start_s
                 for group, handoff, spans in e.totals.spans:
                     for pu in group.split("+"):

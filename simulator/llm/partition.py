@@ -93,9 +93,12 @@ class Partition:
     cores = ()      # a partition holds the cores of each of its placements in turn, not one set
 
     def where(self, kind: str, op_class: str, layer: int | None) -> tuple[Share, ...]:
-        """Where an op runs: its rule's shares, those on a PU that cannot run it on the fallback (a split whose
-        shares both fall back is one share)."""
-        rule = next(r for r in reversed(self.rules) if r.selects(kind, op_class, layer))
+        """Where an op runs: the shares of the last rule that selects it (shares_of)."""
+        return self.shares_of(next(r for r in reversed(self.rules) if r.selects(kind, op_class, layer)), op_class)
+
+    def shares_of(self, rule: Rule, op_class: str) -> tuple[Share, ...]:
+        """The shares an op of this class runs on under `rule`: those on a PU that cannot run it on the fallback (a
+        split whose shares both fall back is one share)."""
         shares = tuple(s if s.placement.pu.runs_class(op_class) else Share(self.fallback, s.fraction) for s in rule.shares)
         if len(shares) == 2 and shares[0].placement.pu.name == shares[1].placement.pu.name:
             kept = [s for s, asked in zip(shares, rule.shares) if s is asked] or [shares[0]]

@@ -14,8 +14,6 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-import numpy as np
-
 from simulator.common.errors import InputError
 from simulator.engine.dag import DagNode, DagPlan
 from simulator.engine.plan import Task, TaskTable
@@ -66,7 +64,7 @@ class PartitionedForm:
             for asked in rules[rule].shares:
                 if not asked.placement.pu.runs_class(op.op_class):
                     fell_back[(asked.placement.pu.name, op.kind)] += 1
-            shares = partition.where(op.kind, op.op_class, layer)
+            shares = partition.shares_of(rules[rule], op.op_class)
             group = node_group(granularity, name, layer)
             sources = tuple((j, key_of[src]) for src in inputs for j in where[src])
             key_of[name] = key
@@ -188,14 +186,14 @@ class PartitionedForm:
         soc = self.soc
         nodes, recipes = self._structure
         costed: dict[tuple, Task] = {}
-        rows = []
+        tasks = []
         for node, recipe in zip(nodes, recipes):
             if recipe[0] == "host":
-                rows.append((0.0, 0.0, 0.0, soc.token_overhead_s, soc.token_overhead_s, True, 0.0))
+                task = Task("host", "host", 0.0, 0.0, 0.0, soc.token_overhead_s, soc.token_overhead_s, True, 0.0)
             elif recipe[0] == "handoff":
                 producer = self.segments[recipe[1]]
                 nbytes = _scaled(ops[producer.share.placement][recipe[2]], producer.share.fraction).act_out
-                rows.append((0.0, nbytes, 0.0, 0.0, 0.0, False, 0.0))
+                task = Task(node.name, "handoff", 0.0, nbytes, 0.0, 0.0, 0.0, False, 0.0)
             else:
                 seg = self.segments[recipe[1]]
                 key = (seg.keys, seg.share.placement, seg.share.fraction)
@@ -204,11 +202,9 @@ class PartitionedForm:
                     on = ops[seg.share.placement]
                     counted = tuple((_scaled(on[k], seg.share.fraction), n) for k, n in Counter(seg.keys).items())
                     task = costed[key] = counted_task(seg.name, seg.kind, counted, seg.share.placement, soc)
-                rows.append((task.flops, task.bytes, task.compute_s, task.overhead_s, task.alone_s, task.compute_bound,
-                             task.stream_cap_B_s))
-        columns = list(zip(*rows))
-        return TaskTable(self._names, self._kinds, *(np.array(c, dtype=bool if k == 5 else float)[:, None]
-                                                     for k, c in enumerate(columns)))
+            tasks.append(task)
+        # the nodes' names and kinds are the structure's, shared by every shape's table
+        return replace(TaskTable.of(tasks), names=self._names, kinds=self._kinds)
 
     @cached_property
     def _names(self) -> tuple[str, ...]:
